@@ -1,0 +1,179 @@
+//! Command-line definitions (clap). `vqtex` with no command runs `reproduce` on sample-data.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::device::DeviceSpec;
+use crate::eval::Protocol;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vqtex",
+    version,
+    about = "VQ-VAE models of liver ultrasound textures: train, inspect, classify",
+    long_about = "vqtex trains and inspects VQ-VAE models of 28x28 liver ultrasound ROIs and checks \
+                  whether the learned codes tell healthy from steatotic liver (Mello & Machado).\n\n\
+                  With no command it reproduces the paper's pipeline on the bundled sample-data."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate the synthetic liver-ultrasound dataset (55 patients x 10 ROIs + labels.csv).
+    Synth(SynthArgs),
+    /// Train a VQ-VAE on a ROI folder into a run directory.
+    Train(TrainArgs),
+    /// Reconstruction metrics (MSE, MAE, SSIM, PSNR) of a run on its test ROIs.
+    Eval(EvalArgs),
+    /// SVMs on raw pixels vs on the run's latent vectors, on its test patients.
+    Classify(ClassifyArgs),
+    /// Latent traversal (the paper's Fig. 4) of one latent variable, as a PNG strip.
+    Traverse(TraverseArgs),
+    /// The whole pipeline: split, train, evaluate, classify, traverse; compared with the paper.
+    Reproduce(ReproduceArgs),
+}
+
+/// How to read a ROI folder.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Folder of 28x28 PNG ROIs with a labels CSV.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The labels CSV (default: DIR/labels.csv).
+    #[arg(long, value_name = "CSV")]
+    pub labels: Option<PathBuf>,
+    /// Column of the CSV holding the file name.
+    #[arg(long, default_value = "file", value_name = "NAME")]
+    pub file_col: String,
+    /// Column holding the label (healthy/steatosis or 0/1).
+    #[arg(long, default_value = "label", value_name = "NAME")]
+    pub label_col: String,
+    /// Column holding the patient id.
+    #[arg(long, default_value = "patient", value_name = "NAME")]
+    pub patient_col: String,
+    /// Derive the patient id from the file name: a regex whose first group is the id, e.g. 'ROI_(\d+)_'.
+    #[arg(long, value_name = "REGEX")]
+    pub patient_from: Option<String>,
+    /// Resize ROIs that are not 28x28 instead of rejecting them.
+    #[arg(long)]
+    pub resize: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output folder (must be empty or not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the generator (sample-data/ uses the default).
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+}
+
+/// Training hyperparameters shared by `train` and `reproduce`.
+#[derive(Debug, Clone, Args)]
+pub struct HyperArgs {
+    /// Epochs (paper: 250).
+    #[arg(long, default_value_t = 250)]
+    pub epochs: usize,
+    /// Batch size (paper: 64).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Learning rate of Adam (paper: 2e-4 for the VQ-VAE).
+    #[arg(long, default_value_t = 2e-4, allow_hyphen_values = true)]
+    pub lr: f64,
+    /// Seed for initial weights, split, shuffles (same seed, same losses on CPU).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute device: cpu or cuda:N.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
+    pub device: DeviceSpec,
+    /// Write a checkpoint every N epochs (and after the last).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub checkpoint_every: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Force the split: a CSV `patient,split` with split train|test.
+    #[arg(long, value_name = "CSV")]
+    pub split: Option<PathBuf>,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// Folder holding runs (default: vqtex's data dir). A new run gets a dated sub-folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "run")]
+    pub runs_dir: Option<PathBuf>,
+    /// The run directory to create.
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// Continue the run in RUN from its last checkpoint.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["run", "runs_dir", "split"])]
+    pub resume: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Print JSON: {"n", "mse": {"mean", "std"}, "mae", "ssim", "psnr"}.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
+    pub device: DeviceSpec,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// paper: test patients split again (about 80/30 ROIs); lopo: leave one test patient out.
+    #[arg(long, value_enum, default_value = "paper")]
+    pub protocol: Protocol,
+    /// Print JSON with `pixels` and `latents` scores.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
+    pub device: DeviceSpec,
+}
+
+#[derive(Debug, Args)]
+pub struct TraverseArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// The latent variable to move (0-based).
+    #[arg(long, value_name = "K")]
+    pub dim: usize,
+    /// The PNG to write.
+    #[arg(long, value_name = "FILE.png")]
+    pub out: PathBuf,
+    /// Number of steps.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Range in standard deviations (from -R to +R).
+    #[arg(long, default_value_t = 2.0)]
+    pub range: f64,
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
+    pub device: DeviceSpec,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// Output folder (default: a dated folder in vqtex's data dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print JSON with `eval` and `classify` (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}

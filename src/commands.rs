@@ -1,0 +1,497 @@
+//! The headless jobs behind each command. Errors carry context for the user (anyhow).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::cli::{
+    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs, TraverseArgs,
+};
+use crate::data::synth::{generate, SynthConfig};
+use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
+use crate::eval::{self, report, traversal, Protocol};
+use crate::model::ModelConfig;
+use crate::train::{self, DataSpec, Event, Job, LoadedRun, RunConfig, RunDir, TrainConfig};
+
+/// The bundled sample data: `./sample-data` when run from the repository, else the copy beside the
+/// crate's sources.
+pub fn sample_data_dir() -> PathBuf {
+    let local = PathBuf::from("sample-data");
+    if local.join("labels.csv").is_file() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+
+/// Where runs go unless `--runs-dir` says otherwise.
+pub fn default_runs_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "vqtex")
+        .map(|d| d.data_dir().join("runs"))
+        .unwrap_or_else(|| PathBuf::from("runs"))
+}
+
+fn timestamp() -> String {
+    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    t.replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
+/// A fresh, not yet existing folder `base/prefix-YYYYMMDD-HHMMSS[-N]`.
+fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
+    let stamp = timestamp();
+    let mut path = base.join(format!("{prefix}-{stamp}"));
+    let mut n = 2;
+    while path.exists() {
+        path = base.join(format!("{prefix}-{stamp}-{n}"));
+        n += 1;
+    }
+    path
+}
+
+fn load_options(args: &DataArgs) -> Result<LoadOptions> {
+    Ok(LoadOptions {
+        labels: args.labels.clone(),
+        file_col: args.file_col.clone(),
+        label_col: args.label_col.clone(),
+        patient_col: args.patient_col.clone(),
+        patient_from: match &args.patient_from {
+            Some(p) => Some(LoadOptions::pattern(p)?),
+            None => None,
+        },
+        resize: args.resize,
+    })
+}
+
+fn load_data(args: &DataArgs) -> Result<(PathBuf, LoadOptions, Dataset)> {
+    let dir = args.data.clone().unwrap_or_else(sample_data_dir);
+    let opts = load_options(args)?;
+    let data = load_folder(&dir, &opts)?;
+    let dir = dir.canonicalize().unwrap_or(dir);
+    Ok((dir, opts, data))
+}
+
+pub fn synth(args: &SynthArgs) -> Result<()> {
+    if args.out.exists()
+        && std::fs::read_dir(&args.out)
+            .with_context(|| format!("cannot read {}", args.out.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "{} is not empty: choose an empty or new folder (nothing was written)",
+            args.out.display()
+        );
+    }
+    let cfg = SynthConfig {
+        seed: args.seed,
+        ..SynthConfig::default()
+    };
+    let rois = generate(&cfg);
+    write_folder(&args.out, &rois)?;
+    println!(
+        "wrote {} ROIs of {} patients ({} healthy, {} steatotic) to {}",
+        rois.len(),
+        cfg.healthy + cfg.steatotic,
+        cfg.healthy,
+        cfg.steatotic,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// How training progress is shown: a bar on a terminal, plain lines otherwise.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    /// Plain lines go to stderr (when stdout carries JSON) or stdout.
+    to_stderr: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(to_stderr: bool, quiet: bool) -> Progress {
+        let terminal = if to_stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        Progress {
+            bar: (terminal && !quiet).then(indicatif::ProgressBar::hidden),
+            to_stderr,
+            quiet,
+        }
+    }
+
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if let Some(bar) = &self.bar {
+            bar.println(text);
+        } else if self.to_stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    /// Shows one event. Returns an error message for `Failed`.
+    pub fn show(&mut self, event: &Event) -> Option<String> {
+        match event {
+            Event::Started {
+                run,
+                start_epoch,
+                epochs,
+                device,
+                params,
+                ..
+            } => {
+                if let Some(bar) = &self.bar {
+                    let target = if self.to_stderr {
+                        indicatif::ProgressDrawTarget::stderr()
+                    } else {
+                        indicatif::ProgressDrawTarget::stdout()
+                    };
+                    bar.set_draw_target(target);
+                    bar.set_length(*epochs as u64);
+                    bar.set_position(*start_epoch as u64);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]",
+                        )
+                        .expect("valid template"),
+                    );
+                }
+                self.line(&format!(
+                    "training {} from epoch {} to {} on {} ({} parameters)",
+                    run.display(),
+                    start_epoch + 1,
+                    epochs,
+                    device,
+                    params
+                ));
+            }
+            Event::Epoch(r) => {
+                let codes = match (r.codes_used, r.perplexity) {
+                    (Some(u), Some(p)) => format!("  codes {u} ppl {p:.1}"),
+                    _ => String::new(),
+                };
+                let terms: Vec<String> = r
+                    .train
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "total")
+                    .map(|(k, v)| format!("{k} {v:.5}"))
+                    .collect();
+                let text = format!(
+                    "epoch {}/{}  train {:.5} ({})  test {:.5}{}  {:.2}s",
+                    r.epoch,
+                    r.epochs,
+                    r.train["total"],
+                    terms.join(", "),
+                    r.test.get("total").copied().unwrap_or(f64::NAN),
+                    codes,
+                    r.seconds
+                );
+                if let Some(bar) = &self.bar {
+                    bar.set_position(r.epoch as u64);
+                    bar.set_message(format!(
+                        "loss {:.5} test {:.5}",
+                        r.train["total"],
+                        r.test.get("total").copied().unwrap_or(f64::NAN)
+                    ));
+                } else {
+                    self.line(&text);
+                }
+            }
+            Event::Checkpoint { .. } | Event::Step { .. } => {}
+            Event::Paused => self.line("paused"),
+            Event::Resumed => self.line("resumed"),
+            Event::Finished {
+                epochs,
+                stopped,
+                seconds,
+            } => {
+                if let Some(bar) = &self.bar {
+                    bar.finish_and_clear();
+                }
+                self.line(&format!(
+                    "{} after epoch {epochs} in {seconds:.1} s",
+                    if *stopped { "stopped" } else { "finished" }
+                ));
+            }
+            Event::Failed { message } => {
+                if let Some(bar) = &self.bar {
+                    bar.abandon();
+                }
+                return Some(message.clone());
+            }
+        }
+        None
+    }
+}
+
+/// Runs a training job to its end, showing progress.
+fn run_job(job: Job, progress: &mut Progress) -> Result<()> {
+    let handle = train::spawn(job);
+    let mut failure = None;
+    for event in handle.events.iter() {
+        if let Some(msg) = progress.show(&event) {
+            failure = Some(msg);
+        }
+    }
+    let _ = handle.thread.join();
+    match failure {
+        Some(msg) => bail!("training failed: {msg}"),
+        None => Ok(()),
+    }
+}
+
+fn train_config(h: &HyperArgs) -> Result<TrainConfig> {
+    let cfg = TrainConfig {
+        epochs: h.epochs,
+        batch: h.batch,
+        lr: h.lr,
+        seed: h.seed,
+        checkpoint_every: h.checkpoint_every,
+        ..TrainConfig::default()
+    };
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    Ok(cfg)
+}
+
+/// Creates a new run directory and returns its training job.
+fn new_job(run: PathBuf, data: &DataArgs, split: Option<&Path>, hyper: &HyperArgs) -> Result<Job> {
+    let train = train_config(hyper)?;
+    let device = hyper.device.open().map_err(anyhow::Error::msg)?;
+    let (dir, opts, dataset) = load_data(data)?;
+    let split = match split {
+        Some(path) => Split::from_csv(path, &dataset)?,
+        None => match Split::from_dataset_column(&dataset) {
+            Some(s) => {
+                s.check(&dataset).map_err(|m| {
+                    anyhow::anyhow!("the labels CSV's split column is unusable: {m}")
+                })?;
+                s
+            }
+            None => Split::stratified(&dataset, 0.2, hyper.seed)?,
+        },
+    };
+    let config = RunConfig {
+        version: RunConfig::VERSION,
+        model: ModelConfig::default(),
+        train,
+        data: DataSpec::from_options(dir, &opts),
+        device: hyper.device.to_string(),
+        split_seed: hyper.seed,
+        test_fraction: 0.2,
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    };
+    let run_dir = RunDir::new(run);
+    run_dir.create(&config, &split.to_csv(&dataset))?;
+    Ok(Job {
+        dir: run_dir,
+        config,
+        dataset,
+        split,
+        device,
+        resume: false,
+    })
+}
+
+fn resume_job(path: &Path, hyper: &HyperArgs) -> Result<Job> {
+    let dir = RunDir::new(path);
+    let mut config = dir.read_config()?;
+    let device = hyper.device.open().map_err(anyhow::Error::msg)?;
+    let ckpts = dir.checkpoints();
+    if crate::train::checkpoint::list(&ckpts).is_empty() {
+        bail!(
+            "{} has no checkpoint to resume from (looked in {})",
+            path.display(),
+            ckpts.display()
+        );
+    }
+    // Check the checkpoint now, so a damaged one is reported before anything starts.
+    crate::train::checkpoint::load_latest(&ckpts, &device)?;
+    let opts = config.data.options()?;
+    let dataset = load_folder(&config.data.dir, &opts)?;
+    let split = Split::from_csv(&dir.split(), &dataset)?;
+    // A larger --epochs extends a finished run.
+    if hyper.epochs > config.train.epochs {
+        config.train.epochs = hyper.epochs;
+    }
+    Ok(Job {
+        dir,
+        config,
+        dataset,
+        split,
+        device,
+        resume: true,
+    })
+}
+
+pub fn train(args: &TrainArgs) -> Result<()> {
+    let job = if let Some(run) = &args.resume {
+        resume_job(run, &args.hyper)?
+    } else {
+        let run = match (&args.run, &args.runs_dir) {
+            (Some(r), _) => r.clone(),
+            (None, Some(base)) => fresh_dir(base, "vqvae"),
+            (None, None) => fresh_dir(&default_runs_dir(), "vqvae"),
+        };
+        new_job(run, &args.data, args.split.as_deref(), &args.hyper)?
+    };
+    let path = job.dir.path.clone();
+    let mut progress = Progress::new(false, args.quiet);
+    run_job(job, &mut progress)?;
+    if !args.quiet {
+        println!("run saved in {}", path.display());
+    }
+    Ok(())
+}
+
+fn open_run(path: &Path, device: crate::device::DeviceSpec) -> Result<LoadedRun> {
+    let device = device.open().map_err(anyhow::Error::msg)?;
+    Ok(LoadedRun::open(path, &device)?)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value)?;
+    crate::train::checkpoint::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+fn eval_json(e: &eval::Evaluation) -> serde_json::Value {
+    serde_json::to_value(&e.summary).expect("summary serialises")
+}
+
+fn save_eval(run: &LoadedRun, e: &eval::Evaluation) -> Result<()> {
+    let dir = run.dir.eval();
+    write_json(&dir.join("summary.json"), &eval_json(e))?;
+    let mut csv = String::from("file,mse,mae,ssim,psnr\n");
+    for (file, m) in &e.per_roi {
+        csv.push_str(&format!(
+            "{file},{:.6},{:.6},{:.6},{:.4}\n",
+            m.mse, m.mae, m.ssim, m.psnr
+        ));
+    }
+    crate::train::checkpoint::write_atomic(&dir.join("per_roi.csv"), csv.as_bytes())?;
+    Ok(())
+}
+
+pub fn eval(args: &EvalArgs) -> Result<()> {
+    let run = open_run(&args.run, args.device)?;
+    let e = eval::evaluate(&run)?;
+    save_eval(&run, &e)?;
+    if args.json {
+        println!("{}", eval_json(&e));
+    } else {
+        print!("{}", report::table1(run.model.name(), &e.summary));
+    }
+    Ok(())
+}
+
+fn classify_json(c: &eval::Classification) -> serde_json::Value {
+    json!({
+        "protocol": c.protocol.as_str(),
+        "n": c.n,
+        "pixels": c.pixels,
+        "latents": c.latents,
+    })
+}
+
+pub fn classify(args: &ClassifyArgs) -> Result<()> {
+    let run = open_run(&args.run, args.device)?;
+    let c = eval::classify(&run, args.protocol)?;
+    write_json(
+        &run.dir
+            .eval()
+            .join(format!("classify-{}.json", args.protocol.as_str())),
+        &classify_json(&c),
+    )?;
+    if args.json {
+        println!("{}", classify_json(&c));
+    } else {
+        print!("{}", report::table2(&c));
+    }
+    Ok(())
+}
+
+pub fn traverse(args: &TraverseArgs) -> Result<()> {
+    let run = open_run(&args.run, args.device)?;
+    let t = traversal::traverse(&run, args.dim, args.steps, args.range)?;
+    traversal::write_strip(&t.images, 4, &args.out)?;
+    println!(
+        "latent variable {} from {:+.1} to {:+.1} sd in {} steps: {}",
+        args.dim,
+        -args.range,
+        args.range,
+        args.steps,
+        args.out.display()
+    );
+    Ok(())
+}
+
+pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| fresh_dir(&default_runs_dir(), "reproduce"));
+    let run_path = out.join("vqvae");
+    let job = new_job(run_path.clone(), &args.data, None, &args.hyper)?;
+    let mut progress = Progress::new(args.json, false);
+    let say = |text: &str| {
+        if args.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    };
+    say(&format!(
+        "reproducing on {} ({} ROIs), output in {}",
+        job.config.data.dir.display(),
+        job.dataset.len(),
+        out.display()
+    ));
+    run_job(job, &mut progress)?;
+    let run = open_run(&run_path, args.hyper.device)?;
+    let e = eval::evaluate(&run)?;
+    save_eval(&run, &e)?;
+    let mut tables = String::new();
+    tables.push_str(&report::table1("vqvae", &e.summary));
+    // `classify` has the paper protocol's scores at its top level (as `classify --json`), and the
+    // leave-one-patient-out scores under `lopo`.
+    let paper = eval::classify(&run, Protocol::Paper)?;
+    let lopo = eval::classify(&run, Protocol::Lopo)?;
+    let mut classify = classify_json(&paper);
+    classify["lopo"] = classify_json(&lopo);
+    for c in [&paper, &lopo] {
+        tables.push('\n');
+        tables.push_str(&report::table2(c));
+    }
+    let d = run.model.latent_dim();
+    let mut rows = Vec::new();
+    for dim in 0..d {
+        rows.push(traversal::traverse(&run, dim, 5, 2.0)?.images);
+    }
+    let fig = out.join("fig4-traversals.png");
+    traversal::write_grid(&rows, 3, &fig)?;
+    let result = json!({ "eval": eval_json(&e), "classify": classify });
+    write_json(&out.join("reproduce.json"), &result)?;
+    crate::train::checkpoint::write_atomic(&out.join("report.md"), tables.as_bytes())?;
+    if args.json {
+        println!("{result}");
+    } else {
+        println!();
+        print!("{tables}");
+        println!("\nfigures and tables in {}", out.display());
+    }
+    Ok(())
+}

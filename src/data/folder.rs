@@ -1,0 +1,279 @@
+//! The ROI folder format: 28x28 PNGs plus a CSV naming them (`file,patient,label[,split]`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use super::{DataError, Dataset, Label, PatientId, Roi, Side, ROI_SIZE};
+
+/// How to read a ROI folder whose CSV may name things differently.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The labels CSV; `labels.csv` inside the folder when `None`.
+    pub labels: Option<PathBuf>,
+    pub file_col: String,
+    pub label_col: String,
+    pub patient_col: String,
+    /// Derive the patient id from the file name: the regex's first capture group.
+    pub patient_from: Option<Regex>,
+    /// Resize ROIs that are not 28x28 instead of rejecting them.
+    pub resize: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            labels: None,
+            file_col: "file".into(),
+            label_col: "label".into(),
+            patient_col: "patient".into(),
+            patient_from: None,
+            resize: false,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Compiles a `--patient-from` pattern, checking it has a capture group.
+    pub fn pattern(pattern: &str) -> Result<Regex, DataError> {
+        let re = Regex::new(pattern)
+            .map_err(|e| DataError::Option(format!("--patient-from '{pattern}': {e}")))?;
+        if re.captures_len() < 2 {
+            return Err(DataError::Option(format!(
+                "--patient-from '{pattern}' needs a capture group, e.g. 'ROI_(\\d+)_'"
+            )));
+        }
+        Ok(re)
+    }
+}
+
+fn column(
+    headers: &csv::StringRecord,
+    name: &str,
+    path: &Path,
+    hint: &'static str,
+) -> Result<usize, DataError> {
+    headers
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(name))
+        .ok_or_else(|| DataError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            available: headers.iter().collect::<Vec<_>>().join(", "),
+            hint,
+        })
+}
+
+/// Reads one PNG as 8-bit grayscale, converting RGB and 16-bit images.
+pub fn read_gray_png(path: &Path) -> Result<image::GrayImage, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let img =
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).map_err(|e| {
+            DataError::BadImage {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
+    Ok(img.to_luma8())
+}
+
+/// Loads a ROI folder. Every problem is an error naming the file and row: nothing is skipped silently.
+pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::MissingFolder(dir.to_path_buf()));
+    }
+    let labels = opts
+        .labels
+        .clone()
+        .unwrap_or_else(|| dir.join("labels.csv"));
+    if !labels.is_file() {
+        return Err(DataError::MissingLabels(labels));
+    }
+    let csv_err = |e: csv::Error| DataError::Csv {
+        path: labels.clone(),
+        message: e.to_string(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(&labels)
+        .map_err(csv_err)?;
+    let headers = reader.headers().map_err(csv_err)?.clone();
+    let file_i = column(&headers, &opts.file_col, &labels, "name it with --file-col")?;
+    let label_i = column(
+        &headers,
+        &opts.label_col,
+        &labels,
+        "name it with --label-col",
+    )?;
+    let patient_i = if opts.patient_from.is_some() {
+        None
+    } else {
+        Some(column(
+            &headers,
+            &opts.patient_col,
+            &labels,
+            "name it with --patient-col, or derive it from file names with --patient-from REGEX",
+        )?)
+    };
+    let split_i = headers
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case("split"));
+    let hi_i = headers
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case("hi"));
+
+    let mut rois = Vec::new();
+    let mut patient_labels: HashMap<String, (Label, u64)> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let row_err = |message: String| DataError::Row {
+            path: labels.clone(),
+            line,
+            message,
+        };
+        let field = |i: usize, name: &str| -> Result<&str, DataError> {
+            match record.get(i) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(row_err(format!("empty or missing field '{name}'"))),
+            }
+        };
+        let file = field(file_i, &opts.file_col)?.to_string();
+        let label_text = field(label_i, &opts.label_col)?;
+        let label = Label::parse(label_text).ok_or_else(|| {
+            row_err(format!(
+                "unknown label '{label_text}' (expected healthy, steatosis, 0 or 1)"
+            ))
+        })?;
+        let patient = match (&opts.patient_from, patient_i) {
+            (Some(re), _) => {
+                let name = Path::new(&file)
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| file.clone());
+                re.captures(&name)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_string())
+                    .ok_or_else(|| {
+                        row_err(format!(
+                            "file name '{name}' does not match --patient-from '{}'",
+                            re.as_str()
+                        ))
+                    })?
+            }
+            (None, Some(i)) => field(i, &opts.patient_col)?.to_string(),
+            (None, None) => unreachable!("patient column resolved above"),
+        };
+        let split =
+            match split_i
+                .and_then(|i| record.get(i))
+                .filter(|s| !s.is_empty())
+            {
+                None => None,
+                Some(s) => Some(Side::parse(s).ok_or_else(|| {
+                    row_err(format!("unknown split '{s}' (expected train or test)"))
+                })?),
+            };
+        let hi = match hi_i.and_then(|i| record.get(i)).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v > 0.0)
+                    .ok_or_else(|| row_err(format!("hi '{s}' is not a positive number")))?,
+            ),
+        };
+        match patient_labels.get(&patient) {
+            Some(&(first, _)) if first != label => {
+                return Err(DataError::ConflictingLabels {
+                    path: labels.clone(),
+                    line,
+                    patient,
+                    first,
+                    second: label,
+                })
+            }
+            Some(_) => {}
+            None => {
+                patient_labels.insert(patient.clone(), (label, line));
+            }
+        }
+        let path = dir.join(&file);
+        if !path.is_file() {
+            return Err(row_err(format!(
+                "file '{file}' does not exist ({})",
+                path.display()
+            )));
+        }
+        let mut img = read_gray_png(&path)?;
+        if img.width() as usize != ROI_SIZE || img.height() as usize != ROI_SIZE {
+            if !opts.resize {
+                return Err(DataError::WrongSize {
+                    path,
+                    width: img.width(),
+                    height: img.height(),
+                });
+            }
+            img = image::imageops::resize(
+                &img,
+                ROI_SIZE as u32,
+                ROI_SIZE as u32,
+                image::imageops::FilterType::Triangle,
+            );
+        }
+        rois.push(Roi {
+            file,
+            patient: PatientId(patient),
+            label,
+            pixels: img.into_raw(),
+            hi,
+            split,
+        });
+    }
+    if rois.is_empty() {
+        return Err(DataError::Empty(labels));
+    }
+    Ok(Dataset {
+        root: dir.to_path_buf(),
+        rois,
+    })
+}
+
+/// Writes a ROI folder: one PNG per ROI and `labels.csv` (`file,patient,label,hi`).
+pub fn write_folder(dir: &Path, rois: &[Roi]) -> Result<(), DataError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DataError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut csv_text = String::from("file,patient,label,hi\n");
+    for roi in rois {
+        let path = dir.join(&roi.file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let img = image::GrayImage::from_raw(ROI_SIZE as u32, ROI_SIZE as u32, roi.pixels.clone())
+            .ok_or_else(|| DataError::BadImage {
+                path: path.clone(),
+                message: "ROI does not have 784 pixels".into(),
+            })?;
+        img.save_with_format(&path, image::ImageFormat::Png)
+            .map_err(|e| DataError::BadImage {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let hi = roi.hi.map(|h| format!("{h:.4}")).unwrap_or_default();
+        csv_text.push_str(&format!(
+            "{},{},{},{}\n",
+            roi.file, roi.patient, roi.label, hi
+        ));
+    }
+    let labels = dir.join("labels.csv");
+    std::fs::write(&labels, csv_text).map_err(io(&labels))?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! SVM classification of healthy vs steatotic ROIs (linfa-svm, Gaussian kernel, standardised
+//! features), with patient-level protocols so that no patient is on both sides.
+
+use linfa::prelude::*;
+use linfa_svm::Svm;
+use ndarray::{Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::data::split::{leave_one_patient_out, stratified_patient_holdout, Fold};
+use crate::data::{Label, PatientId};
+
+/// How the test ROIs are used to fit and evaluate the SVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The paper's: the test patients split again by patient, about 80 ROIs to fit and 30 to test.
+    Paper,
+    /// Leave one test patient out: each ROI is classified by an SVM that never saw its patient.
+    Lopo,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Paper => "paper",
+            Protocol::Lopo => "lopo",
+        }
+    }
+}
+
+/// Confusion matrix and scores, steatosis positive. `confusion` rows are the true class
+/// (healthy, steatosis), columns the predicted: `[[tn, fp], [fn, tp]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub confusion: [[usize; 2]; 2],
+    pub accuracy: f64,
+    pub sensitivity: f64,
+    pub specificity: f64,
+    pub f1: f64,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+impl Scores {
+    pub fn from_predictions(truth: &[Label], predicted: &[Label]) -> Scores {
+        let mut m = [[0usize; 2]; 2];
+        for (t, p) in truth.iter().zip(predicted) {
+            m[t.index()][p.index()] += 1;
+        }
+        Scores::from_confusion(m)
+    }
+
+    pub fn from_confusion(m: [[usize; 2]; 2]) -> Scores {
+        let [[tn, fp], [fn_, tp]] = m;
+        let total = tn + fp + fn_ + tp;
+        Scores {
+            confusion: m,
+            accuracy: ratio(tn + tp, total),
+            sensitivity: ratio(tp, tp + fn_),
+            specificity: ratio(tn, tn + fp),
+            f1: ratio(2 * tp, 2 * tp + fp + fn_),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SvmError {
+    #[error("SVM fit failed: {0}")]
+    Fit(String),
+    #[error("not enough patients to classify: {0}")]
+    TooFew(String),
+}
+
+/// Standardises columns with the training rows' mean and sd (sd 0 -> 1).
+fn standardise(train: &Array2<f64>, test: &Array2<f64>) -> (Array2<f64>, Array2<f64>) {
+    let mean = train.mean_axis(Axis(0)).expect("non-empty training set");
+    let mut sd = train.std_axis(Axis(0), 0.0);
+    sd.mapv_inplace(|s| if s > 1e-12 { s } else { 1.0 });
+    ((train - &mean) / &sd, (test - &mean) / &sd)
+}
+
+/// Fits an RBF SVM (C = 1, gamma = scikit-learn's 'scale') and predicts the test rows.
+pub fn fit_predict(
+    train: &Array2<f64>,
+    labels: &[Label],
+    test: &Array2<f64>,
+) -> Result<Vec<Label>, SvmError> {
+    let first = labels.first().copied().unwrap_or(Label::Healthy);
+    if labels.iter().all(|&l| l == first) {
+        // One class only: the SVM has nothing to separate; predict that class.
+        return Ok(vec![first; test.nrows()]);
+    }
+    let (xtr, xte) = standardise(train, test);
+    // linfa's Gaussian kernel is exp(-||x - y||^2 / eps): eps = 1 / gamma, and gamma 'scale' is
+    // 1 / (n_features * var(X)).
+    let var = xtr.var(0.0).max(1e-12);
+    let eps = xtr.ncols() as f64 * var;
+    let y: Array1<bool> = labels.iter().map(|&l| l == Label::Steatosis).collect();
+    let model = Svm::<f64, bool>::params()
+        .gaussian_kernel(eps)
+        .pos_neg_weights(1.0, 1.0)
+        .eps(1e-3)
+        .shrinking(true)
+        .fit(&DatasetBase::new(xtr, y))
+        .map_err(|e| SvmError::Fit(e.to_string()))?;
+    let pred: Array1<bool> = model.predict(&xte);
+    Ok(pred
+        .iter()
+        .map(|&p| if p { Label::Steatosis } else { Label::Healthy })
+        .collect())
+}
+
+fn rows(x: &Array2<f64>, idx: &[usize]) -> Array2<f64> {
+    x.select(Axis(0), idx)
+}
+
+/// Classifies with the given protocol. `features` has one row per ROI; `labels` and `patients` say
+/// whose ROI each row is.
+pub fn classify(
+    features: &Array2<f64>,
+    labels: &[Label],
+    patients: &[PatientId],
+    protocol: Protocol,
+    seed: u64,
+) -> Result<Scores, SvmError> {
+    let folds: Vec<Fold> = match protocol {
+        Protocol::Paper => vec![stratified_patient_holdout(
+            patients,
+            labels,
+            30.0 / 110.0,
+            seed,
+        )],
+        Protocol::Lopo => leave_one_patient_out(patients),
+    };
+    if folds
+        .iter()
+        .any(|f| f.train.is_empty() || f.test.is_empty())
+    {
+        return Err(SvmError::TooFew(format!(
+            "{} patients; the {} protocol needs at least two of each class",
+            folds.len(),
+            protocol.as_str()
+        )));
+    }
+    let mut truth = Vec::new();
+    let mut predicted = Vec::new();
+    for fold in &folds {
+        let y: Vec<Label> = fold.train.iter().map(|&i| labels[i]).collect();
+        let pred = fit_predict(
+            &rows(features, &fold.train),
+            &y,
+            &rows(features, &fold.test),
+        )?;
+        truth.extend(fold.test.iter().map(|&i| labels[i]));
+        predicted.extend(pred);
+    }
+    Ok(Scores::from_predictions(&truth, &predicted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_from_the_papers_confusion_matrix() {
+        // SVM on pixels in the paper: [[2, 8], [1, 19]] -> accuracy 0.70.
+        let s = Scores::from_confusion([[2, 8], [1, 19]]);
+        assert!((s.accuracy - 0.7).abs() < 1e-12);
+        assert!((s.sensitivity - 19.0 / 20.0).abs() < 1e-12);
+        assert!((s.specificity - 0.2).abs() < 1e-12);
+        assert!((s.f1 - 38.0 / 47.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn separable_classes_are_classified_by_patient() {
+        // Two well separated clusters, 6 patients x 5 ROIs.
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        let mut patients = Vec::new();
+        for p in 0..6 {
+            let label = if p < 3 {
+                Label::Healthy
+            } else {
+                Label::Steatosis
+            };
+            for r in 0..5 {
+                let base = if p < 3 { -2.0 } else { 2.0 };
+                rows.extend([
+                    base + 0.1 * r as f64,
+                    base - 0.05 * p as f64,
+                    0.3 * r as f64,
+                ]);
+                labels.push(label);
+                patients.push(PatientId(p.to_string()));
+            }
+        }
+        let x = Array2::from_shape_vec((30, 3), rows).unwrap();
+        let s = classify(&x, &labels, &patients, Protocol::Lopo, 1).unwrap();
+        assert_eq!(s.confusion, [[15, 0], [0, 15]]);
+        let s = classify(&x, &labels, &patients, Protocol::Paper, 1).unwrap();
+        let total: usize = s.confusion.iter().flatten().sum();
+        assert_eq!(total, 10, "one patient of each class held out");
+        assert_eq!(s.accuracy, 1.0);
+    }
+}

@@ -1,0 +1,112 @@
+//! Latent traversals (the paper's Fig. 4): the mean latent map of the training ROIs, one latent
+//! variable moved from -2 sd to +2 sd, decoded.
+
+use std::path::Path;
+
+use candle_core::Tensor;
+
+use super::EvalError;
+use crate::data::{Roi, Side};
+use crate::model::roi_tensor;
+use crate::train::LoadedRun;
+
+/// A traversal: `steps` decoded 28x28 images and the offsets (in sd) that made them.
+pub struct Traversal {
+    pub dim: usize,
+    pub offsets: Vec<f64>,
+    pub images: Vec<Vec<f32>>,
+}
+
+/// Decodes the mean latent map of the training ROIs with variable `dim` shifted by each offset
+/// (in units of that variable's sd across the training ROIs' latent vectors).
+pub fn traverse(
+    run: &LoadedRun,
+    dim: usize,
+    steps: usize,
+    range: f64,
+) -> Result<Traversal, EvalError> {
+    let model = run.model.as_ref();
+    let train: Vec<&Roi> = run
+        .dataset
+        .indices(&run.split, Side::Train)
+        .into_iter()
+        .map(|i| &run.dataset.rois[i])
+        .collect();
+    let x = roi_tensor(&train, &run.device)?;
+    let z = model.encode(&x)?; // [N, D, 7, 7]
+    let d = z.dim(1)?;
+    if dim >= d {
+        return Err(EvalError::Invalid(format!(
+            "--dim {dim} is out of range: the model has {d} latent variables (0..{})",
+            d - 1
+        )));
+    }
+    if steps < 2 {
+        return Err(EvalError::Invalid(
+            "a traversal needs at least 2 steps".into(),
+        ));
+    }
+    let mean_map = z.mean_keepdim(0)?; // [1, D, 7, 7]
+    let summary = z.mean((2, 3))?; // [N, D]
+    let col: Vec<f32> = summary.narrow(1, dim, 1)?.flatten_all()?.to_vec1()?;
+    let m = col.iter().map(|&v| v as f64).sum::<f64>() / col.len() as f64;
+    let sd = (col.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / col.len() as f64).sqrt();
+    let offsets: Vec<f64> = (0..steps)
+        .map(|i| -range + 2.0 * range * i as f64 / (steps - 1) as f64)
+        .collect();
+    let mut maps = Vec::new();
+    for &o in &offsets {
+        let mut onehot = vec![0f32; d];
+        onehot[dim] = (o * sd) as f32;
+        let delta = Tensor::from_vec(onehot, (1, d, 1, 1), &run.device)?;
+        maps.push(mean_map.broadcast_add(&delta)?);
+    }
+    let batch = Tensor::cat(&maps, 0)?;
+    let images = model.decode(&batch)?.flatten_from(1)?.to_vec2::<f32>()?;
+    Ok(Traversal {
+        dim,
+        offsets,
+        images,
+    })
+}
+
+/// Writes images side by side as a grayscale PNG, each scaled up `scale` times, with a 1-pixel
+/// (scaled) white gap between them.
+pub fn write_strip(images: &[Vec<f32>], scale: u32, path: &Path) -> Result<(), EvalError> {
+    write_grid(&[images.to_vec()], scale, path)
+}
+
+/// Writes rows of 28x28 images as one grayscale PNG grid (white gaps between cells).
+pub fn write_grid(rows: &[Vec<Vec<f32>>], scale: u32, path: &Path) -> Result<(), EvalError> {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0) as u32;
+    let cell = 28 * scale;
+    let gap = scale;
+    let width = (cols * cell + cols.saturating_sub(1) * gap).max(1);
+    let n_rows = rows.len() as u32;
+    let height = (n_rows * cell + n_rows.saturating_sub(1) * gap).max(1);
+    let mut img = image::GrayImage::from_pixel(width, height, image::Luma([255]));
+    for (i, row) in rows.iter().enumerate() {
+        let y0 = i as u32 * (cell + gap);
+        for (k, pixels) in row.iter().enumerate() {
+            let x0 = k as u32 * (cell + gap);
+            for y in 0..cell {
+                for x in 0..cell {
+                    let v = pixels[((y / scale) * 28 + x / scale) as usize];
+                    let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                    img.put_pixel(x0 + x, y0 + y, image::Luma([g]));
+                }
+            }
+        }
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| EvalError::Write {
+            path: parent.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| EvalError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}

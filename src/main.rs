@@ -1,0 +1,56 @@
+//! vqtex: parse the command line, set up logging, dispatch. Nothing else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vqtex::cli::{Cli, Command, DataArgs, HyperArgs, ReproduceArgs};
+use vqtex::commands;
+
+fn main() -> ExitCode {
+    // A bug must not show the user a raw panic: say what happened and where the log is.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!("panic{location}: {info}");
+        eprintln!("vqtex: internal error{location}; please report it. Nothing on disk was lost.");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Synth(a)) => commands::synth(&a),
+        Some(Command::Train(a)) => commands::train(&a),
+        Some(Command::Eval(a)) => commands::eval(&a),
+        Some(Command::Classify(a)) => commands::classify(&a),
+        Some(Command::Traverse(a)) => commands::traverse(&a),
+        Some(Command::Reproduce(a)) => commands::reproduce(&a),
+        None => commands::reproduce(&ReproduceArgs {
+            data: DataArgs {
+                data: None,
+                labels: None,
+                file_col: "file".into(),
+                label_col: "label".into(),
+                patient_col: "patient".into(),
+                patient_from: None,
+                resize: false,
+            },
+            hyper: HyperArgs {
+                epochs: 250,
+                batch: 64,
+                lr: 2e-4,
+                seed: 0,
+                device: vqtex::device::DeviceSpec::Cpu,
+                checkpoint_every: 1,
+            },
+            out: None,
+            json: false,
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Training: the run directory, checkpoints, the metrics log and the worker thread.
+
+pub mod checkpoint;
+pub mod config;
+pub mod event;
+pub mod optim;
+pub mod run;
+pub mod runlog;
+pub mod worker;
+
+pub use config::{DataSpec, RunConfig, TrainConfig};
+pub use event::{Command, EpochRecord, Event, Terms};
+pub use run::{LoadedRun, RunDir, RunError};
+pub use worker::{spawn, Handle, Job};

@@ -1,0 +1,315 @@
+//! The training job: runs on its own thread (candle is blocking), owns its model, takes commands and
+//! sends events through channels. The CLI prints the events; the workbench folds them into its panes.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use rand::seq::SliceRandom;
+
+use super::checkpoint::{self, Sidecar};
+use super::config::RunConfig;
+use super::event::{Command, EpochRecord, Event, Terms};
+use super::optim::Adam;
+use super::run::RunDir;
+use super::runlog;
+use crate::data::{Dataset, Side, Split};
+use crate::model::{roi_tensor, Autoencoder};
+use crate::rng::seeded;
+
+/// Everything a training job needs.
+pub struct Job {
+    pub dir: RunDir,
+    pub config: RunConfig,
+    pub dataset: Dataset,
+    pub split: Split,
+    pub device: Device,
+    /// Continue from the run's newest checkpoint.
+    pub resume: bool,
+}
+
+/// The caller's end of a running job.
+pub struct Handle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts a training job on its own thread.
+pub fn spawn(job: Job) -> Handle {
+    let (cmd_tx, cmd_rx) = mpsc::channel();
+    let (ev_tx, ev_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("vqtex-train".into())
+        .spawn(move || {
+            let started = Instant::now();
+            match train(job, &cmd_rx, &ev_tx) {
+                Ok((epochs, stopped)) => {
+                    let _ = ev_tx.send(Event::Finished {
+                        epochs,
+                        stopped,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+                Err(message) => {
+                    let _ = ev_tx.send(Event::Failed { message });
+                }
+            }
+        })
+        .expect("spawn training thread");
+    Handle {
+        commands: cmd_tx,
+        events: ev_rx,
+        thread,
+    }
+}
+
+/// Loss terms of one forward pass, as numbers.
+fn read_terms(out: &crate::model::Output) -> candle_core::Result<Terms> {
+    let mut terms = BTreeMap::new();
+    terms.insert("total".to_string(), out.loss.to_scalar::<f32>()? as f64);
+    for (name, t) in &out.terms {
+        terms.insert(name.to_string(), t.to_scalar::<f32>()? as f64);
+    }
+    Ok(terms)
+}
+
+fn add_weighted(acc: &mut Terms, terms: &Terms, w: f64) {
+    for (k, v) in terms {
+        *acc.entry(k.clone()).or_insert(0.0) += v * w;
+    }
+}
+
+/// Losses over a set of ROIs (no training), averaged per ROI.
+pub fn evaluate_losses(
+    model: &dyn Autoencoder,
+    x: &Tensor,
+    batch: usize,
+) -> candle_core::Result<Terms> {
+    let n = x.dim(0)?;
+    let mut acc = Terms::new();
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let out = model.forward(&x.narrow(0, start, len)?, false)?;
+        add_weighted(&mut acc, &read_terms(&out)?, len as f64);
+        start += len;
+    }
+    for v in acc.values_mut() {
+        *v /= n.max(1) as f64;
+    }
+    Ok(acc)
+}
+
+/// Codes in use and perplexity of a code histogram.
+pub fn code_stats(hist: &[u64]) -> (usize, f64) {
+    let total: u64 = hist.iter().sum();
+    let used = hist.iter().filter(|&&c| c > 0).count();
+    if total == 0 {
+        return (0, 0.0);
+    }
+    let entropy: f64 = hist
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / total as f64;
+            -p * p.ln()
+        })
+        .sum();
+    (used, entropy.exp())
+}
+
+enum Control {
+    Continue,
+    Stop,
+}
+
+/// Applies pending commands; blocks while paused.
+fn poll(rx: &Receiver<Command>, tx: &Sender<Event>, opt: &mut Adam, save: &mut bool) -> Control {
+    let mut paused = false;
+    loop {
+        let cmd = if paused {
+            match rx.recv() {
+                Ok(c) => c,
+                Err(_) => return Control::Continue,
+            }
+        } else {
+            match rx.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => {
+                    return Control::Continue
+                }
+            }
+        };
+        match cmd {
+            Command::Pause => {
+                if !paused {
+                    paused = true;
+                    let _ = tx.send(Event::Paused);
+                }
+            }
+            Command::Resume => {
+                if paused {
+                    paused = false;
+                    let _ = tx.send(Event::Resumed);
+                }
+            }
+            Command::Stop => return Control::Stop,
+            Command::Save => *save = true,
+            Command::SetLr(lr) if lr.is_finite() && lr > 0.0 => opt.lr = lr,
+            Command::SetLr(_) => {}
+        }
+    }
+}
+
+fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize, bool), String> {
+    let cfg = &job.config.train;
+    let e = |what: &str| {
+        let what = what.to_string();
+        move |err: candle_core::Error| format!("{what}: {err}")
+    };
+    let model = job
+        .config
+        .model
+        .build(cfg.seed, &job.device)
+        .map_err(e("building the model"))?;
+    let mut opt = Adam::new(model.params().iter().cloned().collect(), cfg.lr)
+        .map_err(e("creating the optimizer"))?;
+    let mut start_epoch = 0;
+    if job.resume {
+        let ckpt = checkpoint::load_latest(&job.dir.checkpoints(), &job.device)
+            .map_err(|err| err.to_string())?;
+        model
+            .params()
+            .load(&ckpt.tensors)
+            .map_err(|err| format!("{}: {err}", ckpt.path.display()))?;
+        opt.load_state(&ckpt.tensors, ckpt.sidecar.step)
+            .map_err(|err| format!("{}: {err}", ckpt.path.display()))?;
+        opt.lr = ckpt.sidecar.lr;
+        start_epoch = ckpt.sidecar.epoch;
+        runlog::truncate_after(&job.dir.metrics(), start_epoch)
+            .map_err(|err| format!("{}: {err}", job.dir.metrics().display()))?;
+    }
+    let train_idx = job.dataset.indices(&job.split, Side::Train);
+    let test_idx = job.dataset.indices(&job.split, Side::Test);
+    let pick = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| &job.dataset.rois[i])
+            .collect::<Vec<_>>()
+    };
+    let x_train = roi_tensor(&pick(&train_idx), &job.device).map_err(e("loading ROIs"))?;
+    let x_test = roi_tensor(&pick(&test_idx), &job.device).map_err(e("loading ROIs"))?;
+    let n = train_idx.len();
+    let steps = n.div_ceil(cfg.batch);
+    let _ = tx.send(Event::Started {
+        run: job.dir.path.clone(),
+        start_epoch,
+        epochs: cfg.epochs,
+        steps_per_epoch: steps,
+        device: crate::device::describe(&job.device),
+        params: model.params().count(),
+    });
+    if start_epoch == 0 {
+        model
+            .begin_training(&x_train, cfg.seed)
+            .map_err(e("initialising the model"))?;
+    }
+    let mut save_requested = false;
+    for epoch in start_epoch + 1..=cfg.epochs {
+        let t0 = Instant::now();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.shuffle(&mut seeded(cfg.seed, &format!("epoch-{epoch}")));
+        let mut acc = Terms::new();
+        let mut hist = vec![0u64; model.codebook_size().unwrap_or(0)];
+        for (step, chunk) in order.chunks(cfg.batch).enumerate() {
+            if let Control::Stop = poll(rx, tx, &mut opt, &mut save_requested) {
+                return Ok((epoch - 1, true));
+            }
+            let idx = Tensor::from_slice(chunk, chunk.len(), &job.device).map_err(e("batch"))?;
+            let xb = x_train.index_select(&idx, 0).map_err(e("batch"))?;
+            let out = model.forward(&xb, true).map_err(e("forward pass"))?;
+            let terms = read_terms(&out).map_err(e("reading losses"))?;
+            if !terms["total"].is_finite() {
+                let last = checkpoint::list(&job.dir.checkpoints()).last().copied();
+                return Err(format!(
+                    "the loss became {} at epoch {epoch}, step {}; training stopped. {}",
+                    terms["total"],
+                    step + 1,
+                    match last {
+                        Some(l) => format!("The last good checkpoint (epoch {l}) is kept."),
+                        None => "No checkpoint had been written yet.".into(),
+                    }
+                ));
+            }
+            let grads = out.loss.backward().map_err(e("backward pass"))?;
+            opt.step(&grads).map_err(e("optimizer step"))?;
+            add_weighted(&mut acc, &terms, chunk.len() as f64);
+            if let Some(codes) = &out.codes {
+                for c in codes.to_vec1::<u32>().map_err(e("codes"))? {
+                    hist[c as usize] += 1;
+                }
+            }
+            let _ = tx.send(Event::Step {
+                epoch,
+                step: step + 1,
+                steps,
+                terms,
+            });
+        }
+        for v in acc.values_mut() {
+            *v /= n as f64;
+        }
+        let restarted = model
+            .end_epoch(&hist, &x_train, cfg.seed, epoch)
+            .map_err(e("restarting unused codes"))?;
+        let test = evaluate_losses(model.as_ref(), &x_test, 256).map_err(e("test losses"))?;
+        let (codes_used, perplexity) = if hist.is_empty() {
+            (None, None)
+        } else {
+            let (u, p) = code_stats(&hist);
+            (Some(u), Some(p))
+        };
+        let seconds = t0.elapsed().as_secs_f64();
+        let record = EpochRecord {
+            epoch,
+            epochs: cfg.epochs,
+            train: acc,
+            test,
+            codes_used,
+            perplexity,
+            codes_restarted: (restarted > 0).then_some(restarted),
+            lr: opt.lr,
+            seconds,
+            rois_per_sec: n as f64 / seconds.max(1e-9),
+        };
+        runlog::append(&job.dir.metrics(), &record)
+            .map_err(|err| format!("{}: {err}", job.dir.metrics().display()))?;
+        let (train_loss, test_loss) = (record.train["total"], record.test.get("total").copied());
+        let _ = tx.send(Event::Epoch(record));
+        if epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs || save_requested {
+            save_requested = false;
+            let mut tensors = model.params().tensors();
+            tensors.extend(opt.state());
+            let sidecar = Sidecar {
+                epoch,
+                step: opt.step,
+                model: model.name().to_string(),
+                bytes: 0,
+                train_loss: Some(train_loss),
+                test_loss,
+                lr: opt.lr,
+            };
+            let path = checkpoint::save(
+                &job.dir.checkpoints(),
+                &tensors,
+                sidecar,
+                cfg.keep_checkpoints,
+            )
+            .map_err(|err| err.to_string())?;
+            let _ = tx.send(Event::Checkpoint { epoch, path });
+        }
+    }
+    Ok((cfg.epochs, false))
+}

@@ -1,0 +1,158 @@
+//! The headless pipeline end to end on a small synthetic dataset: train, resume, eval, classify,
+//! traverse, and reproducibility with a seed.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use vqtex::train::runlog;
+
+fn losses(run: &std::path::Path) -> Vec<(usize, f64, f64)> {
+    runlog::read(&run.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|r| (r.epoch, r.train["total"], r.test["total"]))
+        .collect()
+}
+
+#[test]
+fn same_seed_same_losses_and_resume_continues_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 3, 4, 4);
+    let run = |name: &str, epochs: &str, seed: &str| {
+        let path = tmp.path().join(name);
+        let o = vqtex(&[
+            "train",
+            "--data",
+            p(&data),
+            "--run",
+            p(&path),
+            "--epochs",
+            epochs,
+            "--batch",
+            "8",
+            "--seed",
+            seed,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        path
+    };
+    let a = run("a", "3", "7");
+    let b = run("b", "3", "7");
+    let c = run("c", "3", "8");
+    assert_eq!(losses(&a).len(), 3);
+    assert_eq!(losses(&a), losses(&b), "same seed, same losses");
+    assert_ne!(losses(&a), losses(&c), "another seed, other losses");
+
+    // Train 2 epochs, then resume to 3: identical to the straight 3-epoch run.
+    let d = run("d", "2", "7");
+    let o = vqtex(&["train", "--resume", p(&d), "--epochs", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(losses(&d), losses(&a), "resume continues exactly");
+    // Plain-line progress when stdout is not a terminal.
+    assert!(stdout(&o).contains("epoch 3/3"), "{}", stdout(&o));
+}
+
+#[test]
+fn eval_classify_traverse_print_what_scripts_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 10, 10, 3);
+    let run = tmp.path().join("run");
+    let o = vqtex(&[
+        "train",
+        "--data",
+        p(&data),
+        "--run",
+        p(&run),
+        "--epochs",
+        "2",
+        "--seed",
+        "1",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let split = fs::read_to_string(run.join("split.csv")).unwrap();
+    // 20% of 10 patients per class -> 2 test patients of each class, 3 ROIs each.
+    assert_eq!(split.matches(",test,").count(), 4, "{split}");
+
+    let o = vqtex(&["eval", p(&run), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["n"], 12);
+    for m in ["mse", "mae", "ssim", "psnr"] {
+        assert!(v[m]["mean"].is_f64() && v[m]["std"].is_f64(), "{m}: {v}");
+    }
+    let mse = v["mse"]["mean"].as_f64().unwrap();
+    let psnr = v["psnr"]["mean"].as_f64().unwrap();
+    assert!(mse > 0.0 && mse < 0.2, "{mse}");
+    assert!(psnr > 5.0 && psnr < 40.0, "{psnr}");
+    assert!(run.join("eval/per_roi.csv").is_file());
+
+    for protocol in ["paper", "lopo"] {
+        let o = vqtex(&["classify", p(&run), "--protocol", protocol, "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        for set in ["pixels", "latents"] {
+            let c = &v[set]["confusion"];
+            let total: u64 = (0..2)
+                .flat_map(|i| (0..2).map(move |j| (i, j)))
+                .map(|(i, j)| c[i][j].as_u64().unwrap())
+                .sum();
+            // lopo classifies every test ROI once.
+            if protocol == "lopo" {
+                assert_eq!(total, 12, "{v}");
+            } else {
+                assert_eq!(total, 6, "one test patient of each class held out: {v}");
+            }
+            for k in ["accuracy", "sensitivity", "specificity", "f1"] {
+                let x = v[set][k].as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&x), "{set}.{k} = {x}");
+            }
+        }
+    }
+    let o = vqtex(&["classify", p(&run)]);
+    assert!(stdout(&o).contains("Table 2"), "{}", stdout(&o));
+
+    let png = tmp.path().join("t.png");
+    let o = vqtex(&["traverse", p(&run), "--dim", "3", "--out", p(&png)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(&png).unwrap().to_luma8();
+    assert_eq!((img.width(), img.height()), (5 * 112 + 4 * 4, 112));
+    let o = vqtex(&["traverse", p(&run), "--dim", "32", "--out", p(&png)]);
+    assert_fails_with(&o, &["--dim 32 is out of range"]);
+}
+
+#[test]
+fn nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 2, 2, 4);
+    let run = tmp.path().join("run");
+    let o = vqtex(&[
+        "train",
+        "--data",
+        p(&data),
+        "--run",
+        p(&run),
+        "--epochs",
+        "30",
+        "--lr",
+        "1e30",
+        "--batch",
+        "4",
+    ]);
+    assert_fails_with(&o, &["loss became", "training stopped"]);
+    // Every checkpoint left on disk loads (no NaN weights were written over a good one).
+    for e in vqtex::train::checkpoint::list(&run.join("checkpoints")) {
+        let c = vqtex::train::checkpoint::load_epoch(
+            &run.join("checkpoints"),
+            e,
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        for t in c.tensors.values() {
+            let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert!(v.iter().all(|x| x.is_finite()));
+        }
+    }
+}
