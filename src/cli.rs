@@ -35,6 +35,23 @@ pub enum Command {
     Traverse(TraverseArgs),
     /// The whole pipeline: split, train, evaluate, classify, traverse; compared with the paper.
     Reproduce(ReproduceArgs),
+    /// Speed: seconds per epoch, GFLOP/s against this machine's gemm, inference, SVM fits.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Epochs to time (the first is a warm-up when more than one).
+    #[arg(long, default_value_t = 4)]
+    pub epochs: usize,
+    /// ROI folder to train on (default: sample-data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
+    pub device: DeviceSpec,
+    /// Print JSON: {"models": {"vqvae": {"seconds_per_epoch", "train_gflops", ...}}, "gemm_gflops", "gemm_ratio", ...}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How to read a ROI folder.

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::cli::{
-    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs, TraverseArgs,
+    BenchArgs, ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs,
+    TraverseArgs,
 };
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
@@ -493,5 +494,39 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         print!("{tables}");
         println!("\nfigures and tables in {}", out.display());
     }
+    Ok(())
+}
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    let device = args.device.open().map_err(anyhow::Error::msg)?;
+    let dir = args.data.clone().unwrap_or_else(sample_data_dir);
+    let data = load_folder(&dir, &LoadOptions::default())?;
+    let r = crate::bench::run(&data, args.epochs, &device)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!("vqtex bench on {}", crate::device::describe(&device));
+    for (name, m) in &r.models {
+        println!(
+            "{name}: {:.3} s/epoch ({} epochs timed), {:.1} GFLOP/s training ({:.1} MFLOP/ROI), \
+             {:.0} ROIs/s inference, paper run (250 epochs) about {:.0} s",
+            m.seconds_per_epoch,
+            m.epochs_timed,
+            m.train_gflops,
+            m.flops_per_roi / 1e6,
+            m.inference_rois_per_sec,
+            m.paper_run_seconds
+        );
+    }
+    println!(
+        "f32 gemm: {:.1} GFLOP/s; training reaches {:.0}% of it",
+        r.gemm_gflops,
+        100.0 * r.gemm_ratio
+    );
+    for (k, v) in &r.svm_fit_seconds {
+        println!("SVM fit {k}: {v:.3} s");
+    }
+    println!("peak memory: {:.0} MB", r.peak_rss_mb);
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod eval;

@@ -6,7 +6,33 @@ use clap::Parser;
 use vqtex::cli::{Cli, Command, DataArgs, HyperArgs, ReproduceArgs};
 use vqtex::commands;
 
+/// Logs go to a file in vqtex's data dir (never to the terminal, which the workbench owns).
+fn init_logging() {
+    let Some(dirs) = directories::ProjectDirs::from("", "", "vqtex") else {
+        return;
+    };
+    let dir = dirs.data_dir();
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("vqtex.log"))
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VQTEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     // A bug must not show the user a raw panic: say what happened and where the log is.
     std::panic::set_hook(Box::new(|info| {
         let location = info
@@ -24,6 +50,7 @@ fn main() -> ExitCode {
         Some(Command::Classify(a)) => commands::classify(&a),
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
+        Some(Command::Bench(a)) => commands::bench(&a),
         None => commands::reproduce(&ReproduceArgs {
             data: DataArgs {
                 data: None,
@@ -49,6 +76,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tracing::error!("{e:#}");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

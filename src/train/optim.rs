@@ -46,12 +46,15 @@ impl Adam {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            let m = ((&self.m[i] * self.beta1)? + (g * (1.0 - self.beta1))?)?;
-            let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+            // Gradients carry the op graph that made them: detach, or every step's graph stays
+            // reachable from the moments and memory grows without bound.
+            let g = g.detach();
+            let m = ((&self.m[i] * self.beta1)? + (&g * (1.0 - self.beta1))?)?.detach();
+            let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?.detach();
             let m_hat = (&m / bc1)?;
             let v_hat = (&v / bc2)?;
             let update = (m_hat / (v_hat.sqrt()? + self.eps)?)?;
-            var.set(&(var.as_tensor() - (update * self.lr)?)?)?;
+            var.set(&(var.as_tensor().detach() - (update * self.lr)?)?)?;
             self.m[i] = m;
             self.v[i] = v;
         }

@@ -1,0 +1,197 @@
+//! `vqtex bench`: seconds per training epoch, achieved GFLOP/s against the machine's own f32 matrix
+//! multiply measured in the same run, inference throughput and SVM fit times. Speed lives here, not in
+//! timed tests.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use serde::Serialize;
+
+use crate::data::{Dataset, Label, Side, Split};
+use crate::eval;
+use crate::model::{roi_tensor, ModelConfig};
+use crate::train::{self, DataSpec, Event, Job, RunConfig, RunDir, TrainConfig};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelBench {
+    pub seconds_per_epoch: f64,
+    /// Training FLOPs per ROI (forward + backward, counted from the layer shapes).
+    pub flops_per_roi: f64,
+    pub train_gflops: f64,
+    pub inference_rois_per_sec: f64,
+    pub epochs_timed: usize,
+    /// seconds_per_epoch x 250: the paper-settings run.
+    pub paper_run_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub models: std::collections::BTreeMap<String, ModelBench>,
+    pub gemm_gflops: f64,
+    pub gemm_ratio: f64,
+    pub svm_fit_seconds: std::collections::BTreeMap<String, f64>,
+    pub threads: usize,
+    /// Peak resident memory of this process (Linux; 0 elsewhere), in MB.
+    pub peak_rss_mb: f64,
+}
+
+/// Peak resident set size of this process in MB, from /proc/self/status (VmHWM).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Multiply-accumulates of one forward pass of the VQ-VAE per ROI, from its layer shapes.
+pub fn vqvae_macs_per_roi(hidden: usize, latent: usize, codes: usize) -> f64 {
+    let k2 = 16.0;
+    let (h, d) = (hidden as f64, latent as f64);
+    let enc1 = 14.0 * 14.0 * h * k2; // 1 -> h, 28 -> 14
+    let enc2 = 7.0 * 7.0 * d * h * k2; // h -> d, 14 -> 7
+    let vq = 49.0 * codes as f64 * d; // distances to the codebook
+    let dec1 = 7.0 * 7.0 * d * h * k2; // d -> h, 7 -> 14 (per input position)
+    let dec2 = 14.0 * 14.0 * h * k2; // h -> 1, 14 -> 28
+    enc1 + enc2 + vq + dec1 + dec2
+}
+
+/// The best f32 matrix-multiply rate (GFLOP/s) of candle on this CPU over a few square sizes.
+pub fn gemm_gflops(device: &Device) -> candle_core::Result<f64> {
+    let mut best: f64 = 0.0;
+    for n in [256usize, 512, 1024] {
+        let a = Tensor::ones((n, n), candle_core::DType::F32, device)?;
+        let b = Tensor::ones((n, n), candle_core::DType::F32, device)?;
+        let _ = a.matmul(&b)?; // warm up
+        let reps = (2e9 / (2.0 * (n as f64).powi(3))).ceil().max(2.0) as usize;
+        let t = Instant::now();
+        for _ in 0..reps {
+            let c = a.matmul(&b)?;
+            c.device().synchronize()?;
+        }
+        let s = t.elapsed().as_secs_f64();
+        best = best.max(2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9);
+    }
+    Ok(best)
+}
+
+/// Runs the benchmark on a dataset: trains `epochs` epochs of the VQ-VAE in a temporary run
+/// directory (the first epoch is a warm-up when there are more than one).
+pub fn run(data: &Dataset, epochs: usize, device: &Device) -> anyhow::Result<BenchReport> {
+    let split = Split::stratified(data, 0.2, 0)?;
+    let tmp = std::env::temp_dir().join(format!("vqtex-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let model = ModelConfig::default();
+    let config = RunConfig {
+        version: RunConfig::VERSION,
+        model: model.clone(),
+        train: TrainConfig {
+            epochs: epochs.max(1),
+            checkpoint_every: usize::MAX,
+            ..TrainConfig::default()
+        },
+        data: DataSpec::from_options(data.root.clone(), &Default::default()),
+        device: "bench".into(),
+        split_seed: 0,
+        test_fraction: 0.2,
+        created: String::new(),
+    };
+    let dir = RunDir::new(&tmp);
+    dir.create(&config, &split.to_csv(data))?;
+    let handle = train::spawn(Job {
+        dir,
+        config,
+        dataset: data.clone(),
+        split: split.clone(),
+        device: device.clone(),
+        resume: false,
+    });
+    let mut times = Vec::new();
+    for ev in handle.events.iter() {
+        match ev {
+            Event::Epoch(r) => times.push(r.seconds),
+            Event::Failed { message } => anyhow::bail!("benchmark training failed: {message}"),
+            _ => {}
+        }
+    }
+    let _ = handle.thread.join();
+    let timed: Vec<f64> = if times.len() > 1 {
+        times[1..].to_vec()
+    } else {
+        times.clone()
+    };
+    let spe = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
+    let n_train = data.indices(&split, Side::Train).len();
+    let ModelConfig::Vqvae(c) = &model;
+    let flops_per_roi = 6.0 * vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size);
+    let train_gflops = flops_per_roi * n_train as f64 / spe / 1e9;
+
+    // Inference: reconstructions of the test ROIs with the trained weights of a fresh model.
+    let m = model.build(0, device)?;
+    let test: Vec<_> = data
+        .indices(&split, Side::Test)
+        .into_iter()
+        .map(|i| &data.rois[i])
+        .collect();
+    let x = roi_tensor(&test, device)?;
+    let _ = m.forward(&x, false)?;
+    let t = Instant::now();
+    let reps = 20;
+    for _ in 0..reps {
+        let _ = m.forward(&x, false)?.recon.to_device(&Device::Cpu)?;
+    }
+    let inference = (reps * test.len()) as f64 / t.elapsed().as_secs_f64();
+
+    // SVM fits on 440 training ROIs: pixels (784) and latent vectors (32).
+    let train_rois: Vec<_> = data
+        .indices(&split, Side::Train)
+        .into_iter()
+        .map(|i| &data.rois[i])
+        .collect();
+    let labels: Vec<Label> = train_rois.iter().map(|r| r.label).collect();
+    let mut svm = std::collections::BTreeMap::new();
+    let px = eval::pixels(&train_rois);
+    let t = Instant::now();
+    eval::svm::fit_predict(&px, &labels, &px.slice(ndarray::s![0..1, ..]).to_owned())?;
+    svm.insert(
+        format!("pixels_{}x{}", px.nrows(), px.ncols()),
+        t.elapsed().as_secs_f64(),
+    );
+    let z = eval::latents(m.as_ref(), &train_rois)?;
+    let t = Instant::now();
+    eval::svm::fit_predict(&z, &labels, &z.slice(ndarray::s![0..1, ..]).to_owned())?;
+    svm.insert(
+        format!("latents_{}x{}", z.nrows(), z.ncols()),
+        t.elapsed().as_secs_f64(),
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let gemm = gemm_gflops(device)?;
+    let mut models = std::collections::BTreeMap::new();
+    models.insert(
+        "vqvae".to_string(),
+        ModelBench {
+            seconds_per_epoch: spe,
+            flops_per_roi,
+            train_gflops,
+            inference_rois_per_sec: inference,
+            epochs_timed: timed.len(),
+            paper_run_seconds: spe * 250.0,
+        },
+    );
+    Ok(BenchReport {
+        models,
+        gemm_gflops: gemm,
+        gemm_ratio: train_gflops / gemm,
+        svm_fit_seconds: svm,
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
