@@ -14,7 +14,8 @@ use crate::eval::Protocol;
     about = "VQ-VAE models of liver ultrasound textures: train, inspect, classify",
     long_about = "vqtex trains and inspects VQ-VAE models of 28x28 liver ultrasound ROIs and checks \
                   whether the learned codes tell healthy from steatotic liver (Mello & Machado).\n\n\
-                  With no command it reproduces the paper's pipeline on the bundled sample-data."
+                  With no command it opens the workbench on the bundled sample-data; every job also \
+                  has a headless command below."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,6 +24,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the workbench (the default when no command is given).
+    Tui(TuiArgs),
+    /// Open the workbench on a run another process is writing (`vqtex train` in tmux or nohup).
+    Watch(WatchArgs),
     /// Generate the synthetic liver-ultrasound dataset (55 patients x 10 ROIs + labels.csv).
     Synth(SynthArgs),
     /// Train a VQ-VAE on a ROI folder into a run directory.
@@ -193,4 +198,24 @@ pub struct ReproduceArgs {
     /// Print JSON with `eval` and `classify` (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Theme: dark, light, high-contrast, a user theme's name, or a path to a theme file.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Folder holding runs (default: vqtex's data dir).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The run directory to follow.
+    pub run: PathBuf,
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::cli::{
     BenchArgs, ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs,
-    TraverseArgs,
+    TraverseArgs, TuiArgs, WatchArgs,
 };
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
@@ -53,7 +53,8 @@ fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
     path
 }
 
-fn load_options(args: &DataArgs) -> Result<LoadOptions> {
+/// The loader options a user gave on the command line.
+pub fn load_options(args: &DataArgs) -> Result<LoadOptions> {
     Ok(LoadOptions {
         labels: args.labels.clone(),
         file_col: args.file_col.clone(),
@@ -529,4 +530,42 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     }
     println!("peak memory: {:.0} MB", r.peak_rss_mb);
     Ok(())
+}
+
+fn need_terminal() -> Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "the workbench needs a terminal; for headless work use `vqtex reproduce`, `vqtex train` \
+             and the other commands (`vqtex --help`)"
+        );
+    }
+    Ok(())
+}
+
+pub fn tui(args: &TuiArgs) -> Result<()> {
+    need_terminal()?;
+    crate::tui::run(crate::tui::TuiOptions {
+        data: args.data.data.clone(),
+        load: load_options(&args.data)?,
+        runs_dir: args.runs_dir.clone().unwrap_or_else(default_runs_dir),
+        watch: None,
+        theme: args.theme.clone(),
+    })
+}
+
+pub fn watch(args: &WatchArgs) -> Result<()> {
+    // Refuse a folder that is not a run before touching the terminal.
+    RunDir::new(&args.run).read_config()?;
+    need_terminal()?;
+    crate::tui::run(crate::tui::TuiOptions {
+        data: None,
+        load: LoadOptions::default(),
+        runs_dir: args
+            .run
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(default_runs_dir),
+        watch: Some(args.run.clone()),
+        theme: args.theme.clone(),
+    })
 }

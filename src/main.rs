@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vqtex::cli::{Cli, Command, DataArgs, HyperArgs, ReproduceArgs};
+use vqtex::cli::{Cli, Command, DataArgs, TuiArgs};
 use vqtex::commands;
 
 /// Logs go to a file in vqtex's data dir (never to the terminal, which the workbench owns).
@@ -51,7 +51,9 @@ fn main() -> ExitCode {
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
         Some(Command::Bench(a)) => commands::bench(&a),
-        None => commands::reproduce(&ReproduceArgs {
+        Some(Command::Tui(a)) => commands::tui(&a),
+        Some(Command::Watch(a)) => commands::watch(&a),
+        None => commands::tui(&TuiArgs {
             data: DataArgs {
                 data: None,
                 labels: None,
@@ -61,16 +63,8 @@ fn main() -> ExitCode {
                 patient_from: None,
                 resize: false,
             },
-            hyper: HyperArgs {
-                epochs: 250,
-                batch: 64,
-                lr: 2e-4,
-                seed: 0,
-                device: vqtex::device::DeviceSpec::Cpu,
-                checkpoint_every: 1,
-            },
-            out: None,
-            json: false,
+            theme: None,
+            runs_dir: None,
         }),
     };
     match result {

@@ -102,11 +102,18 @@ pub fn fit_predict(
     let var = xtr.var(0.0).max(1e-12);
     let eps = xtr.ncols() as f64 * var;
     let y: Array1<bool> = labels.iter().map(|&l| l == Label::Steatosis).collect();
+    // Class-balanced penalties (scikit-learn's class_weight='balanced'): C_k = C n / (2 n_k). With
+    // the paper's 17:38 imbalance an unweighted SVM mostly predicts steatosis for everyone.
+    let n = y.len() as f64;
+    let n_pos = y.iter().filter(|&&t| t).count() as f64;
+    let (c_pos, c_neg) = (n / (2.0 * n_pos), n / (2.0 * (n - n_pos)));
     let model = Svm::<f64, bool>::params()
         .gaussian_kernel(eps)
-        .pos_neg_weights(1.0, 1.0)
+        .pos_neg_weights(c_pos, c_neg)
         .eps(1e-3)
-        .shrinking(true)
+        // linfa-svm 0.8.1's shrinking heuristic indexes out of bounds on some problems (it panicked
+        // on the sample data's latent vectors, solver_smo.rs:601): keep it off.
+        .shrinking(false)
         .fit(&DatasetBase::new(xtr, y))
         .map_err(|e| SvmError::Fit(e.to_string()))?;
     let pred: Array1<bool> = model.predict(&xte);

@@ -1,1 +1,160 @@
-//! Being built.
+//! The terminal workbench (ratatui): browse data, train, watch, inspect and classify, from the
+//! keyboard, over SSH. It calls only the engine's public API; heavy work runs on background threads
+//! (see `jobs`) and comes back as messages.
+
+mod app;
+mod config;
+mod input;
+mod jobs;
+mod keymap;
+mod panes;
+mod runtime;
+mod series;
+mod theme;
+mod trainctl;
+mod ui;
+mod widgets;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use crate::data::LoadOptions;
+use crate::train::{Event, RunDir};
+
+/// How the workbench starts.
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    /// The ROI folder to open; the bundled sample data when `None` (or the watched run's data).
+    pub data: Option<PathBuf>,
+    /// How to read it (the same options as the CLI's).
+    pub load: LoadOptions,
+    /// Where runs are listed and new ones are created.
+    pub runs_dir: PathBuf,
+    /// Follow a run another process is writing (`vqtex watch RUN`).
+    pub watch: Option<PathBuf>,
+    /// Theme name (a preset, a user theme) or a path to a theme file.
+    pub theme: Option<String>,
+}
+
+/// What reaches the event loop from other threads.
+#[derive(Debug)]
+pub enum Msg {
+    /// An event of the training job started from the Train pane.
+    Train(Event),
+    /// The training job's event channel closed.
+    TrainEnded,
+    /// A background job's result.
+    Job(jobs::Outcome),
+}
+
+/// Logs to `<data dir>/vqtex-tui.log` (never the screen). Level from `VQTEX_LOG` (default info).
+fn init_logging() -> Option<PathBuf> {
+    let dir = config::data_dir()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join("vqtex-tui.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VQTEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
+    Some(path)
+}
+
+/// Opens the workbench and runs it until the user quits. Errors in the user's config or theme, or
+/// a `watch` target that is not a run, are reported before the screen changes.
+pub fn run(opts: TuiOptions) -> Result<()> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let config_dir = config::config_dir();
+    let settings = config::load(config_dir.as_deref(), opts.theme.as_deref(), no_color)
+        .map_err(anyhow::Error::msg)?;
+    let mut load = opts.load.clone();
+    let mut data_dir = opts.data.clone();
+    if let Some(run) = &opts.watch {
+        let dir = RunDir::new(run);
+        if !dir.is_run() {
+            bail!(
+                "{} is not a vqtex run: it has no config.json",
+                run.display()
+            );
+        }
+        let cfg = dir.read_config()?;
+        if data_dir.is_none() {
+            data_dir = Some(cfg.data.dir.clone());
+            load = cfg.data.options()?;
+        }
+    }
+    let data_dir = data_dir.unwrap_or_else(crate::commands::sample_data_dir);
+    let log = init_logging();
+    tracing::info!(?log, data = %data_dir.display(), runs = %opts.runs_dir.display(), "workbench starts");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the event loop")?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = panes::Ctx {
+        theme: settings.theme,
+        mode: widgets::image::GrayMode::detect(),
+    };
+    let mut app = app::App::new(ctx, settings.keymap, load, opts.runs_dir.clone(), tx);
+    app.data.loading = true;
+    app.request(jobs::Request::LoadData(data_dir));
+    if let Some(run) = &opts.watch {
+        app.watch = Some(app::Watch {
+            run: run.clone(),
+            metrics_len: None,
+            checkpoint: None,
+        });
+        app.pane = 1;
+        app.open_run(run.clone());
+    }
+
+    let ended = {
+        let mut tui = runtime::Tui::enter().context("cannot set up the terminal")?;
+        // The guard restores the terminal on every exit from this block.
+        rt.block_on(runtime::event_loop(&mut tui.terminal, &mut app, &mut rx))
+    };
+    tracing::info!(?ended, exit = ?app.exit, "workbench ends");
+    let keep =
+        app.exit == Some(app::Exit::KeepTraining) && matches!(ended, Ok(runtime::Ended::Quit));
+    if let Some(t) = app.training.as_mut() {
+        if keep {
+            let _ = writeln!(
+                std::io::stderr(),
+                "vqtex: training continues in {} (follow it with `vqtex watch {}` from another \
+                 terminal); this process exits when it ends",
+                t.run.display(),
+                t.run.display()
+            );
+            // Keep forwarding nothing: just wait for the job.
+            drop(rx);
+            t.wait(f64::INFINITY);
+        } else {
+            t.send(crate::train::Command::Stop);
+            t.wait(30.0);
+        }
+    }
+    match ended? {
+        runtime::Ended::Signal(name) => bail!(
+            "stopped by {name}{}",
+            if app.training.is_some() {
+                "; the training stopped at its last checkpoint"
+            } else {
+                ""
+            }
+        ),
+        _ => Ok(()),
+    }
+}

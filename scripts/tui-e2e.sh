@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# End-to-end test of the workbench in tmux at 100x30: every pane, a 2-epoch training started from
+# the Train pane, quit, and a check that the terminal came back (main screen, cooked mode).
+#
+#   scripts/tui-e2e.sh               # uses ./target/debug/vqtex (built if missing), no arguments
+#   VQTEX_BIN=path scripts/tui-e2e.sh
+#
+# Runs, logs and config go to a temporary HOME/XDG dirs, so nothing of the user's is touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v tmux >/dev/null || { echo "tui-e2e: tmux is not installed" >&2; exit 2; }
+BIN=${VQTEX_BIN:-./target/debug/vqtex}
+if [[ ! -x $BIN ]]; then cargo build; fi
+BIN=$(realpath "$BIN")
+
+TMP=$(mktemp -d)
+S="vqtex-e2e-$$"
+cleanup() { tmux kill-session -t "$S" 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+screen() { tmux capture-pane -t "$S" -p; }
+fail() {
+  echo "tui-e2e: FAIL: $*" >&2
+  echo "---- screen ----" >&2; screen >&2 || true
+  echo "---- log ----" >&2; tail -n 20 "$TMP"/data/vqtex/vqtex-tui.log 2>/dev/null >&2 || true
+  exit 1
+}
+# wait_for TEXT SECONDS: poll the screen until it shows TEXT.
+wait_for() {
+  local text=$1 secs=${2:-20} t=0
+  while ! screen | grep -qF -- "$text"; do
+    sleep 0.5; t=$((t + 1))
+    (( t > secs * 2 )) && fail "'$text' did not appear within ${secs}s"
+  done
+  echo "tui-e2e: ok: $text"
+}
+key() { tmux send-keys -t "$S" "$@"; sleep 0.4; }
+
+mkdir -p "$TMP/home" "$TMP/data" "$TMP/config"
+tmux new-session -d -s "$S" -x 100 -y 30 \
+  "cd '$PWD' && env HOME='$TMP/home' XDG_DATA_HOME='$TMP/data' XDG_CONFIG_HOME='$TMP/config' \
+   COLORTERM=truecolor '$BIN'; echo VQTEX-EXITED rc=\$?; stty -a > '$TMP/stty'; sleep 60"
+
+# 1 Data: the sample data loads.
+wait_for "1 Data  2 Train" 60
+wait_for "Patients 55/55 · 550 ROIs" 60
+wait_for "mean " 5
+
+# The other panes, before any run exists.
+key 3; wait_for "No run open" 10
+key 4; wait_for "No run open" 10
+key 5; wait_for "protocol paper" 10
+key 6; wait_for "uns in " 10
+key '?'; wait_for "Keys (? or esc closes" 5
+key '?'; sleep 0.5
+screen | grep -qF "Keys (? or esc" && fail "help did not close"
+
+# 2 Train: 2 epochs, start, wait for the end.
+key 2; wait_for "Hyperparameters" 5
+key Enter; wait_for "Set epochs" 5
+key C-u; key 2; key Enter
+wait_for "epochs        2" 5
+key s; wait_for "● training" 30
+wait_for "finished in" 600
+wait_for "Reconstructions · epoch 2" 120
+
+# The finished run feeds the other panes.
+key 3; wait_for "Per-ROI metrics" 180
+wait_for "Test means (n = " 5
+key 4; wait_for "Traversal · variable 0/31" 10
+wait_for "+2.0 sd" 180
+key 5; key r; wait_for "done: " 300
+wait_for "latents (vqtex)" 5
+key 6; wait_for "finished" 20
+wait_for "2/2" 5
+key Tab; wait_for "Patients 55/55" 5
+
+# Quit; the shell's screen is back and the tty is in cooked mode again.
+key q
+wait_for "VQTEX-EXITED rc=0" 30
+sleep 0.5
+grep -qE '(^| )icanon' "$TMP/stty" || fail "the terminal was left in raw mode: $(cat "$TMP/stty")"
+grep -qE '(^| )echo( |$)' "$TMP/stty" || fail "echo is still off"
+screen | grep -qF "1 Data  2 Train" && fail "the alternate screen was not left"
+echo "tui-e2e: PASS"

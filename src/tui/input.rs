@@ -1,0 +1,158 @@
+//! Keys: popups first (prompts take text, confirmations take y/n), then the help overlay, then the
+//! keymap's global actions, then the visible pane.
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::{App, Exit, Popup, PANES};
+use super::jobs::Request;
+use super::keymap::Action;
+use super::panes::train::Form;
+use super::panes::{ConfirmKind, PromptKind};
+
+impl App {
+    /// Handles a terminal event. Returns whether to redraw.
+    pub fn on_terminal(&mut self, ev: TermEvent) -> bool {
+        match ev {
+            TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.on_key(k),
+            TermEvent::Resize(..) | TermEvent::FocusGained => true,
+            _ => false,
+        }
+    }
+
+    pub fn on_key(&mut self, k: KeyEvent) -> bool {
+        if let Some(p) = self.popup.take() {
+            return self.on_popup_key(p, k);
+        }
+        let action = self.keymap.action(&k);
+        if self.help {
+            if matches!(action, Some(Action::Help | Action::Back | Action::Quit))
+                || k.code == KeyCode::Esc
+            {
+                self.help = false;
+                return true;
+            }
+            return false;
+        }
+        let Some(action) = action else { return false };
+        match action {
+            Action::Quit => {
+                if self.is_training() {
+                    self.popup = Some(Popup::Confirm(ConfirmKind::QuitWhileTraining));
+                } else {
+                    self.exit = Some(Exit::Quit);
+                }
+                true
+            }
+            Action::Help => {
+                self.help = true;
+                true
+            }
+            Action::NextPane => {
+                self.switch(self.pane + 1);
+                true
+            }
+            Action::PrevPane => {
+                self.switch(self.pane + PANES.len() - 1);
+                true
+            }
+            Action::Pane(n) => {
+                self.switch(n as usize - 1);
+                true
+            }
+            Action::Back => self.message.take().is_some(),
+            a => {
+                let effect = match self.pane {
+                    0 => self.data.on_action(a),
+                    1 => self.train.on_action(a),
+                    2 => self.recon.on_action(a),
+                    3 => self.latent.on_action(a),
+                    4 => self.classify.on_action(a),
+                    _ => self.runs.on_action(a),
+                };
+                self.apply(effect)
+            }
+        }
+    }
+
+    fn on_popup_key(&mut self, popup: Popup, k: KeyEvent) -> bool {
+        match popup {
+            Popup::Prompt { kind, mut input } => {
+                match k.code {
+                    KeyCode::Esc => {}
+                    KeyCode::Enter => self.submit(kind, input.trim().to_string()),
+                    KeyCode::Backspace => {
+                        input.pop();
+                        self.popup = Some(Popup::Prompt { kind, input });
+                    }
+                    KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                        self.popup = Some(Popup::Prompt {
+                            kind,
+                            input: String::new(),
+                        });
+                    }
+                    KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                        input.push(c);
+                        self.popup = Some(Popup::Prompt { kind, input });
+                    }
+                    _ => self.popup = Some(Popup::Prompt { kind, input }),
+                }
+                true
+            }
+            Popup::Confirm(kind) => {
+                let c = match k.code {
+                    KeyCode::Char(c) => c.to_ascii_lowercase(),
+                    KeyCode::Enter => 'y',
+                    KeyCode::Esc => 'n',
+                    _ => {
+                        self.popup = Some(Popup::Confirm(kind));
+                        return false;
+                    }
+                };
+                match (kind, c) {
+                    (ConfirmKind::StopTraining, 'y') => self.stop_training(),
+                    (ConfirmKind::DeleteRun(p), 'y') => self.delete_run(p),
+                    (ConfirmKind::QuitWhileTraining, 's' | 'y') => {
+                        self.stop_training();
+                        self.exit = Some(Exit::Quit);
+                    }
+                    (ConfirmKind::QuitWhileTraining, 'k') => self.exit = Some(Exit::KeepTraining),
+                    (_, 'n') => {}
+                    (kind, _) => self.popup = Some(Popup::Confirm(kind)),
+                }
+                true
+            }
+        }
+    }
+
+    fn submit(&mut self, kind: PromptKind, input: String) {
+        match kind {
+            PromptKind::JumpPatient => {
+                if !self.data.jump(&input) {
+                    self.say(format!("no patient '{input}'"), true);
+                }
+            }
+            PromptKind::OpenDataset => {
+                if input.is_empty() {
+                    return;
+                }
+                let dir = std::path::PathBuf::from(shellexpand_home(&input));
+                self.data.loading = true;
+                self.data.error = None;
+                self.say(format!("loading {}…", dir.display()), false);
+                self.request(Request::LoadData(dir));
+            }
+            PromptKind::Field(i) => match Form::check(i, &input) {
+                Ok(()) => self.train.form.values[i] = input,
+                Err(e) => self.say(e, true),
+            },
+        }
+    }
+}
+
+/// `~/x` -> `$HOME/x`.
+fn shellexpand_home(s: &str) -> String {
+    match (s.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => s.to_string(),
+    }
+}

@@ -1,0 +1,283 @@
+//! Data pane: patients (class, split side, ROI count, HI), the selected patient's ROI thumbnails,
+//! and the selected ROI enlarged with its statistics and histogram.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
+
+use super::{block, clamp_step, placeholder, put, wrap_step, Ctx, Effect, PromptKind};
+use crate::data::{Dataset, Label, PatientInfo, Roi, Side, Split};
+use crate::tui::keymap::Action;
+use crate::tui::widgets::image::draw_roi;
+use crate::tui::widgets::{draw_bars, histogram};
+
+#[derive(Debug, Default)]
+pub struct DataPane {
+    pub dir: Option<PathBuf>,
+    pub dataset: Option<Arc<Dataset>>,
+    pub split: Option<Split>,
+    pub patients: Vec<PatientInfo>,
+    pub class_filter: Option<Label>,
+    pub split_filter: Option<Side>,
+    /// Index into the visible (filtered) patients.
+    pub selected: usize,
+    /// Index into the selected patient's ROIs.
+    pub roi: usize,
+    pub loading: bool,
+    pub error: Option<String>,
+}
+
+impl DataPane {
+    pub fn set_dataset(&mut self, dir: PathBuf, dataset: Arc<Dataset>, split: Option<Split>) {
+        self.patients = dataset.patients();
+        self.dir = Some(dir);
+        self.dataset = Some(dataset);
+        self.split = split;
+        self.selected = 0;
+        self.roi = 0;
+        self.loading = false;
+        self.error = None;
+    }
+
+    fn side(&self, p: &PatientInfo) -> Option<Side> {
+        self.split.as_ref().map(|s| s.side(&p.id))
+    }
+
+    /// The patients passing the filters.
+    pub fn visible(&self) -> Vec<&PatientInfo> {
+        self.patients
+            .iter()
+            .filter(|p| self.class_filter.is_none_or(|c| p.label == c))
+            .filter(|p| self.split_filter.is_none_or(|s| self.side(p) == Some(s)))
+            .collect()
+    }
+
+    /// ROIs of the selected patient.
+    pub fn patient_rois(&self) -> Vec<&Roi> {
+        let (Some(ds), Some(p)) = (&self.dataset, self.visible().get(self.selected).copied())
+        else {
+            return Vec::new();
+        };
+        ds.rois.iter().filter(|r| r.patient == p.id).collect()
+    }
+
+    /// Selects the patient `id` (clearing filters that hide it). False when there is none.
+    pub fn jump(&mut self, id: &str) -> bool {
+        let id = id.trim();
+        let Some(p) = self
+            .patients
+            .iter()
+            .find(|p| p.id.0 == id || p.id.0.trim_start_matches('0') == id.trim_start_matches('0'))
+        else {
+            return false;
+        };
+        let id = p.id.clone();
+        if !self.visible().iter().any(|v| v.id == id) {
+            self.class_filter = None;
+            self.split_filter = None;
+        }
+        self.selected = self.visible().iter().position(|v| v.id == id).unwrap_or(0);
+        self.roi = 0;
+        true
+    }
+
+    pub fn on_action(&mut self, a: Action) -> Effect {
+        let n = self.visible().len();
+        let rois = self.patient_rois().len();
+        match a {
+            Action::Up => self.select(clamp_step(self.selected, n, -1)),
+            Action::Down => self.select(clamp_step(self.selected, n, 1)),
+            Action::PageUp => self.select(clamp_step(self.selected, n, -10)),
+            Action::PageDown => self.select(clamp_step(self.selected, n, 10)),
+            Action::Left => self.roi = wrap_step(self.roi, rois, -1),
+            Action::Right => self.roi = wrap_step(self.roi, rois, 1),
+            Action::ClassFilter => {
+                self.class_filter = match self.class_filter {
+                    None => Some(Label::Healthy),
+                    Some(Label::Healthy) => Some(Label::Steatosis),
+                    Some(Label::Steatosis) => None,
+                };
+                self.select(0);
+            }
+            Action::SplitFilter => {
+                self.split_filter = match self.split_filter {
+                    None => Some(Side::Train),
+                    Some(Side::Train) => Some(Side::Test),
+                    Some(Side::Test) => None,
+                };
+                self.select(0);
+            }
+            Action::Jump => return Effect::Prompt(PromptKind::JumpPatient, String::new()),
+            Action::Open => {
+                let dir = self.dir.as_ref().map(|d| d.display().to_string());
+                return Effect::Prompt(PromptKind::OpenDataset, dir.unwrap_or_default());
+            }
+            _ => return Effect::None,
+        }
+        Effect::Redraw
+    }
+
+    fn select(&mut self, i: usize) {
+        if i != self.selected {
+            self.roi = 0;
+        }
+        self.selected = i;
+    }
+
+    pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let Some(ds) = &self.dataset else {
+            let msg = match (&self.error, self.loading) {
+                (Some(e), _) => vec![
+                    format!("Cannot load the data: {e}"),
+                    "o: open another folder".into(),
+                ],
+                (None, true) => vec!["Loading the ROIs…".into()],
+                _ => vec!["No data loaded. o: open a folder of ROIs".into()],
+            };
+            placeholder(buf, area, "Data", &msg, ctx);
+            return;
+        };
+        let [list, thumbs, zoom] = area.layout(&Layout::horizontal([
+            Constraint::Length(40),
+            Constraint::Min(16),
+            Constraint::Length(32),
+        ]));
+        self.draw_list(list, buf, ctx, ds);
+        let rois = self.patient_rois();
+        self.draw_thumbs(thumbs, buf, ctx, &rois);
+        self.draw_zoom(zoom, buf, ctx, rois.get(self.roi).copied());
+    }
+
+    fn draw_list(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, ds: &Dataset) {
+        let visible = self.visible();
+        let rows: Vec<Row> = visible
+            .iter()
+            .map(|p| {
+                Row::new(vec![
+                    p.id.0.clone(),
+                    p.label.as_str().to_string(),
+                    self.side(p).map(|s| s.as_str()).unwrap_or("-").to_string(),
+                    p.rois.to_string(),
+                    p.hi.map(|h| format!("{h:.3}"))
+                        .unwrap_or_else(|| "-".into()),
+                ])
+            })
+            .collect();
+        let filt = format!(
+            "{}{}",
+            self.class_filter
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default(),
+            self.split_filter
+                .map(|s| format!(" {}", s.as_str()))
+                .unwrap_or_default()
+        );
+        let title = format!(
+            "Patients {}/{} · {} ROIs{}",
+            visible.len(),
+            self.patients.len(),
+            ds.len(),
+            if filt.is_empty() {
+                String::new()
+            } else {
+                format!(" ·{filt}")
+            }
+        );
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Length(6),
+                Constraint::Length(5),
+                Constraint::Length(6),
+            ],
+        )
+        .header(Row::new(vec!["patient", "class", "split", "ROIs", "HI"]).style(ctx.theme.accent()))
+        .row_highlight_style(ctx.theme.selection())
+        .block(block(title, ctx, true));
+        let mut state = TableState::default().with_selected(Some(self.selected));
+        StatefulWidget::render(table, area, buf, &mut state);
+    }
+
+    fn draw_thumbs(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, rois: &[&Roi]) {
+        let b = block(format!("ROIs ({})", rois.len()), ctx, false);
+        let inner = b.inner(area);
+        b.render(area, buf);
+        let (cw, ch) = (16u16, 9u16);
+        let per_row = (inner.width / cw).max(1) as usize;
+        let rows_fit = (inner.height / ch).max(1) as usize;
+        let first_row = (self.roi / per_row).saturating_sub(rows_fit - 1);
+        for (i, r) in rois.iter().enumerate().skip(first_row * per_row) {
+            let (row, col) = ((i / per_row - first_row) as u16, (i % per_row) as u16);
+            let cell =
+                Rect::new(inner.x + col * cw, inner.y + row * ch, cw, ch).intersection(inner);
+            if cell.height < 2 {
+                break;
+            }
+            draw_roi(buf, cell, &r.pixels, 0, ctx.mode);
+            let name = r.file.trim_end_matches(".png");
+            let style = if i == self.roi {
+                ctx.theme.selection()
+            } else {
+                ctx.theme.muted()
+            };
+            put(
+                buf,
+                inner,
+                cell.x,
+                cell.y + 7,
+                &format!("{name:.14}"),
+                style,
+            );
+        }
+    }
+
+    fn draw_zoom(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, roi: Option<&Roi>) {
+        let Some(roi) = roi else {
+            placeholder(buf, area, "ROI", &["No ROI selected".into()], ctx);
+            return;
+        };
+        let b = block(format!("{} · {}", roi.file, roi.label), ctx, false);
+        let inner = b.inner(area);
+        b.render(area, buf);
+        // Leave 4 lines of stats and 4 of histogram.
+        let img_rows = inner.height.saturating_sub(9);
+        let zoom = (inner.width / 28).min(img_rows / 14).max(1);
+        draw_roi(buf, inner, &roi.pixels, zoom, ctx.mode);
+        let st = roi.stats();
+        let y = inner.y + (14 * zoom).min(inner.height);
+        let lines = [
+            format!("mean {:.1}  sd {:.1}", st.mean, st.sd),
+            format!("min {}  max {}", st.min, st.max),
+            format!(
+                "patient {}  HI {}",
+                roi.patient,
+                roi.hi
+                    .map(|h| format!("{h:.3}"))
+                    .unwrap_or_else(|| "-".into())
+            ),
+        ];
+        for (k, l) in lines.iter().enumerate() {
+            put(buf, inner, inner.x, y + k as u16, l, ctx.theme.base());
+        }
+        let hy = y + 3;
+        if hy + 2 <= inner.y + inner.height {
+            let h = Rect::new(
+                inner.x,
+                hy,
+                inner.width.min(32),
+                (inner.y + inner.height - hy).min(4),
+            );
+            draw_bars(
+                buf,
+                h,
+                &histogram(&roi.pixels, h.width as usize),
+                ctx.theme.accent(),
+            );
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The six panes. Each holds plain data (no model), reacts to actions with an [`Effect`] the app
+//! carries out, and draws itself into a buffer.
+
+pub mod classify;
+pub mod data;
+pub mod form;
+pub mod latent;
+pub mod recon;
+pub mod runs;
+pub mod train;
+
+use std::path::PathBuf;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+
+use super::jobs::Request;
+use super::theme::Theme;
+use super::widgets::image::GrayMode;
+
+/// What drawing needs besides the pane's own state.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub theme: Theme,
+    pub mode: GrayMode,
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx {
+            theme: Theme::default(),
+            mode: GrayMode::TrueColor,
+        }
+    }
+}
+
+/// What to ask of the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptKind {
+    JumpPatient,
+    OpenDataset,
+    /// Edit field `n` of the training form.
+    Field(usize),
+}
+
+/// Questions that need a yes/no.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmKind {
+    StopTraining,
+    DeleteRun(PathBuf),
+    /// Quit while a training runs: stop it, or keep it going.
+    QuitWhileTraining,
+}
+
+/// Training controls the Train pane asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainOp {
+    Start,
+    PauseResume,
+}
+
+/// What a pane wants done after an action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Nothing changed.
+    None,
+    /// The pane changed: redraw.
+    Redraw,
+    Request(Request),
+    Prompt(PromptKind, String),
+    Confirm(ConfirmKind),
+    Train(TrainOp),
+    OpenRun(PathBuf),
+    /// A message for the status bar.
+    Say(String),
+}
+
+/// A bordered block with the theme's colours.
+pub fn block<'a>(title: impl Into<Line<'a>>, ctx: &Ctx, focus: bool) -> Block<'a> {
+    Block::bordered()
+        .title(title)
+        .border_style(ctx.theme.border(focus))
+        .title_style(ctx.theme.title())
+}
+
+/// Centered, wrapped text in a block: for "nothing here yet" and errors.
+pub fn placeholder(buf: &mut Buffer, area: Rect, title: &str, lines: &[String], ctx: &Ctx) {
+    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
+    Paragraph::new(text)
+        .style(ctx.theme.muted())
+        .wrap(Wrap { trim: true })
+        .block(block(title.to_string(), ctx, false))
+        .render(area, buf);
+}
+
+/// Writes `text` at (x, y), clipped to `area`.
+pub fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, text: &str, style: ratatui::style::Style) {
+    if y >= area.y + area.height || x >= area.x + area.width {
+        return;
+    }
+    let max = (area.x + area.width - x) as usize;
+    buf.set_stringn(x, y, text, max, style);
+}
+
+/// A step through `0..len` that wraps around.
+pub fn wrap_step(i: usize, len: usize, delta: isize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    (i as isize + delta).rem_euclid(len as isize) as usize
+}
+
+/// A step through `0..len` that stops at the ends.
+pub fn clamp_step(i: usize, len: usize, delta: isize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    (i as isize + delta).clamp(0, len as isize - 1) as usize
+}

@@ -1,0 +1,214 @@
+//! Reconstructions pane: originals beside reconstructions (2 healthy + 2 steatotic test ROIs by
+//! default, `n` picks others), per-ROI MSE/MAE/SSIM/PSNR, a ROI's 7x7 code map and the test means.
+
+use std::path::PathBuf;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
+
+use super::{block, placeholder, put, wrap_step, Ctx, Effect};
+use crate::eval::report::PAPER_TABLE1;
+use crate::tui::jobs::{ReconData, Request};
+use crate::tui::keymap::Action;
+use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+
+#[derive(Debug, Default)]
+pub struct ReconPane {
+    pub run: Option<PathBuf>,
+    pub data: Option<ReconData>,
+    pub pick: usize,
+    pub selected: usize,
+    pub busy: bool,
+    pub error: Option<String>,
+}
+
+impl ReconPane {
+    /// The request that fills the pane for its run, unless it is filled or on its way.
+    pub fn wanted(&mut self) -> Option<Request> {
+        let run = self.run.clone()?;
+        let stale = self.data.as_ref().is_none_or(|d| d.run != run);
+        if stale && !self.busy && self.error.is_none() {
+            self.request()
+        } else {
+            None
+        }
+    }
+
+    pub fn request(&mut self) -> Option<Request> {
+        let run = self.run.clone()?;
+        self.busy = true;
+        self.error = None;
+        Some(Request::Recon {
+            run,
+            pick: self.pick,
+        })
+    }
+
+    pub fn on_action(&mut self, a: Action) -> Effect {
+        let n = self.data.as_ref().map(|d| d.rois.len()).unwrap_or(0);
+        match a {
+            Action::Left | Action::Up => self.selected = wrap_step(self.selected, n, -1),
+            Action::Right | Action::Down => self.selected = wrap_step(self.selected, n, 1),
+            Action::Pick => {
+                self.pick += 1;
+                return self.request().map(Effect::Request).unwrap_or(Effect::None);
+            }
+            Action::Run => return self.request().map(Effect::Request).unwrap_or(Effect::None),
+            _ => return Effect::None,
+        }
+        Effect::Redraw
+    }
+
+    pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let Some(d) = &self.data else {
+            let msg = match (&self.run, &self.error, self.busy) {
+                (None, ..) => "No run open: train one (2) or open one in Runs (6).".to_string(),
+                (_, Some(e), _) => format!("Cannot reconstruct: {e}"),
+                (_, _, true) => "Reconstructing the test ROIs…".into(),
+                _ => "r: reconstruct".into(),
+            };
+            placeholder(buf, area, "Reconstructions", &[msg], ctx);
+            return;
+        };
+        let n = d.rois.len().max(1) as u16;
+        // Pairs (original | reconstruction): the largest layout that leaves room for the tables.
+        let (per_row, zoom) = [(n, 1u16), (n.div_ceil(2), 1), (n, 0), (n.div_ceil(2), 0)]
+            .into_iter()
+            .find(|&(per, z)| {
+                let (w, h) = if z == 0 { (30, 8) } else { (58, 15) };
+                per * w + 2 <= area.width && n.div_ceil(per) * h + 2 + 9 <= area.height
+            })
+            .unwrap_or((n.div_ceil(2), 0));
+        let (pw, ph) = if zoom == 0 { (30u16, 8u16) } else { (58, 15) };
+        let img_h = n.div_ceil(per_row) * ph + 2;
+        let [imgs, low] = area.layout(&Layout::vertical([
+            Constraint::Length(img_h),
+            Constraint::Min(4),
+        ]));
+        let title = format!(
+            "Original | reconstruction · epoch {}{} · ←→ select · n other ROIs · r refresh",
+            d.epoch,
+            if self.busy { " · updating…" } else { "" }
+        );
+        let b = block(title, ctx, false);
+        let inner = b.inner(imgs);
+        b.render(imgs, buf);
+        let half = if zoom == 0 { 14 } else { 28 };
+        for (i, r) in d.rois.iter().enumerate() {
+            let (row, col) = (i as u16 / per_row, i as u16 % per_row);
+            let (x, y) = (inner.x + col * pw, inner.y + row * ph);
+            let left = Rect::new(x, y, half, ph - 1).intersection(inner);
+            draw_roi(buf, left, &r.pixels, zoom, ctx.mode);
+            let right = Rect::new(x + half + 1, y, half, ph - 1).intersection(inner);
+            draw_unit_image(buf, right, &r.recon, zoom, ctx.mode);
+            let style = if i == self.selected {
+                ctx.theme.selection()
+            } else {
+                ctx.theme.muted()
+            };
+            let caption = format!("{} {}", r.label, r.file);
+            put(buf, inner, x, y + ph - 1, &caption, style);
+        }
+        let [table, codes, means] = low.layout(&Layout::horizontal([
+            Constraint::Min(40),
+            Constraint::Length(30),
+            Constraint::Length(30),
+        ]));
+        self.draw_table(table, buf, ctx, d);
+        self.draw_codes(codes, buf, ctx, d);
+        draw_means(means, buf, ctx, d);
+    }
+
+    fn draw_table(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, d: &ReconData) {
+        let rows: Vec<Row> = d
+            .rois
+            .iter()
+            .map(|r| {
+                let m = &r.metrics;
+                Row::new(vec![
+                    r.file.trim_end_matches(".png").to_string(),
+                    format!("{:.4}", m.mse),
+                    format!("{:.4}", m.mae),
+                    format!("{:.4}", m.ssim),
+                    format!("{:.2}", m.psnr),
+                ])
+            })
+            .collect();
+        let widths = [
+            Constraint::Min(8),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(5),
+        ];
+        let header = Row::new(vec!["ROI", "MSE", "MAE", "SSIM", "PSNR"]);
+        let t = Table::new(rows, widths)
+            .header(header.style(ctx.theme.accent()))
+            .row_highlight_style(ctx.theme.selection())
+            .block(block("Per-ROI metrics", ctx, true));
+        let mut st = TableState::default().with_selected(Some(self.selected));
+        StatefulWidget::render(t, area, buf, &mut st);
+    }
+
+    fn draw_codes(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, d: &ReconData) {
+        let b = block("7x7 code indices", ctx, false);
+        let inner = b.inner(area);
+        b.render(area, buf);
+        let Some(codes) = d.rois.get(self.selected).and_then(|r| r.codes.as_ref()) else {
+            put(
+                buf,
+                inner,
+                inner.x,
+                inner.y,
+                "no codes (not a VQ model)",
+                ctx.theme.muted(),
+            );
+            return;
+        };
+        for (row, chunk) in codes.chunks(7).enumerate() {
+            let line: String = chunk.iter().map(|c| format!("{c:>4}")).collect();
+            put(
+                buf,
+                inner,
+                inner.x,
+                inner.y + row as u16,
+                &line,
+                ctx.theme.base(),
+            );
+        }
+    }
+}
+
+fn draw_means(area: Rect, buf: &mut Buffer, ctx: &Ctx, d: &ReconData) {
+    let b = block(format!("Test means (n = {})", d.summary.n), ctx, false);
+    let inner = b.inner(area);
+    b.render(area, buf);
+    let s = &d.summary;
+    let paper = PAPER_TABLE1
+        .iter()
+        .find(|(m, _)| *m == "vqvae")
+        .map(|(_, p)| p);
+    let rows = [
+        ("MSE", s.mse.mean, s.mse.std, 4, paper.map(|p| p[0])),
+        ("MAE", s.mae.mean, s.mae.std, 4, paper.map(|p| p[1])),
+        ("SSIM", s.ssim.mean, s.ssim.std, 4, paper.map(|p| p[2])),
+        ("PSNR", s.psnr.mean, s.psnr.std, 2, paper.map(|p| p[3])),
+    ];
+    let head = "     vqtex           paper";
+    put(buf, inner, inner.x, inner.y, head, ctx.theme.accent());
+    for (i, (name, m, sd, dg, p)) in rows.iter().enumerate() {
+        let paper = p
+            .map(|(pm, _)| format!("{pm:.dg$}", dg = *dg))
+            .unwrap_or_default();
+        let line = format!("{name:<4} {m:.dg$}±{sd:.dg$}  {paper}", dg = *dg);
+        put(
+            buf,
+            inner,
+            inner.x,
+            inner.y + 1 + i as u16,
+            &line,
+            ctx.theme.base(),
+        );
+    }
+}

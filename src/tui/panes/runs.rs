@@ -1,0 +1,129 @@
+//! Runs pane: the runs in the runs directory with model, status, epochs, final losses and test
+//! MSE; enter opens one in the other panes, d deletes (after asking), r refreshes.
+
+use std::path::PathBuf;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::{Row, StatefulWidget, Table, TableState};
+
+use super::{block, clamp_step, placeholder, ConfirmKind, Ctx, Effect};
+use crate::tui::jobs::{Request, RunSummary};
+use crate::tui::keymap::Action;
+
+#[derive(Debug, Default)]
+pub struct RunsPane {
+    pub dir: PathBuf,
+    pub runs: Vec<RunSummary>,
+    pub selected: usize,
+    /// The run open in the other panes.
+    pub open: Option<PathBuf>,
+    pub loaded: bool,
+}
+
+impl RunsPane {
+    pub fn set_runs(&mut self, runs: Vec<RunSummary>) {
+        let keep = self.runs.get(self.selected).map(|r| r.path.clone());
+        self.runs = runs;
+        self.selected = keep
+            .and_then(|p| self.runs.iter().position(|r| r.path == p))
+            .unwrap_or(0)
+            .min(self.runs.len().saturating_sub(1));
+        self.loaded = true;
+    }
+
+    pub fn on_action(&mut self, a: Action) -> Effect {
+        let n = self.runs.len();
+        match a {
+            Action::Up => self.selected = clamp_step(self.selected, n, -1),
+            Action::Down => self.selected = clamp_step(self.selected, n, 1),
+            Action::Run => return Effect::Request(Request::ListRuns(self.dir.clone())),
+            Action::Select => {
+                return match self.runs.get(self.selected) {
+                    Some(r) => Effect::OpenRun(r.path.clone()),
+                    None => Effect::None,
+                }
+            }
+            Action::Delete => {
+                return match self.runs.get(self.selected) {
+                    Some(r) => Effect::Confirm(ConfirmKind::DeleteRun(r.path.clone())),
+                    None => Effect::None,
+                }
+            }
+            _ => return Effect::None,
+        }
+        Effect::Redraw
+    }
+
+    pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        if self.runs.is_empty() {
+            let msg = if self.loaded {
+                format!(
+                    "No runs in {} yet: start one in the Train pane (2).",
+                    self.dir.display()
+                )
+            } else {
+                "Reading the runs…".into()
+            };
+            placeholder(buf, area, "Runs", &[msg], ctx);
+            return;
+        }
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.5}")).unwrap_or_else(|| "-".into());
+        let rows: Vec<Row> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let mark = if self.open.as_ref() == Some(&r.path) {
+                    "▶ "
+                } else {
+                    "  "
+                };
+                let status_style = match r.status.as_str() {
+                    "finished" => ctx.theme.good(),
+                    "running" => ctx.theme.accent(),
+                    _ => ctx.theme.warn(),
+                };
+                Row::new(vec![
+                    ratatui::text::Line::from(format!("{mark}{}", r.name)),
+                    r.model.clone().into(),
+                    ratatui::text::Line::styled(r.status.clone(), status_style),
+                    format!("{}/{}", r.epoch, r.epochs).into(),
+                    f(r.train_loss).into(),
+                    f(r.test_loss).into(),
+                    f(r.test_mse).into(),
+                    r.created.clone().into(),
+                ])
+            })
+            .collect();
+        let t = Table::new(
+            rows,
+            [
+                Constraint::Min(24),
+                Constraint::Length(6),
+                Constraint::Length(9),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(16),
+            ],
+        )
+        .header(
+            Row::new(vec![
+                "run", "model", "status", "epochs", "train", "test", "test MSE", "created",
+            ])
+            .style(ctx.theme.accent()),
+        )
+        .row_highlight_style(ctx.theme.selection())
+        .block(block(
+            format!(
+                "Runs in {} · enter open · d delete · r refresh",
+                self.dir.display()
+            ),
+            ctx,
+            true,
+        ));
+        let mut st = TableState::default().with_selected(Some(self.selected));
+        StatefulWidget::render(t, area, buf, &mut st);
+    }
+}

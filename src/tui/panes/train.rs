@@ -1,0 +1,467 @@
+//! Train pane: the hyperparameter form, start/pause/resume/stop, live loss curves (log scale, EMA
+//! smoothing, bounded points), codebook usage, a progress gauge and per-epoch reconstructions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, Paragraph, Widget};
+
+pub use super::form::{Form, FIELDS};
+use super::{block, clamp_step, put, Ctx, Effect, PromptKind, TrainOp};
+use crate::train::{EpochRecord, Event};
+use crate::tui::jobs::Thumbs;
+use crate::tui::keymap::Action;
+use crate::tui::series::History;
+use crate::tui::widgets::chart::{Curve, LossChart};
+use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+
+const TERMS: [&str; 4] = ["total", "recon", "codebook", "commit"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Idle,
+    Starting,
+    Running,
+    Paused,
+    Finished {
+        stopped: bool,
+        seconds: f64,
+    },
+    Failed(String),
+    /// Curves of a run opened from the Runs pane or followed with `watch`.
+    Viewing {
+        watching: bool,
+    },
+}
+
+#[derive(Debug)]
+pub struct TrainPane {
+    pub form: Form,
+    pub status: Status,
+    pub run: Option<PathBuf>,
+    pub device: Option<String>,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: usize,
+    pub steps: usize,
+    pub records: Vec<EpochRecord>,
+    /// Per-step training losses by term (x = fractional epoch), bounded.
+    pub step_hist: BTreeMap<String, History>,
+    pub term: usize,
+    pub log: bool,
+    pub smooth: bool,
+    pub smooth_weight: f64,
+    pub thumbs: Option<Thumbs>,
+}
+
+impl Default for TrainPane {
+    fn default() -> Self {
+        TrainPane {
+            form: Form::default(),
+            status: Status::Idle,
+            run: None,
+            device: None,
+            epoch: 0,
+            epochs: 0,
+            step: 0,
+            steps: 0,
+            records: Vec::new(),
+            step_hist: BTreeMap::new(),
+            term: 0,
+            log: true,
+            smooth: false,
+            smooth_weight: 0.6,
+            thumbs: None,
+        }
+    }
+}
+
+impl TrainPane {
+    pub fn is_training(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Starting | Status::Running | Status::Paused
+        )
+    }
+
+    /// Shows a run's recorded curves (opened or watched).
+    pub fn view_run(
+        &mut self,
+        run: PathBuf,
+        records: Vec<EpochRecord>,
+        epochs: usize,
+        watching: bool,
+    ) {
+        if self.run.as_ref() != Some(&run) {
+            self.step_hist.clear();
+            self.thumbs = None;
+        }
+        self.run = Some(run);
+        self.epochs = epochs;
+        self.epoch = records.last().map(|r| r.epoch).unwrap_or(0);
+        self.records = records;
+        self.status = Status::Viewing { watching };
+    }
+
+    /// Folds a training event in. Returns true when something visible changed.
+    pub fn on_event(&mut self, ev: &Event) -> bool {
+        match ev {
+            Event::Started {
+                run,
+                start_epoch,
+                epochs,
+                steps_per_epoch,
+                device,
+                ..
+            } => {
+                self.run = Some(run.clone());
+                self.epoch = *start_epoch;
+                self.epochs = *epochs;
+                self.steps = *steps_per_epoch;
+                self.step = 0;
+                self.device = Some(device.clone());
+                self.status = Status::Running;
+                self.records.clear();
+                self.step_hist.clear();
+                self.thumbs = None;
+            }
+            Event::Step {
+                epoch,
+                step,
+                steps,
+                terms,
+            } => {
+                self.step = *step;
+                self.steps = *steps;
+                let x = (*epoch - 1) as f64 + *step as f64 / (*steps).max(1) as f64;
+                for (k, v) in terms {
+                    self.step_hist
+                        .entry(k.clone())
+                        .or_insert_with(|| History::new(400))
+                        .push(x, *v);
+                }
+            }
+            Event::Epoch(r) => {
+                self.step = 0;
+                self.epoch = r.epoch;
+                self.epochs = r.epochs;
+                self.records.push(r.clone());
+            }
+            Event::Checkpoint { .. } => return false,
+            Event::Paused => self.status = Status::Paused,
+            Event::Resumed => self.status = Status::Running,
+            Event::Finished {
+                stopped, seconds, ..
+            } => {
+                self.status = Status::Finished {
+                    stopped: *stopped,
+                    seconds: *seconds,
+                }
+            }
+            Event::Failed { message } => self.status = Status::Failed(message.clone()),
+        }
+        true
+    }
+
+    pub fn on_action(&mut self, a: Action) -> Effect {
+        match a {
+            Action::Up => self.form.selected = clamp_step(self.form.selected, FIELDS.len(), -1),
+            Action::Down => self.form.selected = clamp_step(self.form.selected, FIELDS.len(), 1),
+            Action::Select if !self.is_training() => {
+                let i = self.form.selected;
+                return Effect::Prompt(PromptKind::Field(i), self.form.values[i].clone());
+            }
+            Action::Start => return Effect::Train(TrainOp::Start),
+            Action::Pause => return Effect::Train(TrainOp::PauseResume),
+            Action::Stop if self.is_training() => {
+                return Effect::Confirm(super::ConfirmKind::StopTraining)
+            }
+            Action::LogScale => self.log = !self.log,
+            Action::Smooth => self.smooth = !self.smooth,
+            Action::SmoothLess => {
+                self.smooth_weight = ((self.smooth_weight - 0.1) * 10.0).round() / 10.0
+            }
+            Action::SmoothMore => {
+                self.smooth_weight = ((self.smooth_weight + 0.1) * 10.0).round() / 10.0
+            }
+            Action::NextTerm => self.term = (self.term + 1) % TERMS.len(),
+            _ => return Effect::None,
+        }
+        self.smooth_weight = self.smooth_weight.clamp(0.0, 0.9);
+        Effect::Redraw
+    }
+
+    /// Progress in [0, 1], ROIs/s and the ETA in seconds, from the records so far.
+    pub fn progress(&self) -> (f64, Option<f64>, Option<f64>) {
+        if self.epochs == 0 {
+            return (0.0, None, None);
+        }
+        let done = if matches!(self.status, Status::Running | Status::Paused) && self.steps > 0 {
+            self.epoch as f64 + self.step as f64 / self.steps as f64
+        } else {
+            self.epoch as f64
+        };
+        let frac = (done / self.epochs as f64).clamp(0.0, 1.0);
+        let last = self.records.last();
+        let secs: Vec<f64> = self
+            .records
+            .iter()
+            .rev()
+            .take(5)
+            .map(|r| r.seconds)
+            .collect();
+        let eta = (!secs.is_empty() && self.is_training()).then(|| {
+            secs.iter().sum::<f64>() / secs.len() as f64 * (self.epochs as f64 - done).max(0.0)
+        });
+        (frac, last.map(|r| r.rois_per_sec), eta)
+    }
+
+    pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let bottom_h = if area.height >= 24 { 9 } else { 0 };
+        let [gauge, middle, bottom] = area.layout(&Layout::vertical([
+            Constraint::Length(3),
+            Constraint::Min(6),
+            Constraint::Length(bottom_h),
+        ]));
+        self.draw_gauge(gauge, buf, ctx);
+        let [form, chart] = middle.layout(&Layout::horizontal([
+            Constraint::Length(30),
+            Constraint::Min(20),
+        ]));
+        self.draw_form(form, buf, ctx);
+        self.draw_loss(chart, buf, ctx);
+        if bottom_h > 0 {
+            let [usage, thumbs] = bottom.layout(&Layout::horizontal([
+                Constraint::Percentage(35),
+                Constraint::Min(20),
+            ]));
+            self.draw_usage(usage, buf, ctx);
+            self.draw_thumbs(thumbs, buf, ctx);
+        }
+    }
+
+    fn draw_gauge(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let (frac, rate, eta) = self.progress();
+        let (status, style) = match &self.status {
+            Status::Idle => ("idle · s: start".to_string(), ctx.theme.muted()),
+            Status::Starting => ("starting…".into(), ctx.theme.warn()),
+            Status::Running => ("training".into(), ctx.theme.good()),
+            Status::Paused => ("paused · space: resume".into(), ctx.theme.warn()),
+            Status::Finished {
+                stopped: true,
+                seconds,
+            } => (format!("stopped after {seconds:.1}s"), ctx.theme.warn()),
+            Status::Finished {
+                stopped: false,
+                seconds,
+            } => (format!("finished in {seconds:.1}s"), ctx.theme.good()),
+            Status::Failed(m) => (format!("failed: {m}"), ctx.theme.bad()),
+            Status::Viewing { watching: true } => ("watching".into(), ctx.theme.accent()),
+            Status::Viewing { watching: false } => {
+                ("viewing a saved run".into(), ctx.theme.accent())
+            }
+        };
+        let mut label = format!("epoch {}/{}", self.epoch, self.epochs);
+        if self.is_training() && self.steps > 0 && self.epoch < self.epochs {
+            label = format!(
+                "epoch {}/{} step {}/{}",
+                self.epoch + 1,
+                self.epochs,
+                self.step,
+                self.steps
+            );
+        }
+        if let Some(r) = rate {
+            label.push_str(&format!(" · {r:.0} ROIs/s"));
+        }
+        if let Some(e) = eta {
+            label.push_str(&format!(" · ETA {}", fmt_secs(e)));
+        }
+        let name = self
+            .run
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| format!(" · {}", n.to_string_lossy()))
+            .unwrap_or_default();
+        let title = Line::from(vec![
+            Span::raw("Progress · "),
+            Span::styled(status, style),
+            Span::raw(name),
+        ]);
+        Gauge::default()
+            .block(block(title, ctx, false))
+            .gauge_style(ctx.theme.accent())
+            .ratio(frac)
+            .label(label)
+            .render(area, buf);
+    }
+
+    fn draw_form(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let mut lines = vec![Line::from(vec![
+            Span::styled(format!("{:<14}", "model"), ctx.theme.muted()),
+            Span::raw("vqvae"),
+        ])];
+        for (i, name) in FIELDS.iter().enumerate() {
+            let style = if i == self.form.selected {
+                ctx.theme.selection()
+            } else {
+                ctx.theme.base()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{name:<14}"), ctx.theme.muted()),
+                Span::styled(self.form.values[i].clone(), style),
+            ]));
+        }
+        lines.push(Line::from(""));
+        lines.push(Line::styled("enter edit · s start", ctx.theme.muted()));
+        lines.push(Line::styled("space pause · x stop", ctx.theme.muted()));
+        Paragraph::new(lines)
+            .block(block("Hyperparameters", ctx, true))
+            .render(area, buf);
+    }
+
+    fn draw_loss(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let term = TERMS[self.term];
+        let per_epoch = |test: bool| -> Vec<(f64, f64)> {
+            self.records
+                .iter()
+                .filter_map(|r| {
+                    let t = if test { &r.test } else { &r.train };
+                    t.get(term).map(|v| (r.epoch as f64, *v))
+                })
+                .collect()
+        };
+        let (train, test) = (per_epoch(false), per_epoch(true));
+        let steps = self.step_hist.get(term).map(|h| h.points()).unwrap_or(&[]);
+        let mut curves = Vec::new();
+        if !steps.is_empty() {
+            curves.push(Curve {
+                name: "train/step".into(),
+                points: steps,
+                color: ctx.theme.curve_extra,
+            });
+        }
+        curves.push(Curve {
+            name: "train".into(),
+            points: &train,
+            color: ctx.theme.curve_train,
+        });
+        curves.push(Curve {
+            name: "test".into(),
+            points: &test,
+            color: ctx.theme.curve_test,
+        });
+        let smooth = self.smooth.then_some(self.smooth_weight);
+        let title = format!(
+            "Loss: {term} · {} · {} (t L e [ ])",
+            if self.log { "log" } else { "linear" },
+            smooth
+                .map(|w| format!("EMA {w:.1}"))
+                .unwrap_or_else(|| "raw".into())
+        );
+        let last = self.records.last().map(|r| {
+            format!(
+                " train {:.5} test {:.5} ",
+                r.train.get(term).copied().unwrap_or(f64::NAN),
+                r.test.get(term).copied().unwrap_or(f64::NAN)
+            )
+        });
+        let b = block(title, ctx, false).title_bottom(last.unwrap_or_default());
+        LossChart {
+            curves,
+            log: self.log,
+            smooth,
+            block: b,
+            axis_style: ctx.theme.muted(),
+            x_title: "epoch",
+        }
+        .render(area, buf);
+    }
+
+    fn draw_usage(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let used: Vec<(f64, f64)> = self
+            .records
+            .iter()
+            .filter_map(|r| r.codes_used.map(|u| (r.epoch as f64, u as f64)))
+            .collect();
+        let ppl: Vec<(f64, f64)> = self
+            .records
+            .iter()
+            .filter_map(|r| r.perplexity.map(|p| (r.epoch as f64, p)))
+            .collect();
+        let last = self.records.last();
+        let title = format!(
+            "Codebook: {} used · ppl {}",
+            last.and_then(|r| r.codes_used)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "-".into()),
+            last.and_then(|r| r.perplexity)
+                .map(|p| format!("{p:.1}"))
+                .unwrap_or_else(|| "-".into())
+        );
+        LossChart {
+            curves: vec![
+                Curve {
+                    name: "used".into(),
+                    points: &used,
+                    color: ctx.theme.curve_train,
+                },
+                Curve {
+                    name: "perplexity".into(),
+                    points: &ppl,
+                    color: ctx.theme.curve_test,
+                },
+            ],
+            log: false,
+            smooth: None,
+            block: block(title, ctx, false),
+            axis_style: ctx.theme.muted(),
+            x_title: "",
+        }
+        .render(area, buf);
+    }
+
+    fn draw_thumbs(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let title = match &self.thumbs {
+            Some(t) => format!("Reconstructions · epoch {} (original | model)", t.epoch),
+            None => "Reconstructions (after the first epoch)".into(),
+        };
+        let b = block(title, ctx, false);
+        let inner = b.inner(area);
+        b.render(area, buf);
+        let Some(t) = &self.thumbs else { return };
+        for (i, (orig, rec)) in t.originals.iter().zip(&t.recons).enumerate() {
+            let x = inner.x + i as u16 * 31;
+            if x + 29 > inner.x + inner.width {
+                break;
+            }
+            let r = Rect::new(x, inner.y, 14, 7).intersection(inner);
+            draw_roi(buf, r, orig, 0, ctx.mode);
+            draw_unit_image(
+                buf,
+                Rect::new(x + 15, inner.y, 14, 7).intersection(inner),
+                rec,
+                0,
+                ctx.mode,
+            );
+            if let Some(l) = t.labels.get(i) {
+                put(buf, inner, x, inner.y + 7, l.as_str(), ctx.theme.muted());
+            }
+        }
+    }
+}
+
+/// `95` -> `1m35s`.
+pub fn fmt_secs(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}

@@ -1,0 +1,203 @@
+//! The whole screen: tabs, status bar, popups, help, the minimum size, keys, and `watch`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::{ctx, dataset, render, text};
+use crate::data::LoadOptions;
+use crate::train::{runlog, DataSpec, EpochRecord, RunConfig, RunDir, TrainConfig};
+use crate::tui::app::{App, Exit, Popup, Watch};
+use crate::tui::keymap::Keymap;
+use crate::tui::panes::ConfirmKind;
+use crate::tui::Msg;
+
+fn app() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut app = App::new(
+        ctx(),
+        Keymap::default(),
+        LoadOptions::default(),
+        "/tmp/none".into(),
+        tx,
+    );
+    app.spawn_jobs = false;
+    let (ds, split) = dataset();
+    app.data
+        .set_dataset("/data/fixture".into(), ds, Some(split));
+    (app, rx)
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    text(&render(w, h, |a, b| {
+        ratatui::widgets::Widget::render(app, a, b)
+    }))
+}
+
+#[test]
+fn every_pane_draws_with_tabs_and_status() {
+    let (mut app, _rx) = app();
+    let titles = [
+        "Patients 4/4",
+        "Hyperparameters",
+        "No run open",
+        "No run open",
+        "SVM: pixels",
+        "Reading the runs",
+    ];
+    for (i, title) in titles.iter().enumerate() {
+        app.on_key(key(char::from(b'1' + i as u8)));
+        assert_eq!(app.pane, i);
+        for (w, h) in [(100, 30), (80, 24), (200, 60), (60, 20)] {
+            let s = screen(&app, w, h);
+            assert!(s.contains(" 1 Data  2 Train  3 Recon"), "{w}x{h}:\n{s}");
+            assert!(s.contains("? help · q quit"), "{w}x{h}:\n{s}");
+            if w >= 80 {
+                assert!(s.contains(title), "pane {i} at {w}x{h}:\n{s}");
+            }
+        }
+    }
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    assert_eq!(app.pane, 0);
+    app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(app.pane, 5);
+    assert!(app
+        .requested
+        .iter()
+        .any(|r| matches!(r, crate::tui::jobs::Request::ListRuns(_))));
+}
+
+#[test]
+fn small_terminals_get_a_message_and_no_panic() {
+    let (app, _rx) = app();
+    let s = screen(&app, 50, 15);
+    assert!(s.contains("too small") && s.contains("50x15"), "{s}");
+    for (w, h) in [(1, 1), (0, 0), (59, 40), (300, 19)] {
+        let _ = render(w.max(1), h.max(1), |a, b| {
+            ratatui::widgets::Widget::render(&app, a, b)
+        });
+    }
+}
+
+#[test]
+fn help_lists_every_action() {
+    let (mut app, _rx) = app();
+    app.on_key(key('?'));
+    let s = screen(&app, 120, 40);
+    for (_, _, _, desc) in crate::tui::keymap::ACTIONS {
+        assert!(s.contains(desc), "help lacks '{desc}':\n{s}");
+    }
+    assert!(s.contains("q, ctrl-c"));
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(!app.help);
+}
+
+#[test]
+fn quit_without_training_exits_and_prompts_edit_the_form() {
+    let (mut app, _rx) = app();
+    app.on_key(key('2'));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
+    assert!(screen(&app, 100, 30).contains("Set epochs"));
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    app.on_key(key('0'));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.train.form.values[0], "250", "0 epochs is refused");
+    assert!(app.message.as_ref().unwrap().0.contains("epochs"));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    app.on_key(key('2'));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.train.form.values[0], "2");
+    app.on_key(key('q'));
+    assert_eq!(app.exit, Some(Exit::Quit));
+}
+
+#[test]
+fn confirm_popups_are_drawn_and_answered() {
+    let (mut app, _rx) = app();
+    app.popup = Some(Popup::Confirm(ConfirmKind::QuitWhileTraining));
+    let s = screen(&app, 100, 30);
+    assert!(
+        s.contains("A training is running") && s.contains("k: keep it going"),
+        "{s}"
+    );
+    app.on_key(key('x'));
+    assert!(app.popup.is_some(), "other keys leave the question open");
+    app.on_key(key('k'));
+    assert_eq!(app.exit, Some(Exit::KeepTraining));
+
+    let (mut app, _rx) = super::app::app_for_delete();
+    app.popup = Some(Popup::Confirm(ConfirmKind::DeleteRun(
+        "/tmp/none/not-a-run".into(),
+    )));
+    assert!(screen(&app, 100, 30).contains("Delete this run?"));
+    app.on_key(key('y'));
+    assert!(app.message.as_ref().unwrap().0.contains("not a run"));
+}
+
+pub fn app_for_delete() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
+    app()
+}
+
+fn write_run(dir: &std::path::Path) -> RunDir {
+    let run = RunDir::new(dir.join("vqvae-w"));
+    let config = RunConfig {
+        version: RunConfig::VERSION,
+        model: Default::default(),
+        train: TrainConfig {
+            epochs: 5,
+            ..TrainConfig::default()
+        },
+        data: DataSpec::from_options(dir.join("data"), &LoadOptions::default()),
+        device: "cpu".into(),
+        split_seed: 0,
+        test_fraction: 0.2,
+        created: "2026-01-01T00:00:00Z".into(),
+    };
+    run.create(&config, "patient,split\n").unwrap();
+    run
+}
+
+fn rec(epoch: usize) -> EpochRecord {
+    // Through serde, so optional fields the engine adds later keep their defaults.
+    serde_json::from_value(serde_json::json!({
+        "epoch": epoch, "epochs": 5,
+        "train": {"total": 0.1 / epoch as f64},
+        "test": {"total": 0.12 / epoch as f64},
+        "codes_used": 30, "perplexity": 12.0,
+        "lr": 2e-4, "seconds": 1.0, "rois_per_sec": 400.0
+    }))
+    .unwrap()
+}
+
+#[test]
+fn watch_follows_a_growing_metrics_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = write_run(tmp.path());
+    let (mut app, _rx) = app();
+    app.watch = Some(Watch {
+        run: run.path.clone(),
+        metrics_len: None,
+        checkpoint: None,
+    });
+    app.open_run(run.path.clone());
+    app.pane = 1;
+    runlog::append(&run.metrics(), &rec(1)).unwrap();
+    assert!(app.on_tick());
+    assert_eq!(app.train.records.len(), 1);
+    runlog::append(&run.metrics(), &rec(2)).unwrap();
+    assert!(app.on_tick());
+    assert_eq!(app.train.records.len(), 2);
+    let s = screen(&app, 100, 30);
+    assert!(s.contains("watching") && s.contains("epoch 2/5"), "{s}");
+    assert!(!app.on_tick(), "nothing new, nothing to draw");
+
+    // The Runs pane lists it.
+    let runs = crate::tui::jobs::list_runs(tmp.path());
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].epoch, runs[0].epochs), (2, 5));
+    assert_eq!(runs[0].status, "running");
+}

@@ -1,0 +1,387 @@
+//! Every pane drawn with fixed data.
+
+use std::path::PathBuf;
+
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+
+use super::{ctx, dataset, find, render, text};
+use crate::data::Label;
+use crate::eval::{Classification, Protocol, RoiMetrics, Scores, Summary};
+use crate::train::{EpochRecord, Event};
+use crate::tui::jobs::{CodebookData, ReconData, ReconRoi, RunSummary, Thumbs, TraversalData};
+use crate::tui::keymap::Action;
+use crate::tui::panes::classify::ClassifyPane;
+use crate::tui::panes::data::DataPane;
+use crate::tui::panes::latent::LatentPane;
+use crate::tui::panes::recon::ReconPane;
+use crate::tui::panes::runs::RunsPane;
+use crate::tui::panes::train::{Form, Status, TrainPane};
+use crate::tui::panes::{ConfirmKind, Effect, PromptKind};
+use crate::tui::widgets::heatmap::Heatmap;
+
+fn gray(v: u8) -> Color {
+    Color::Rgb(v, v, v)
+}
+
+fn unit(v: f32) -> Vec<f32> {
+    (0..784)
+        .map(|i| if i < 392 { v } else { 1.0 - v })
+        .collect()
+}
+
+#[test]
+fn data_pane_lists_patients_and_zooms_the_roi() {
+    let (ds, split) = dataset();
+    let mut pane = DataPane::default();
+    pane.set_dataset("fixture".into(), ds, Some(split));
+    let c = ctx();
+    let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    assert!(t.contains("Patients 4/4 · 12 ROIs"), "{t}");
+    assert!(t.contains("healthy   test"), "{t}");
+    assert!(t.contains("steatosis"), "{t}");
+    assert!(t.contains("mean 113.5"), "{t}");
+    assert!(t.contains("HI 1.250"), "{t}");
+    // Zoomed ROI (zoom 1): the first cell holds rows 0 and 1 (levels 100 and 101).
+    let (x, y) = find(&buf, "p1_f0.png · healthy").unwrap();
+    let cell = &buf[(x, y + 1)];
+    assert_eq!(cell.symbol(), "▀");
+    assert_eq!((cell.fg, cell.bg), (gray(100), gray(101)));
+    // Thumbnails at half size: rows 0 and 2 of the second ROI (base 110).
+    let (x, y) = find(&buf, "ROIs (3)").unwrap();
+    let cell = &buf[(x, y + 1)];
+    assert_eq!((cell.fg, cell.bg), (gray(100), gray(102)));
+
+    // Filters and jumping.
+    assert_eq!(pane.on_action(Action::ClassFilter), Effect::Redraw);
+    assert_eq!(pane.visible().len(), 2);
+    pane.on_action(Action::SplitFilter);
+    assert_eq!(pane.visible().len(), 1);
+    assert!(pane.jump("3"));
+    assert_eq!(pane.visible()[pane.selected].id.0, "3");
+    assert!(!pane.jump("99"));
+    pane.on_action(Action::Right);
+    assert_eq!(pane.roi, 1);
+    assert!(matches!(
+        pane.on_action(Action::Jump),
+        Effect::Prompt(PromptKind::JumpPatient, _)
+    ));
+}
+
+fn record(epoch: usize, loss: f64) -> EpochRecord {
+    let terms = |v: f64| serde_json::json!({"total": v, "recon": v * 0.8, "codebook": v * 0.1, "commit": v * 0.1});
+    // Through serde, so optional fields the engine adds later keep their defaults.
+    serde_json::from_value(serde_json::json!({
+        "epoch": epoch, "epochs": 4,
+        "train": terms(loss), "test": terms(loss * 1.1),
+        "codes_used": 40 + epoch, "perplexity": 20.5,
+        "lr": 2e-4, "seconds": 2.0, "rois_per_sec": 220.0
+    }))
+    .unwrap()
+}
+
+#[test]
+fn train_pane_follows_events_and_shows_curves() {
+    let mut pane = TrainPane::default();
+    pane.on_event(&Event::Started {
+        run: PathBuf::from("/runs/vqvae-x"),
+        start_epoch: 0,
+        epochs: 4,
+        steps_per_epoch: 7,
+        device: "cpu (2 threads)".into(),
+        params: 1000,
+    });
+    for e in 1..=3 {
+        for s in 1..=7 {
+            let terms = [("total".to_string(), 0.1 / (e * s) as f64)].into();
+            pane.on_event(&Event::Step {
+                epoch: e,
+                step: s,
+                steps: 7,
+                terms,
+            });
+        }
+        pane.on_event(&Event::Epoch(record(e, 0.05 / e as f64)));
+    }
+    pane.thumbs = Some(Thumbs {
+        run: "/runs/vqvae-x".into(),
+        epoch: 3,
+        labels: vec![Label::Healthy],
+        originals: vec![super::roi("1", 0, Label::Healthy, 60).pixels],
+        recons: vec![unit(0.2)],
+    });
+    assert_eq!(pane.status, Status::Running);
+    let (frac, rate, eta) = pane.progress();
+    assert!((frac - 1.0).abs() < 1e-9 || frac >= 0.75, "{frac}");
+    assert_eq!(rate, Some(220.0));
+    assert!(eta.unwrap() > 0.0);
+    let c = ctx();
+    let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    for needle in [
+        "Progress · training · vqvae-x",
+        "220 ROIs/s",
+        "ETA",
+        "codebook size",
+        "Loss: total · log · raw",
+        "Codebook: 43 used · ppl 20.5",
+        "Reconstructions · epoch 3",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    let (x, y) = find(&buf, "Reconstructions · epoch 3").unwrap();
+    let orig = &buf[(x, y + 1)];
+    assert_eq!((orig.symbol(), orig.fg, orig.bg), ("▀", gray(60), gray(62)));
+    let rec = &buf[(x + 15, y + 1)];
+    assert_eq!((rec.fg, rec.bg), (gray(51), gray(51)));
+
+    // Toggles and the form.
+    pane.on_action(Action::LogScale);
+    pane.on_action(Action::Smooth);
+    pane.on_action(Action::SmoothMore);
+    pane.on_action(Action::NextTerm);
+    let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+    assert!(text(&buf).contains("Loss: recon · linear · EMA 0.7"));
+    assert_eq!(
+        pane.on_action(Action::Stop),
+        Effect::Confirm(ConfirmKind::StopTraining)
+    );
+    pane.on_event(&Event::Finished {
+        epochs: 3,
+        stopped: true,
+        seconds: 6.0,
+    });
+    assert!(!pane.is_training());
+    assert!(matches!(
+        pane.on_action(Action::Select),
+        Effect::Prompt(PromptKind::Field(0), _)
+    ));
+}
+
+#[test]
+fn form_checks_fields_and_builds_configs() {
+    assert!(Form::check(0, "2").is_ok());
+    assert!(Form::check(0, "0").unwrap_err().contains("epochs"));
+    assert!(Form::check(2, "-1").unwrap_err().contains("lr"));
+    assert!(Form::check(7, "tpu").unwrap_err().contains("device"));
+    let mut f = Form::default();
+    f.values[0] = "2".into();
+    f.values[3] = "16".into();
+    let (model, train, dev) = f.configs().unwrap();
+    assert_eq!(train.epochs, 2);
+    assert_eq!(train.checkpoint_every, 1);
+    assert_eq!(dev.to_string(), "cpu");
+    let crate::model::ModelConfig::Vqvae(m) = model;
+    assert_eq!(m.codebook_size, 16);
+}
+
+fn recon_data() -> ReconData {
+    let m = RoiMetrics {
+        mse: 0.0123,
+        mae: 0.0876,
+        ssim: 0.6543,
+        psnr: 19.1,
+    };
+    let rois = [
+        Label::Healthy,
+        Label::Healthy,
+        Label::Steatosis,
+        Label::Steatosis,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, label)| ReconRoi {
+        file: format!("p9_f{i}.png"),
+        label,
+        pixels: super::roi("9", i, label, 30).pixels,
+        recon: unit(0.5),
+        metrics: m,
+        codes: Some((0..49).map(|c| c + 10 * i as u32).collect()),
+    })
+    .collect();
+    ReconData {
+        run: "/runs/r".into(),
+        epoch: 7,
+        rois,
+        summary: Summary::of(&[m, m]),
+    }
+}
+
+#[test]
+fn recon_pane_shows_pairs_metrics_codes_and_means() {
+    let mut pane = ReconPane {
+        run: Some("/runs/r".into()),
+        data: Some(recon_data()),
+        ..Default::default()
+    };
+    let c = ctx();
+    let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    for needle in [
+        "epoch 7",
+        "Per-ROI metrics",
+        "p9_f3",
+        "0.0123",
+        "19.10",
+        "Test means (n = 2)",
+        "0.0131",
+        "   0   1   2",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    let (x, y) = find(&buf, "Original | reconstruction").unwrap();
+    let orig = &buf[(x, y + 1)];
+    assert_eq!((orig.fg, orig.bg), (gray(30), gray(32)));
+    let rec = &buf[(x + 15, y + 1)];
+    assert_eq!((rec.fg, rec.bg), (gray(128), gray(128)));
+    // Selecting another ROI shows its codes.
+    pane.on_action(Action::Right);
+    let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+    assert!(text(&buf).contains("  10  11  12"));
+    assert_eq!(
+        pane.on_action(Action::Pick),
+        Effect::Request(crate::tui::jobs::Request::Recon {
+            run: "/runs/r".into(),
+            pick: 1
+        })
+    );
+    assert!(pane.busy);
+    let empty = ReconPane::default();
+    let buf = render(80, 20, |a, b| empty.draw(a, b, &c));
+    assert!(text(&buf).contains("No run open"));
+}
+
+#[test]
+fn latent_pane_shows_traversal_and_codebook() {
+    let mut pane = LatentPane {
+        run: Some("/runs/r".into()),
+        traversal: Some(TraversalData {
+            run: "/runs/r".into(),
+            dim: 3,
+            dims: 32,
+            offsets: vec![-2.0, -1.0, 0.0, 1.0, 2.0],
+            images: (0..5).map(|i| unit(i as f32 * 0.25)).collect(),
+        }),
+        codebook: Some(CodebookData {
+            run: "/runs/r".into(),
+            prototypes: (0..8).map(|i| unit(i as f32 / 8.0)).collect(),
+            usage: (0..8).map(|i| [i, 2 * i]).collect(),
+        }),
+        dim: 3,
+        ..Default::default()
+    };
+    let c = ctx();
+    let buf = render(100, 30, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    for needle in [
+        "variable 3/31",
+        "5 steps",
+        "-2.0 sd",
+        "+2.0 sd",
+        "8 prototypes, 7 used",
+        "#3 h3 s6",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    let (x, y) = find(&buf, "Traversal").unwrap();
+    let first = &buf[(x, y + 1)];
+    assert_eq!((first.symbol(), first.fg), ("▀", gray(0)));
+    let last = &buf[(x + 4 * 15, y + 1)];
+    assert_eq!(last.fg, gray(255));
+    assert_eq!(buf[(x + 4 * 15, y + 6)].bg, gray(0), "lower half is 1 - v");
+    match pane.on_action(Action::Right) {
+        Effect::Request(crate::tui::jobs::Request::Traverse { dim, steps, .. }) => {
+            assert_eq!((dim, steps), (4, 5))
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn classify_pane_draws_heatmaps_and_scores() {
+    let result = Classification {
+        protocol: Protocol::Paper,
+        n: 30,
+        pixels: Scores::from_confusion([[3, 7], [2, 18]]),
+        latents: Scores::from_confusion([[6, 4], [5, 15]]),
+    };
+    let mut pane = ClassifyPane {
+        run: Some("/runs/r".into()),
+        result: Some(result),
+        ..Default::default()
+    };
+    let c = ctx();
+    let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    for needle in [
+        "done: 30 ROIs classified",
+        "pixels (vqtex)",
+        "latents (paper)",
+        "[[2, 8], [1, 19]]",
+        "0.700",
+        "specificity",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    // The heatmap: the largest count has the theme's high colour, 0 would have the low one.
+    let (x, y) = find(&buf, "pixels (vqtex) · rows").unwrap();
+    let inner = Rect::new(x, y + 1, 48, 9);
+    let r = Heatmap::cell_rect(inner, 1, 1);
+    assert_eq!(buf[(r.x, r.y)].bg, c.theme.heat_high);
+    let r = Heatmap::cell_rect(inner, 0, 0);
+    assert_ne!(buf[(r.x, r.y)].bg, c.theme.heat_high);
+    assert!(text(&buf).contains("18"));
+    assert!(matches!(pane.on_action(Action::Run), Effect::Request(_)));
+    assert!(
+        matches!(pane.on_action(Action::Run), Effect::Say(_)),
+        "one job at a time"
+    );
+    pane.on_action(Action::Protocol);
+    assert_eq!(pane.protocol, Protocol::Lopo);
+}
+
+#[test]
+fn runs_pane_lists_opens_and_asks_before_deleting() {
+    let run = |name: &str, status: &str| RunSummary {
+        path: PathBuf::from(format!("/runs/{name}")),
+        name: name.into(),
+        model: "vqvae".into(),
+        status: status.into(),
+        epoch: 2,
+        epochs: 4,
+        train_loss: Some(0.0312),
+        test_loss: None,
+        test_mse: Some(0.0131),
+        created: "2026-01-02 03:04".into(),
+    };
+    let mut pane = RunsPane {
+        dir: "/runs".into(),
+        ..Default::default()
+    };
+    pane.set_runs(vec![run("vqvae-b", "finished"), run("vqvae-a", "stopped")]);
+    pane.open = Some("/runs/vqvae-a".into());
+    let c = ctx();
+    let buf = render(100, 20, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    for needle in [
+        "Runs in /runs",
+        "vqvae-b",
+        "▶ vqvae-a",
+        "finished",
+        "2/4",
+        "0.03120",
+        "0.01310",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    pane.on_action(Action::Down);
+    assert_eq!(
+        pane.on_action(Action::Select),
+        Effect::OpenRun("/runs/vqvae-a".into())
+    );
+    assert_eq!(
+        pane.on_action(Action::Delete),
+        Effect::Confirm(ConfirmKind::DeleteRun("/runs/vqvae-a".into()))
+    );
+}

@@ -1,0 +1,130 @@
+//! Starting a training from the Train pane: the same run directory and config the CLI's
+//! `vqtex train` writes, and a thread that forwards the job's events into the app's channel.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::panes::train::Form;
+use super::Msg;
+use crate::data::{Dataset, LoadOptions, Split};
+use crate::train::{self, Command, DataSpec, Job, RunConfig, RunDir};
+
+/// A training job running in this process.
+pub struct Training {
+    pub run: PathBuf,
+    pub commands: Sender<Command>,
+    pub thread: Option<JoinHandle<()>>,
+}
+
+impl Training {
+    pub fn send(&self, c: Command) {
+        if self.commands.send(c).is_err() {
+            tracing::warn!("the training job has already ended");
+        }
+    }
+
+    /// Waits up to `secs` for the job's thread to end (it stops between steps).
+    pub fn wait(&mut self, secs: f64) {
+        let t0 = std::time::Instant::now();
+        while let Some(t) = &self.thread {
+            if t.is_finished() {
+                let _ = self.thread.take().map(|t| t.join());
+                return;
+            }
+            if t0.elapsed().as_secs_f64() > secs {
+                tracing::warn!("the training thread did not stop within {secs} s");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// `base/prefix-YYYYMMDD-HHMMSS[-N]`, a folder that does not exist yet.
+pub fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
+    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp = t
+        .replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string();
+    let mut path = base.join(format!("{prefix}-{stamp}"));
+    let mut n = 2;
+    while path.exists() {
+        path = base.join(format!("{prefix}-{stamp}-{n}"));
+        n += 1;
+    }
+    path
+}
+
+/// Creates a new run directory under `runs_dir` for the form's settings and returns its job.
+pub fn new_job(
+    form: &Form,
+    data_dir: &Path,
+    opts: &LoadOptions,
+    dataset: &Dataset,
+    runs_dir: &Path,
+) -> Result<Job> {
+    let (model, train_cfg, device_spec) = form.configs().map_err(anyhow::Error::msg)?;
+    train_cfg.validate().map_err(anyhow::Error::msg)?;
+    let device = device_spec.open().map_err(anyhow::Error::msg)?;
+    let split = match Split::from_dataset_column(dataset) {
+        Some(s) => {
+            s.check(dataset)
+                .map_err(|m| anyhow::anyhow!("the labels CSV's split column is unusable: {m}"))?;
+            s
+        }
+        None => Split::stratified(dataset, 0.2, train_cfg.seed)?,
+    };
+    let seed = train_cfg.seed;
+    let config = RunConfig {
+        version: RunConfig::VERSION,
+        model,
+        train: train_cfg,
+        data: DataSpec::from_options(data_dir.to_path_buf(), opts),
+        device: device_spec.to_string(),
+        split_seed: seed,
+        test_fraction: 0.2,
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    };
+    let dir = RunDir::new(fresh_dir(runs_dir, "vqvae"));
+    dir.create(&config, &split.to_csv(dataset))
+        .with_context(|| format!("cannot create the run in {}", runs_dir.display()))?;
+    Ok(Job {
+        dir,
+        config,
+        dataset: dataset.clone(),
+        split,
+        device,
+        resume: false,
+    })
+}
+
+/// Starts the job and forwards its events to `tx` until it ends.
+pub fn start(job: Job, tx: UnboundedSender<Msg>) -> Training {
+    let run = job.dir.path.clone();
+    let handle = train::spawn(job);
+    let events = handle.events;
+    let forward = std::thread::Builder::new()
+        .name("vqtex-train-events".into())
+        .spawn(move || {
+            for ev in events.iter() {
+                if tx.send(Msg::Train(ev)).is_err() {
+                    break;
+                }
+            }
+            let _ = tx.send(Msg::TrainEnded);
+        });
+    if let Err(e) = forward {
+        tracing::error!("cannot forward training events: {e}");
+    }
+    Training {
+        run,
+        commands: handle.commands,
+        thread: Some(handle.thread),
+    }
+}
