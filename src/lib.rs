@@ -1,9 +1,9 @@
 //! vqtex: VQ-VAE models of liver ultrasound textures, and whether their codes tell healthy from
 //! steatotic liver. The engine (data, model, train, eval) knows nothing of the terminal.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
-pub mod bench;
 pub mod data;
 pub mod device;
 pub mod eval;
