@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// Print JSON: {"models": {"vqvae": {"seconds_per_epoch", "train_gflops", ...}}, "gemm_gflops", "gemm_ratio", ...}.
     #[arg(long)]
     pub json: bool,
+    /// Benchmark the workbench instead: ms to draw a full frame of each pane at 200x60, and bytes/s
+    /// written to the terminal while a training runs (with --json: {"panes": [...], "streams": [...]}).
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// How to read a ROI folder.

@@ -499,6 +499,9 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {
+    if args.tui {
+        return bench_tui(args);
+    }
     let device = args.device.open().map_err(anyhow::Error::msg)?;
     let dir = args.data.clone().unwrap_or_else(sample_data_dir);
     let data = load_folder(&dir, &LoadOptions::default())?;
@@ -529,6 +532,50 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         println!("SVM fit {k}: {v:.3} s");
     }
     println!("peak memory: {:.0} MB", r.peak_rss_mb);
+    Ok(())
+}
+
+fn bench_tui(args: &BenchArgs) -> Result<()> {
+    let r = crate::tui::bench::bench(crate::tui::bench::BenchOptions {
+        data: args.data.clone(),
+        ..Default::default()
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!(
+        "vqtex bench --tui ({} build): a full frame of each pane at {}x{}, {} images, mean of {} \
+         frames",
+        r.build, r.width, r.height, r.color, r.frames
+    );
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>14} {:>12}",
+        "pane", "ms/frame", "min ms", "max ms", "crossterm ms", "bytes/frame"
+    );
+    for p in &r.panes {
+        println!(
+            "{:<10} {:>10.3} {:>10.3} {:>10.3} {:>14.3} {:>12}",
+            p.pane, p.mean_ms, p.min_ms, p.max_ms, p.crossterm_mean_ms, p.full_frame_bytes
+        );
+    }
+    println!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to 500 ms):");
+    for s in &r.streams {
+        println!(
+            "{}x{} {} pane: {:.0} s, {} messages, {} frames, {} bytes: {:.2} KB/s (at most {:.2} \
+             KB in one second)",
+            s.width,
+            s.height,
+            s.pane,
+            s.simulated_seconds,
+            s.messages,
+            s.frames_drawn,
+            s.bytes,
+            s.bytes_per_sec / 1e3,
+            s.max_bytes_in_a_second as f64 / 1e3
+        );
+    }
+    println!("goals: under 5 ms a frame, under 20 KB/s");
     Ok(())
 }
 

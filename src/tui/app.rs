@@ -15,6 +15,7 @@ use super::panes::recon::ReconPane;
 use super::panes::runs::RunsPane;
 use super::panes::train::{Status, TrainPane};
 use super::panes::{ConfirmKind, Ctx, Effect, PromptKind, TrainOp};
+use super::runtime::Redraw;
 use super::trainctl::{self, Training};
 use super::Msg;
 use crate::data::LoadOptions;
@@ -285,8 +286,9 @@ impl App {
         self.request(Request::ListRuns(self.runs_dir.clone()));
     }
 
-    /// Folds in a message from a job or the training. Returns whether to redraw.
-    pub fn on_msg(&mut self, msg: Msg) -> bool {
+    /// Folds in a message from a job or the training. Returns how soon to redraw: training steps
+    /// are coalesced, everything else is drawn at once.
+    pub fn on_msg(&mut self, msg: Msg) -> Redraw {
         match msg {
             Msg::Train(ev) => self.on_train_event(ev),
             Msg::TrainEnded => {
@@ -297,21 +299,26 @@ impl App {
                     self.train.status = Status::Failed("the training thread ended".into());
                 }
                 self.request(Request::ListRuns(self.runs_dir.clone()));
-                true
+                Redraw::Now
             }
             Msg::Job(o) => {
                 self.on_outcome(o);
-                true
+                Redraw::Now
             }
         }
     }
 
-    fn on_train_event(&mut self, ev: Event) -> bool {
+    fn on_train_event(&mut self, ev: Event) -> Redraw {
         let changed = self.train.on_event(&ev);
+        let redraw = match (&ev, changed) {
+            (_, false) => Redraw::None,
+            (Event::Step { .. }, true) => Redraw::Coalesce,
+            (_, true) => Redraw::Now,
+        };
         match &ev {
             Event::Checkpoint { epoch, .. } => {
                 let Some(run) = self.training.as_ref().map(|t| t.run.clone()) else {
-                    return changed;
+                    return redraw;
                 };
                 if self.open_run_path() != Some(&run) {
                     self.open_run(run.clone());
@@ -329,7 +336,7 @@ impl App {
             Event::Failed { message } => self.say(format!("training failed: {message}"), true),
             _ => {}
         }
-        changed
+        redraw
     }
 
     fn on_outcome(&mut self, o: Outcome) {
@@ -394,8 +401,9 @@ impl App {
         }
     }
 
-    /// Once a second: follow a watched run, age the status message, tick the ETA.
-    pub fn on_tick(&mut self) -> bool {
+    /// Once a second: follow a watched run, age the status message, tick the ETA (coalesced with
+    /// the training's steps).
+    pub fn on_tick(&mut self) -> Redraw {
         let mut dirty = self.poll_watch();
         if self
             .message
@@ -405,7 +413,13 @@ impl App {
             self.message = None;
             dirty = true;
         }
-        dirty || matches!(self.train.status, Status::Running)
+        if dirty {
+            Redraw::Now
+        } else if matches!(self.train.status, Status::Running) {
+            Redraw::Coalesce
+        } else {
+            Redraw::None
+        }
     }
 
     fn poll_watch(&mut self) -> bool {

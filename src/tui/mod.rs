@@ -3,6 +3,7 @@
 //! (see `jobs`) and comes back as messages.
 
 mod app;
+pub mod bench;
 mod config;
 mod input;
 mod jobs;

@@ -21,6 +21,72 @@ use super::Msg;
 /// Redraws at most this often (about 15 fps); nothing is drawn while nothing changes.
 pub const FRAME: Duration = Duration::from_millis(66);
 
+/// Changes driven by training steps (several a second) reach the screen at most this often; they
+/// ride along with any sooner redraw.
+pub const STEP_FRAME: Duration = Duration::from_millis(500);
+
+/// The period of `App::on_tick`.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// How soon a change must reach the screen. Ordered: the most urgent of several wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Redraw {
+    /// Nothing visible changed.
+    #[default]
+    None,
+    /// A training step: within [`STEP_FRAME`] of the last frame.
+    Coalesce,
+    /// Keys, resizes, epochs, job results: within [`FRAME`] of the last frame.
+    Now,
+}
+
+impl Redraw {
+    /// `Now` when `changed`, else `None`.
+    pub fn now_if(changed: bool) -> Redraw {
+        if changed {
+            Redraw::Now
+        } else {
+            Redraw::None
+        }
+    }
+}
+
+/// The redraw policy, shared by the event loop and `vqtex bench --tui`: what is pending and when
+/// the last frame was drawn, on a clock given as the time since some fixed start.
+#[derive(Debug, Clone, Default)]
+pub struct Pacer {
+    pending: Redraw,
+    last: Option<Duration>,
+}
+
+impl Pacer {
+    /// Notes a change (or none).
+    pub fn mark(&mut self, r: Redraw) {
+        self.pending = self.pending.max(r);
+    }
+
+    /// When the pending change is to be drawn; `None` when nothing is pending.
+    pub fn due(&self) -> Option<Duration> {
+        let gap = match self.pending {
+            Redraw::None => return None,
+            Redraw::Coalesce => STEP_FRAME,
+            Redraw::Now => FRAME,
+        };
+        Some(self.last.map_or(Duration::ZERO, |l| l + gap))
+    }
+
+    /// Whether to draw at `now`.
+    pub fn should_draw(&self, now: Duration) -> bool {
+        self.due().is_some_and(|t| now >= t)
+    }
+
+    /// A frame was drawn at `now`: everything pending is on screen.
+    pub fn drawn(&mut self, now: Duration) {
+        self.pending = Redraw::None;
+        self.last = Some(now);
+    }
+}
+
 type PanicHook = Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 /// Owns the terminal in raw mode on the alternate screen; restores it when dropped.
@@ -126,32 +192,33 @@ pub async fn event_loop(
 ) -> anyhow::Result<Ended> {
     let mut events = EventStream::new();
     let mut signals = Signals::new()?;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut dirty = true;
-    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let start = tokio::time::Instant::now();
+    let mut pacer = Pacer::default();
+    pacer.mark(Redraw::Now);
     loop {
-        if dirty && last_draw.elapsed() >= FRAME {
+        if pacer.should_draw(start.elapsed()) {
             terminal.draw(|f| f.render_widget(&*app, f.area()))?;
-            last_draw = tokio::time::Instant::now();
-            dirty = false;
+            pacer.drawn(start.elapsed());
         }
-        let next_frame = last_draw + FRAME;
+        let due = pacer.due();
+        let next_frame = start + due.unwrap_or_default();
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(ev)) => dirty |= app.on_terminal(ev),
+                Some(Ok(ev)) => pacer.mark(Redraw::now_if(app.on_terminal(ev))),
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(Ended::InputClosed),
             },
             Some(msg) = rx.recv() => {
-                dirty |= app.on_msg(msg);
+                pacer.mark(app.on_msg(msg));
                 // Drain what else is queued, then draw once.
                 while let Ok(msg) = rx.try_recv() {
-                    dirty |= app.on_msg(msg);
+                    pacer.mark(app.on_msg(msg));
                 }
             }
-            _ = tick.tick() => dirty |= app.on_tick(),
-            _ = tokio::time::sleep_until(next_frame), if dirty => {}
+            _ = tick.tick() => pacer.mark(app.on_tick()),
+            _ = tokio::time::sleep_until(next_frame), if due.is_some() => {}
             name = signals.recv() => return Ok(Ended::Signal(name)),
         }
         if app.exit.is_some() {

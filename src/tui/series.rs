@@ -160,7 +160,7 @@ pub fn linear_axis(values: impl IntoIterator<Item = f64>) -> YAxis {
 }
 
 /// A log10 axis over the positive values: bounds in log space, whole decades when the data spans
-/// more than one, labels as the real values at the low, middle and high ticks.
+/// more than one (else about one decade around the data, on tenths of a decade), labels as the real values at the low, middle and high ticks.
 pub fn log_axis(values: impl IntoIterator<Item = f64>) -> YAxis {
     let logs = values
         .into_iter()
@@ -169,8 +169,13 @@ pub fn log_axis(values: impl IntoIterator<Item = f64>) -> YAxis {
     let (lo, hi) = match min_max(logs) {
         (Some(l), Some(h)) if h - l >= 1.0 => (l.floor(), h.ceil()),
         (Some(l), Some(h)) => {
+            // Snapped to tenths of a decade, so that a slowly falling loss moves the axis (and
+            // with it every point of the chart) now and then, not at every step.
             let pad = ((1.0 - (h - l)) / 2.0).max(0.05);
-            (l - pad, h + pad)
+            (
+                ((l - pad) * 10.0).floor() / 10.0,
+                ((h + pad) * 10.0).ceil() / 10.0,
+            )
         }
         _ => (-1.0, 0.0),
     };

@@ -8,6 +8,7 @@ use crate::train::{runlog, DataSpec, EpochRecord, RunConfig, RunDir, TrainConfig
 use crate::tui::app::{App, Exit, Popup, Watch};
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::ConfirmKind;
+use crate::tui::runtime::Redraw;
 use crate::tui::Msg;
 
 fn app() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
@@ -186,14 +187,14 @@ fn watch_follows_a_growing_metrics_file() {
     app.open_run(run.path.clone());
     app.pane = 1;
     runlog::append(&run.metrics(), &rec(1)).unwrap();
-    assert!(app.on_tick());
+    assert_eq!(app.on_tick(), Redraw::Now);
     assert_eq!(app.train.records.len(), 1);
     runlog::append(&run.metrics(), &rec(2)).unwrap();
-    assert!(app.on_tick());
+    assert_eq!(app.on_tick(), Redraw::Now);
     assert_eq!(app.train.records.len(), 2);
     let s = screen(&app, 100, 30);
     assert!(s.contains("watching") && s.contains("epoch 2/5"), "{s}");
-    assert!(!app.on_tick(), "nothing new, nothing to draw");
+    assert_eq!(app.on_tick(), Redraw::None, "nothing new, nothing to draw");
 
     // The Runs pane lists it.
     let runs = crate::tui::jobs::list_runs(tmp.path());

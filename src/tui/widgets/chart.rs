@@ -73,8 +73,10 @@ impl Widget for LossChart<'_> {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.0), hi.max(p.0))
             });
+        // The x axis ends on a whole number (the epoch under way): it moves once an epoch, not at
+        // every step, so a step redraws only the new points instead of every rescaled curve.
         let (x0, x1) = if x0.is_finite() && x1 > x0 {
-            (x0, x1)
+            (x0, x1.ceil())
         } else if x0.is_finite() {
             (x0 - 1.0, x0 + 1.0)
         } else {

@@ -35,10 +35,25 @@ pub fn gray_ramp_index(v: u8) -> u8 {
     232 + i
 }
 
-/// The terminal colour of a gray level.
+/// Gray levels of the truecolor path: 64, evenly spaced from 0 to 255 (a step of about 4).
+pub const TRUECOLOR_LEVELS: u16 = 64;
+
+/// `v` rounded to the nearest of [`TRUECOLOR_LEVELS`] levels (0 and 255 stay). A step of 4 out of
+/// 255 cannot be seen in a half-block thumbnail, but it spares rewriting the cells whose pixels
+/// barely moved between two frames (the reconstructions refreshed every epoch).
+pub fn quantise_gray(v: u8) -> u8 {
+    let top = TRUECOLOR_LEVELS - 1;
+    let level = (v as u16 * top + 127) / 255;
+    ((level * 255 + top / 2) / top) as u8
+}
+
+/// The terminal colour of a gray level: quantised truecolor, or the 256-colour ramp.
 pub fn gray(v: u8, mode: GrayMode) -> Color {
     match mode {
-        GrayMode::TrueColor => Color::Rgb(v, v, v),
+        GrayMode::TrueColor => {
+            let q = quantise_gray(v);
+            Color::Rgb(q, q, q)
+        }
         GrayMode::Ansi256 => Color::Indexed(gray_ramp_index(v)),
     }
 }
@@ -166,11 +181,33 @@ mod tests {
         assert_eq!(gray_ramp_index(12), 232);
         assert_eq!(gray_ramp_index(14), 233);
         assert_eq!(gray(77, GrayMode::TrueColor), Color::Rgb(77, 77, 77));
+        assert_eq!(gray(78, GrayMode::TrueColor), Color::Rgb(77, 77, 77));
+        assert_eq!(gray(79, GrayMode::TrueColor), Color::Rgb(81, 81, 81));
         assert_eq!(gray(77, GrayMode::Ansi256), Color::Indexed(239));
         assert_eq!(unit_to_u8(1.5), 255);
         assert_eq!(unit_to_u8(-0.1), 0);
         assert_eq!(unit_to_u8(0.5), 128);
         assert_eq!(unit_to_u8(f32::NAN), 0);
+    }
+
+    #[test]
+    fn truecolor_quantisation_has_64_levels() {
+        let levels: std::collections::BTreeSet<u8> = (0..=255u8).map(quantise_gray).collect();
+        assert_eq!(levels.len(), TRUECOLOR_LEVELS as usize);
+        assert_eq!(quantise_gray(0), 0);
+        assert_eq!(quantise_gray(1), 0);
+        assert_eq!(quantise_gray(255), 255);
+        assert_eq!(quantise_gray(254), 255);
+        for v in 0..=255u8 {
+            let q = quantise_gray(v);
+            assert!(q.abs_diff(v) <= 2, "{v} -> {q}");
+            assert_eq!(quantise_gray(q), q, "levels are fixed points");
+        }
+        let mut prev = 0;
+        for v in 0..=255u8 {
+            assert!(quantise_gray(v) >= prev, "monotonic");
+            prev = quantise_gray(v);
+        }
     }
 
     #[test]
@@ -194,10 +231,11 @@ mod tests {
         img.render(area, &mut buf);
         let c = &buf[(0, 0)];
         assert_eq!(c.symbol(), "▀");
-        assert_eq!(c.fg, Color::Rgb(10, 10, 10));
+        // Truecolor greys are quantised to 64 levels: 10 -> 8, 20 -> 20, 220 -> 219, 230 -> 231.
+        assert_eq!(c.fg, Color::Rgb(8, 8, 8));
         assert_eq!(c.bg, Color::Rgb(20, 20, 20));
-        assert_eq!(buf[(1, 1)].fg, Color::Rgb(220, 220, 220));
-        assert_eq!(buf[(1, 1)].bg, Color::Rgb(230, 230, 230));
+        assert_eq!(buf[(1, 1)].fg, Color::Rgb(219, 219, 219));
+        assert_eq!(buf[(1, 1)].bg, Color::Rgb(231, 231, 231));
     }
 
     #[test]
