@@ -64,6 +64,9 @@ pub struct App {
     pub watch: Option<Watch>,
     /// Newest checkpoint epoch of the open run, as far as we know.
     pub checkpoint: Option<usize>,
+    /// When reconstructions were last asked for during a training (at most one refresh a second,
+    /// so a fast run does not flood an SSH link with image updates).
+    pub thumbs_at: Option<Instant>,
     pub message: Option<(String, bool, Instant)>,
     pub exit: Option<Exit>,
     tx: UnboundedSender<Msg>,
@@ -100,6 +103,7 @@ impl App {
             training: None,
             watch: None,
             checkpoint: None,
+            thumbs_at: None,
             message: None,
             exit: None,
             tx,
@@ -309,6 +313,8 @@ impl App {
     }
 
     fn on_train_event(&mut self, ev: Event) -> Redraw {
+        /// Reconstructions refresh every epoch, but at most this often.
+        const THUMBS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
         let changed = self.train.on_event(&ev);
         let redraw = match (&ev, changed) {
             (_, false) => Redraw::None,
@@ -324,7 +330,12 @@ impl App {
                     self.open_run(run.clone());
                 }
                 self.checkpoint = Some(*epoch);
-                self.request(Request::Thumbs { run });
+                let last = self.train.epochs == *epoch;
+                let due = self.thumbs_at.is_none_or(|t| t.elapsed() >= THUMBS_EVERY);
+                if due || last {
+                    self.thumbs_at = Some(Instant::now());
+                    self.request(Request::Thumbs { run });
+                }
                 self.ensure();
             }
             Event::Finished {
