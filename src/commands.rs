@@ -14,7 +14,7 @@ use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
 use crate::eval::{self, report, traversal, Protocol};
 use crate::model::ModelConfig;
-use crate::train::{self, DataSpec, Event, Job, LoadedRun, RunConfig, RunDir, TrainConfig};
+use crate::train::{self, fresh_dir, Event, Job, LoadedRun, RunDir, TrainConfig};
 
 /// The bundled sample data: `./sample-data` when run from the repository, else the copy beside the
 /// crate's sources.
@@ -31,26 +31,6 @@ pub fn default_runs_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "vqtex")
         .map(|d| d.data_dir().join("runs"))
         .unwrap_or_else(|| PathBuf::from("runs"))
-}
-
-fn timestamp() -> String {
-    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    t.replace(['-', ':'], "")
-        .replace('T', "-")
-        .trim_end_matches('Z')
-        .to_string()
-}
-
-/// A fresh, not yet existing folder `base/prefix-YYYYMMDD-HHMMSS[-N]`.
-fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
-    let stamp = timestamp();
-    let mut path = base.join(format!("{prefix}-{stamp}"));
-    let mut n = 2;
-    while path.exists() {
-        path = base.join(format!("{prefix}-{stamp}-{n}"));
-        n += 1;
-    }
-    path
 }
 
 /// The loader options a user gave on the command line.
@@ -268,40 +248,17 @@ fn train_config(h: &HyperArgs) -> Result<TrainConfig> {
 /// Creates a new run directory and returns its training job.
 fn new_job(run: PathBuf, data: &DataArgs, split: Option<&Path>, hyper: &HyperArgs) -> Result<Job> {
     let train = train_config(hyper)?;
-    let device = hyper.device.open().map_err(anyhow::Error::msg)?;
     let (dir, opts, dataset) = load_data(data)?;
-    let split = match split {
-        Some(path) => Split::from_csv(path, &dataset)?,
-        None => match Split::from_dataset_column(&dataset) {
-            Some(s) => {
-                s.check(&dataset).map_err(|m| {
-                    anyhow::anyhow!("the labels CSV's split column is unusable: {m}")
-                })?;
-                s
-            }
-            None => Split::stratified(&dataset, 0.2, hyper.seed)?,
-        },
-    };
-    let config = RunConfig {
-        version: RunConfig::VERSION,
+    Ok(train::new_job(train::NewRun {
+        dir: run,
         model: ModelConfig::default(),
         train,
-        data: DataSpec::from_options(dir, &opts),
-        device: hyper.device.to_string(),
-        split_seed: hyper.seed,
-        test_fraction: 0.2,
-        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-    };
-    let run_dir = RunDir::new(run);
-    run_dir.create(&config, &split.to_csv(&dataset))?;
-    Ok(Job {
-        dir: run_dir,
-        config,
+        device: hyper.device,
+        data_dir: dir,
+        load: &opts,
         dataset,
-        split,
-        device,
-        resume: false,
-    })
+        split_file: split,
+    })?)
 }
 
 fn resume_job(path: &Path, hyper: &HyperArgs) -> Result<Job> {

@@ -10,5 +10,5 @@ pub mod worker;
 
 pub use config::{DataSpec, RunConfig, TrainConfig};
 pub use event::{Command, EpochRecord, Event, Terms};
-pub use run::{LoadedRun, RunDir, RunError};
+pub use run::{fresh_dir, new_job, LoadedRun, NewRun, RunDir, RunError};
 pub use worker::{spawn, Handle, Job};

@@ -29,6 +29,81 @@ pub enum RunError {
     Checkpoint(#[from] CheckpointError),
     #[error("cannot restore the model from {path}: {message}")]
     Restore { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A folder `base/prefix-YYYYMMDD-HHMMSS[-N]` that does not exist yet.
+pub fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
+    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp = t
+        .replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string();
+    let mut path = base.join(format!("{prefix}-{stamp}"));
+    let mut n = 2;
+    while path.exists() {
+        path = base.join(format!("{prefix}-{stamp}-{n}"));
+        n += 1;
+    }
+    path
+}
+
+/// What a new run is made of; [`new_job`] turns it into a run directory and a training job.
+pub struct NewRun<'a> {
+    /// The run directory to create (must not hold a run yet).
+    pub dir: PathBuf,
+    pub model: crate::model::ModelConfig,
+    pub train: super::TrainConfig,
+    pub device: crate::device::DeviceSpec,
+    /// The data folder (recorded in config.json) and how it was read.
+    pub data_dir: PathBuf,
+    pub load: &'a crate::data::LoadOptions,
+    pub dataset: Dataset,
+    /// A `patient,split` CSV forcing the split.
+    pub split_file: Option<&'a Path>,
+}
+
+/// Validates the settings, chooses the split (a forced file, else the labels CSV's `split` column,
+/// else 20% of each class's patients drawn with the seed), writes the run directory and returns the
+/// job that trains it. Nothing is written when a setting is refused.
+pub fn new_job(new: NewRun<'_>) -> Result<super::Job, RunError> {
+    new.train.validate().map_err(RunError::Invalid)?;
+    let device = new.device.open().map_err(RunError::Invalid)?;
+    let dataset = new.dataset;
+    let split = match new.split_file {
+        Some(path) => Split::from_csv(path, &dataset)?,
+        None => match Split::from_dataset_column(&dataset) {
+            Some(s) => {
+                s.check(&dataset).map_err(|m| {
+                    RunError::Invalid(format!("the labels CSV's split column is unusable: {m}"))
+                })?;
+                s
+            }
+            None => Split::stratified(&dataset, 0.2, new.train.seed)?,
+        },
+    };
+    let config = super::RunConfig {
+        version: super::RunConfig::VERSION,
+        model: new.model,
+        split_seed: new.train.seed,
+        train: new.train,
+        data: super::DataSpec::from_options(new.data_dir, new.load),
+        device: new.device.to_string(),
+        test_fraction: 0.2,
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    };
+    let dir = RunDir::new(new.dir);
+    dir.create(&config, &split.to_csv(&dataset))?;
+    Ok(super::Job {
+        dir,
+        config,
+        dataset,
+        split,
+        device,
+        resume: false,
+    })
 }
 
 /// Paths of a run directory.

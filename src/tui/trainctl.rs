@@ -10,8 +10,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::panes::train::Form;
 use super::Msg;
-use crate::data::{Dataset, LoadOptions, Split};
-use crate::train::{self, Command, DataSpec, Job, RunConfig, RunDir};
+use crate::data::{Dataset, LoadOptions};
+use crate::train::{self, Command, Job};
 
 /// A training job running in this process.
 pub struct Training {
@@ -44,23 +44,6 @@ impl Training {
     }
 }
 
-/// `base/prefix-YYYYMMDD-HHMMSS[-N]`, a folder that does not exist yet.
-pub fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
-    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp = t
-        .replace(['-', ':'], "")
-        .replace('T', "-")
-        .trim_end_matches('Z')
-        .to_string();
-    let mut path = base.join(format!("{prefix}-{stamp}"));
-    let mut n = 2;
-    while path.exists() {
-        path = base.join(format!("{prefix}-{stamp}-{n}"));
-        n += 1;
-    }
-    path
-}
-
 /// Creates a new run directory under `runs_dir` for the form's settings and returns its job.
 pub fn new_job(
     form: &Form,
@@ -69,39 +52,19 @@ pub fn new_job(
     dataset: &Dataset,
     runs_dir: &Path,
 ) -> Result<Job> {
-    let (model, train_cfg, device_spec) = form.configs().map_err(anyhow::Error::msg)?;
-    train_cfg.validate().map_err(anyhow::Error::msg)?;
-    let device = device_spec.open().map_err(anyhow::Error::msg)?;
-    let split = match Split::from_dataset_column(dataset) {
-        Some(s) => {
-            s.check(dataset)
-                .map_err(|m| anyhow::anyhow!("the labels CSV's split column is unusable: {m}"))?;
-            s
-        }
-        None => Split::stratified(dataset, 0.2, train_cfg.seed)?,
-    };
-    let seed = train_cfg.seed;
-    let config = RunConfig {
-        version: RunConfig::VERSION,
+    let (model, train_cfg, device) = form.configs().map_err(anyhow::Error::msg)?;
+    let dir = train::fresh_dir(runs_dir, model.name());
+    train::new_job(train::NewRun {
+        dir,
         model,
         train: train_cfg,
-        data: DataSpec::from_options(data_dir.to_path_buf(), opts),
-        device: device_spec.to_string(),
-        split_seed: seed,
-        test_fraction: 0.2,
-        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-    };
-    let dir = RunDir::new(fresh_dir(runs_dir, "vqvae"));
-    dir.create(&config, &split.to_csv(dataset))
-        .with_context(|| format!("cannot create the run in {}", runs_dir.display()))?;
-    Ok(Job {
-        dir,
-        config,
-        dataset: dataset.clone(),
-        split,
         device,
-        resume: false,
+        data_dir: data_dir.to_path_buf(),
+        load: opts,
+        dataset: dataset.clone(),
+        split_file: None,
     })
+    .with_context(|| format!("cannot create the run in {}", runs_dir.display()))
 }
 
 /// Starts the job and forwards its events to `tx` until it ends.
