@@ -3,6 +3,7 @@
 
 use candle_core::{Device, Result, Tensor, Var};
 
+pub use super::ops::Activation;
 use super::Params;
 use crate::rng::Rng;
 
@@ -46,8 +47,18 @@ impl Conv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_act(x, Activation::Identity)
+    }
+
+    /// Convolution, bias and activation. On the CPU one fused im2col + gemm custom op (candle's
+    /// own CPU conv backward is a direct loop); elsewhere candle's kernels.
+    pub fn forward_act(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        if x.device().is_cpu() {
+            let (w, b) = (&self.weight, &self.bias);
+            return super::ops::conv2d_act(x, w, b, self.stride, self.padding, act);
+        }
         let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
-        y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+        activate(y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)?, act)
     }
 }
 
@@ -91,8 +102,26 @@ impl ConvTranspose2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_act(x, Activation::Identity)
+    }
+
+    /// Transposed convolution, bias and activation. On the CPU one fused col2im + gemm custom op
+    /// (candle's CPU conv_transpose2d is a direct loop); elsewhere candle's kernels.
+    pub fn forward_act(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        if x.device().is_cpu() {
+            let (w, b) = (&self.weight, &self.bias);
+            return super::ops::conv_transpose2d_act(x, w, b, self.stride, self.padding, act);
+        }
         let y = x.conv_transpose2d(&self.weight, self.padding, 0, self.stride, 1)?;
-        y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+        activate(y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)?, act)
+    }
+}
+
+fn activate(y: Tensor, act: Activation) -> Result<Tensor> {
+    match act {
+        Activation::Identity => Ok(y),
+        Activation::Relu => y.relu(),
+        Activation::Sigmoid => candle_nn::ops::sigmoid(&y),
     }
 }
 

@@ -7,7 +7,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::layers::{mse, Conv2d, ConvTranspose2d};
+use super::layers::{mse, Activation, Conv2d, ConvTranspose2d};
 use super::{Autoencoder, Output, Params};
 use crate::rng::{seeded, Rng};
 
@@ -103,7 +103,7 @@ impl VqVae {
 
     /// The continuous encoder output z_e, `[B, D, 7, 7]`.
     pub fn encode_continuous(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.enc1.forward(x)?.relu()?;
+        let h = self.enc1.forward_act(x, Activation::Relu)?;
         self.enc2.forward(&h)
     }
 
@@ -208,8 +208,8 @@ impl Autoencoder for VqVae {
     }
 
     fn decode(&self, z: &Tensor) -> Result<Tensor> {
-        let h = self.dec1.forward(z)?.relu()?;
-        candle_nn::ops::sigmoid(&self.dec2.forward(&h)?)
+        let h = self.dec1.forward_act(z, Activation::Relu)?;
+        self.dec2.forward_act(&h, Activation::Sigmoid)
     }
 
     fn latent_summary(&self, x: &Tensor) -> Result<Tensor> {

@@ -1,0 +1,265 @@
+//! Timing of the ops against candle's on the VQ-VAE's layer shapes. Not a test: it asserts
+//! nothing and is ignored by default. Run it with
+//! `cargo test --release --lib model::ops::bench -- --ignored --nocapture`.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var};
+
+use super::{conv2d, conv_transpose2d};
+
+fn tensor(dims: &[usize], seed: u64) -> Tensor {
+    let mut s = seed;
+    let n: usize = dims.iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect();
+    Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+}
+
+/// Seconds per call of `f`, best of a few rounds.
+fn time(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let n = 10;
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / n as f64);
+    }
+    best
+}
+
+/// (name, transposed, x dims, w dims, input needs a gradient)
+type Layer = (&'static str, bool, [usize; 4], [usize; 4], bool);
+
+#[test]
+#[ignore = "timing, not a test"]
+fn vqvae_layers() {
+    let layers: [Layer; 4] = [
+        (
+            "enc1 conv 1->64 28->14",
+            false,
+            [64, 1, 28, 28],
+            [64, 1, 4, 4],
+            false,
+        ),
+        (
+            "enc2 conv 64->32 14->7",
+            false,
+            [64, 64, 14, 14],
+            [32, 64, 4, 4],
+            true,
+        ),
+        (
+            "dec1 convT 32->64 7->14",
+            true,
+            [64, 32, 7, 7],
+            [32, 64, 4, 4],
+            true,
+        ),
+        (
+            "dec2 convT 64->1 14->28",
+            true,
+            [64, 64, 14, 14],
+            [64, 1, 4, 4],
+            true,
+        ),
+    ];
+    let mut totals = [0f64; 4];
+    for (name, transposed, xd, wd, track) in layers {
+        let x = Var::from_tensor(&tensor(&xd, 1)).unwrap();
+        let x = if track {
+            x.as_tensor().clone()
+        } else {
+            x.as_tensor().detach()
+        };
+        let w = Var::from_tensor(&tensor(&wd, 2)).unwrap();
+        let c_out = if transposed { wd[1] } else { wd[0] };
+        let b = Var::from_tensor(&tensor(&[c_out], 3)).unwrap();
+        let (w, b) = (w.as_tensor(), b.as_tensor());
+        let ours = |x: &Tensor| match transposed {
+            true => conv_transpose2d(x, w, b, 2, 1).unwrap(),
+            false => conv2d(x, w, b, 2, 1).unwrap(),
+        };
+        let theirs = |x: &Tensor| {
+            let y = match transposed {
+                true => x.conv_transpose2d(w, 1, 0, 2, 1).unwrap(),
+                false => x.conv2d(w, 1, 2, 1, 1).unwrap(),
+            };
+            y.broadcast_add(&b.reshape((1, (), 1, 1)).unwrap()).unwrap()
+        };
+        let y = ours(&x);
+        let r = tensor(y.dims(), 4);
+        // One gemm-equivalent pass: 2 * c_in * c_out * k * k * (grid positions) * batch.
+        let grid = if transposed {
+            xd[2] * xd[3]
+        } else {
+            y.dims()[2] * y.dims()[3]
+        };
+        let flops = 2.0 * (wd[0] * wd[1] * wd[2] * wd[3] * grid * xd[0]) as f64;
+        let passes = if track { 3.0 } else { 2.0 };
+        let fwd = time(|| drop(ours(&x)));
+        let fwd_ref = time(|| drop(theirs(&x)));
+        let step = time(|| {
+            drop(
+                (ours(&x) * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap(),
+            )
+        });
+        let step_ref = time(|| {
+            drop(
+                (theirs(&x) * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap(),
+            )
+        });
+        println!(
+            "{name}: forward {:.3} ms ({:.1} GFLOP/s) vs candle {:.3} ms; \
+             forward+backward {:.3} ms ({:.1} GFLOP/s) vs candle {:.3} ms",
+            fwd * 1e3,
+            flops / fwd / 1e9,
+            fwd_ref * 1e3,
+            step * 1e3,
+            passes * flops / step / 1e9,
+            step_ref * 1e3,
+        );
+        totals[0] += fwd;
+        totals[1] += fwd_ref;
+        totals[2] += step;
+        totals[3] += step_ref;
+    }
+    println!(
+        "all four layers: forward {:.3} ms vs candle {:.3} ms; forward+backward {:.3} ms vs candle {:.3} ms",
+        totals[0] * 1e3,
+        totals[1] * 1e3,
+        totals[2] * 1e3,
+        totals[3] * 1e3
+    );
+}
+
+#[test]
+#[ignore = "timing, not a test"]
+fn kernels_alone() {
+    use super::kernels::{self, Geom};
+    use super::Activation;
+    let g2 = Geom {
+        c: 64,
+        h: 14,
+        w: 14,
+        kh: 4,
+        kw: 4,
+        oh: 7,
+        ow: 7,
+        stride: 2,
+        pad: 1,
+    };
+    let g1 = Geom {
+        c: 1,
+        h: 28,
+        w: 28,
+        kh: 4,
+        kw: 4,
+        oh: 14,
+        ow: 14,
+        stride: 2,
+        pad: 1,
+    };
+    let img = |g: &Geom| vec![0.5f32; 64 * g.image()];
+    let grid = |g: &Geom, m: usize| vec![0.5f32; 64 * m * g.grid()];
+    let only = std::env::var("LAYER").unwrap_or_default();
+    for (name, g, m) in [
+        ("layer1 (c 1, m 64)", g1, 64),
+        ("layer2 (c 64, m 32)", g2, 32),
+    ] {
+        if !name.starts_with(&only) {
+            continue;
+        }
+        let w = vec![0.1f32; m * g.rows()];
+        let (x, a) = (img(&g), grid(&g, m));
+        let flops = 2.0 * (64 * m * g.rows() * g.grid()) as f64;
+        let t1 = time(|| {
+            drop(kernels::image_to_grid(
+                &x,
+                64,
+                &w,
+                m,
+                &g,
+                None,
+                Activation::Identity,
+            ))
+        });
+        let t2 = time(|| {
+            drop(kernels::grid_to_image(
+                &a,
+                64,
+                &w,
+                m,
+                &g,
+                None,
+                Activation::Identity,
+            ))
+        });
+        let t3 = time(|| drop(kernels::weight_grad(&a, &x, 64, m, &g)));
+        println!(
+            "{name}: image_to_grid {:.3} ms ({:.1} GFLOP/s), grid_to_image {:.3} ms ({:.1}), weight_grad {:.3} ms ({:.1})",
+            t1 * 1e3, flops / t1 / 1e9, t2 * 1e3, flops / t2 / 1e9, t3 * 1e3, flops / t3 / 1e9
+        );
+    }
+}
+
+#[test]
+#[ignore = "timing, not a test"]
+fn fused_relu() {
+    use super::{conv2d_act, conv_transpose2d_act, Activation};
+    // enc1 (conv 1->64, 28->14) and dec1 (convT 32->64, 7->14), each followed by a ReLU.
+    let x1 = tensor(&[64, 1, 28, 28], 1);
+    let w1 = Var::from_tensor(&tensor(&[64, 1, 4, 4], 2)).unwrap();
+    let x3 = Var::from_tensor(&tensor(&[64, 32, 7, 7], 1)).unwrap();
+    let w3 = Var::from_tensor(&tensor(&[32, 64, 4, 4], 2)).unwrap();
+    let b = Var::from_tensor(&tensor(&[64], 3)).unwrap();
+    let r = tensor(&[64, 64, 14, 14], 4);
+    let step = |y: Tensor| drop((y * &r).unwrap().sum_all().unwrap().backward().unwrap());
+    let (x3, w1, w3, b) = (
+        x3.as_tensor(),
+        w1.as_tensor(),
+        w3.as_tensor(),
+        b.as_tensor(),
+    );
+    let relu = Activation::Relu;
+    let separate = time(|| {
+        step(conv2d(&x1, w1, b, 2, 1).unwrap().relu().unwrap());
+        step(conv_transpose2d(x3, w3, b, 2, 1).unwrap().relu().unwrap());
+    });
+    let fused = time(|| {
+        step(conv2d_act(&x1, w1, b, 2, 1, relu).unwrap());
+        step(conv_transpose2d_act(x3, w3, b, 2, 1, relu).unwrap());
+    });
+    println!(
+        "enc1 + dec1 forward+backward: conv then candle relu {:.3} ms, fused relu {:.3} ms",
+        separate * 1e3,
+        fused * 1e3
+    );
+    // candle's relu alone, forward and backward, on one [64, 64, 14, 14] activation.
+    let v = Var::from_tensor(&tensor(&[64, 64, 14, 14], 5)).unwrap();
+    let with = time(|| step(v.as_tensor().relu().unwrap()));
+    let without = time(|| step(v.as_tensor().clone()));
+    println!(
+        "candle relu forward+backward on [64, 64, 14, 14]: {:.3} ms",
+        (with - without) * 1e3
+    );
+}

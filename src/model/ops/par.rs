@@ -1,0 +1,98 @@
+//! Threading and scratch memory for the kernels.
+//!
+//! Work runs on candle's own CPU thread pool (`candle_core::utils::barrier_pool`, the one its
+//! element-wise ops use), so the ops spawn no threads and do not compete with a second pool.
+
+use std::ops::{Deref, DerefMut, Range};
+use std::sync::{Mutex, MutexGuard};
+
+/// Below this many flops in all, waking the thread pool costs more than it saves.
+const MIN_FLOPS_PARALLEL: usize = 1 << 21;
+
+/// Threads available: candle's CPU pool workers plus the calling thread.
+pub(super) fn threads() -> usize {
+    candle_core::utils::barrier_pool().n_workers() + 1
+}
+
+/// Runs `f(unit, first, count)` for the work units (groups of at most `gsz` consecutive images
+/// covering `0..batch`), on candle's CPU thread pool when the work (`flops`) is worth it.
+pub(super) fn for_units<F>(batch: usize, gsz: usize, flops: usize, f: F)
+where
+    F: Fn(usize, usize, usize) + Sync,
+{
+    let units = batch.div_ceil(gsz);
+    let run = |r: Range<usize>| {
+        for u in r {
+            f(u, u * gsz, gsz.min(batch - u * gsz));
+        }
+    };
+    if units > 1 && flops >= MIN_FLOPS_PARALLEL && threads() > 1 {
+        // Runs inline when called from inside the pool, so nesting cannot deadlock.
+        candle_core::utils::barrier_pool().execute_chunked(units, run);
+    } else {
+        run(0..units);
+    }
+}
+
+/// `out` (`per_item` floats per item) cut into one chunk per work unit, each behind a lock so
+/// that the pool's threads can take them (every lock is taken once, uncontended).
+pub(super) fn unit_chunks(out: &mut [f32], gsz: usize, per_item: usize) -> Vec<Mutex<&mut [f32]>> {
+    out.chunks_mut((gsz * per_item).max(1))
+        .map(Mutex::new)
+        .collect()
+}
+
+/// Locks one unit's chunk (see [`unit_chunks`]); a poisoned lock means a panic elsewhere.
+pub(super) fn lock<'a, 'b>(
+    chunks: &'a [Mutex<&'b mut [f32]>],
+    u: usize,
+) -> MutexGuard<'a, &'b mut [f32]> {
+    chunks[u].lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Scratch buffers kept between calls: a fresh large allocation costs a page fault per 4 KiB.
+static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+/// At most this many buffers are kept (a few per thread and op).
+const POOL_MAX: usize = 16;
+
+/// A scratch buffer from [`POOL`], given back when dropped. Its content is unspecified.
+pub(super) struct Scratch(Vec<f32>);
+
+impl Scratch {
+    pub(super) fn new(len: usize) -> Scratch {
+        let reused = POOL.lock().ok().and_then(|mut pool| {
+            // The smallest buffer that is large enough, else the largest one (it will grow).
+            let fit = (0..pool.len())
+                .filter(|&i| pool[i].capacity() >= len)
+                .min_by_key(|&i| pool[i].capacity());
+            let i = fit.or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].capacity()))?;
+            Some(pool.swap_remove(i))
+        });
+        let mut v = reused.unwrap_or_default();
+        v.resize(len, 0.0);
+        Scratch(v)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Ok(mut pool) = POOL.lock() {
+            if pool.len() < POOL_MAX {
+                pool.push(std::mem::take(&mut self.0));
+            }
+        }
+    }
+}
+
+impl Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
