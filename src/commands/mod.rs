@@ -1,20 +1,26 @@
 //! The headless jobs behind each command. Errors carry context for the user (anyhow).
 
-use std::io::{IsTerminal, Write};
+mod bench;
+mod progress;
+
+pub use bench::bench;
+pub use progress::Progress;
+
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::cli::{
-    BenchArgs, ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs,
-    TraverseArgs, TuiArgs, WatchArgs,
+    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs, TraverseArgs,
+    TuiArgs, WatchArgs,
 };
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
 use crate::eval::{self, report, traversal, Protocol};
 use crate::model::ModelConfig;
-use crate::train::{self, fresh_dir, Event, Job, LoadedRun, RunDir, TrainConfig};
+use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
 /// The bundled sample data: `./sample-data` when run from the repository, else the copy beside the
 /// crate's sources.
@@ -83,137 +89,6 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-/// How training progress is shown: a bar on a terminal, plain lines otherwise.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    /// Plain lines go to stderr (when stdout carries JSON) or stdout.
-    to_stderr: bool,
-    quiet: bool,
-}
-
-impl Progress {
-    pub fn new(to_stderr: bool, quiet: bool) -> Progress {
-        let terminal = if to_stderr {
-            std::io::stderr().is_terminal()
-        } else {
-            std::io::stdout().is_terminal()
-        };
-        Progress {
-            bar: (terminal && !quiet).then(indicatif::ProgressBar::hidden),
-            to_stderr,
-            quiet,
-        }
-    }
-
-    fn line(&self, text: &str) {
-        if self.quiet {
-            return;
-        }
-        if let Some(bar) = &self.bar {
-            bar.println(text);
-        } else if self.to_stderr {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
-            let _ = std::io::stdout().flush();
-        }
-    }
-
-    /// Shows one event. Returns an error message for `Failed`.
-    pub fn show(&mut self, event: &Event) -> Option<String> {
-        match event {
-            Event::Started {
-                run,
-                start_epoch,
-                epochs,
-                device,
-                params,
-                ..
-            } => {
-                if let Some(bar) = &self.bar {
-                    let target = if self.to_stderr {
-                        indicatif::ProgressDrawTarget::stderr()
-                    } else {
-                        indicatif::ProgressDrawTarget::stdout()
-                    };
-                    bar.set_draw_target(target);
-                    bar.set_length(*epochs as u64);
-                    bar.set_position(*start_epoch as u64);
-                    bar.set_style(
-                        indicatif::ProgressStyle::with_template(
-                            "{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]",
-                        )
-                        .expect("valid template"),
-                    );
-                }
-                self.line(&format!(
-                    "training {} from epoch {} to {} on {} ({} parameters)",
-                    run.display(),
-                    start_epoch + 1,
-                    epochs,
-                    device,
-                    params
-                ));
-            }
-            Event::Epoch(r) => {
-                let codes = match (r.codes_used, r.perplexity) {
-                    (Some(u), Some(p)) => format!("  codes {u} ppl {p:.1}"),
-                    _ => String::new(),
-                };
-                let terms: Vec<String> = r
-                    .train
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "total")
-                    .map(|(k, v)| format!("{k} {v:.5}"))
-                    .collect();
-                let text = format!(
-                    "epoch {}/{}  train {:.5} ({})  test {:.5}{}  {:.2}s",
-                    r.epoch,
-                    r.epochs,
-                    r.train["total"],
-                    terms.join(", "),
-                    r.test.get("total").copied().unwrap_or(f64::NAN),
-                    codes,
-                    r.seconds
-                );
-                if let Some(bar) = &self.bar {
-                    bar.set_position(r.epoch as u64);
-                    bar.set_message(format!(
-                        "loss {:.5} test {:.5}",
-                        r.train["total"],
-                        r.test.get("total").copied().unwrap_or(f64::NAN)
-                    ));
-                } else {
-                    self.line(&text);
-                }
-            }
-            Event::Checkpoint { .. } | Event::Step { .. } => {}
-            Event::Paused => self.line("paused"),
-            Event::Resumed => self.line("resumed"),
-            Event::Finished {
-                epochs,
-                stopped,
-                seconds,
-            } => {
-                if let Some(bar) = &self.bar {
-                    bar.finish_and_clear();
-                }
-                self.line(&format!(
-                    "{} after epoch {epochs} in {seconds:.1} s",
-                    if *stopped { "stopped" } else { "finished" }
-                ));
-            }
-            Event::Failed { message } => {
-                if let Some(bar) = &self.bar {
-                    bar.abandon();
-                }
-                return Some(message.clone());
-            }
-        }
-        None
-    }
 }
 
 /// Runs a training job to its end, showing progress.
@@ -452,87 +327,6 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         print!("{tables}");
         println!("\nfigures and tables in {}", out.display());
     }
-    Ok(())
-}
-
-pub fn bench(args: &BenchArgs) -> Result<()> {
-    if args.tui {
-        return bench_tui(args);
-    }
-    let device = args.device.open().map_err(anyhow::Error::msg)?;
-    let dir = args.data.clone().unwrap_or_else(sample_data_dir);
-    let data = load_folder(&dir, &LoadOptions::default())?;
-    let r = crate::bench::run(&data, args.epochs, &device)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&r)?);
-        return Ok(());
-    }
-    println!("vqtex bench on {}", crate::device::describe(&device));
-    for (name, m) in &r.models {
-        println!(
-            "{name}: {:.3} s/epoch ({} epochs timed), {:.1} GFLOP/s training ({:.1} MFLOP/ROI), \
-             {:.0} ROIs/s inference, paper run (250 epochs) about {:.0} s",
-            m.seconds_per_epoch,
-            m.epochs_timed,
-            m.train_gflops,
-            m.flops_per_roi / 1e6,
-            m.inference_rois_per_sec,
-            m.paper_run_seconds
-        );
-    }
-    println!(
-        "f32 gemm: {:.1} GFLOP/s; training reaches {:.0}% of it",
-        r.gemm_gflops,
-        100.0 * r.gemm_ratio
-    );
-    for (k, v) in &r.svm_fit_seconds {
-        println!("SVM fit {k}: {v:.3} s");
-    }
-    println!("peak memory: {:.0} MB", r.peak_rss_mb);
-    Ok(())
-}
-
-fn bench_tui(args: &BenchArgs) -> Result<()> {
-    let r = crate::tui::bench::bench(crate::tui::bench::BenchOptions {
-        data: args.data.clone(),
-        ..Default::default()
-    })?;
-    if args.json {
-        println!("{}", serde_json::to_string(&r)?);
-        return Ok(());
-    }
-    println!(
-        "vqtex bench --tui ({} build): a full frame of each pane at {}x{}, {} images, mean of {} \
-         frames",
-        r.build, r.width, r.height, r.color, r.frames
-    );
-    println!(
-        "{:<10} {:>10} {:>10} {:>10} {:>14} {:>12}",
-        "pane", "ms/frame", "min ms", "max ms", "crossterm ms", "bytes/frame"
-    );
-    for p in &r.panes {
-        println!(
-            "{:<10} {:>10.3} {:>10.3} {:>10.3} {:>14.3} {:>12}",
-            p.pane, p.mean_ms, p.min_ms, p.max_ms, p.crossterm_mean_ms, p.full_frame_bytes
-        );
-    }
-    println!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to 500 ms):");
-    for s in &r.streams {
-        println!(
-            "{}x{} {} pane: {:.0} s, {} messages, {} frames, {} bytes: {:.2} KB/s (at most {:.2} \
-             KB in one second)",
-            s.width,
-            s.height,
-            s.pane,
-            s.simulated_seconds,
-            s.messages,
-            s.frames_drawn,
-            s.bytes,
-            s.bytes_per_sec / 1e3,
-            s.max_bytes_in_a_second as f64 / 1e3
-        );
-    }
-    println!("goals: under 5 ms a frame, under 20 KB/s");
     Ok(())
 }
 

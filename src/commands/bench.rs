@@ -1,0 +1,88 @@
+//! `vqtex bench`: prints the engine's and the workbench's benchmarks.
+
+use anyhow::Result;
+
+use super::sample_data_dir;
+use crate::cli::BenchArgs;
+use crate::data::{load_folder, LoadOptions};
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    if args.tui {
+        return bench_tui(args);
+    }
+    let device = args.device.open().map_err(anyhow::Error::msg)?;
+    let dir = args.data.clone().unwrap_or_else(sample_data_dir);
+    let data = load_folder(&dir, &LoadOptions::default())?;
+    let r = crate::bench::run(&data, args.epochs, &device)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!("vqtex bench on {}", crate::device::describe(&device));
+    for (name, m) in &r.models {
+        println!(
+            "{name}: {:.3} s/epoch ({} epochs timed), {:.1} GFLOP/s training ({:.1} MFLOP/ROI), \
+             {:.0} ROIs/s inference, paper run (250 epochs) about {:.0} s",
+            m.seconds_per_epoch,
+            m.epochs_timed,
+            m.train_gflops,
+            m.flops_per_roi / 1e6,
+            m.inference_rois_per_sec,
+            m.paper_run_seconds
+        );
+    }
+    println!(
+        "f32 gemm: {:.1} GFLOP/s; training reaches {:.0}% of it",
+        r.gemm_gflops,
+        100.0 * r.gemm_ratio
+    );
+    for (k, v) in &r.svm_fit_seconds {
+        println!("SVM fit {k}: {v:.3} s");
+    }
+    println!("peak memory: {:.0} MB", r.peak_rss_mb);
+    Ok(())
+}
+
+fn bench_tui(args: &BenchArgs) -> Result<()> {
+    let r = crate::tui::bench::bench(crate::tui::bench::BenchOptions {
+        data: args.data.clone(),
+        ..Default::default()
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!(
+        "vqtex bench --tui ({} build): a full frame of each pane at {}x{}, {} images, mean of {} \
+         frames",
+        r.build, r.width, r.height, r.color, r.frames
+    );
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>14} {:>12}",
+        "pane", "ms/frame", "min ms", "max ms", "crossterm ms", "bytes/frame"
+    );
+    for p in &r.panes {
+        println!(
+            "{:<10} {:>10.3} {:>10.3} {:>10.3} {:>14.3} {:>12}",
+            p.pane, p.mean_ms, p.min_ms, p.max_ms, p.crossterm_mean_ms, p.full_frame_bytes
+        );
+    }
+    println!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to 500 ms):");
+    for s in &r.streams {
+        println!(
+            "{}x{} {} pane: {:.0} s, {} messages, {} frames, {} bytes: {:.2} KB/s (at most {:.2} \
+             KB in one second)",
+            s.width,
+            s.height,
+            s.pane,
+            s.simulated_seconds,
+            s.messages,
+            s.frames_drawn,
+            s.bytes,
+            s.bytes_per_sec / 1e3,
+            s.max_bytes_in_a_second as f64 / 1e3
+        );
+    }
+    println!("goals: under 5 ms a frame, under 20 KB/s");
+    Ok(())
+}
