@@ -127,8 +127,11 @@ pub fn run(data: &Dataset, epochs: usize, device: &Device) -> anyhow::Result<Ben
     };
     let spe = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
     let n_train = data.indices(&split, Side::Train).len();
-    let ModelConfig::Vqvae(c) = &model;
-    let flops_per_roi = 6.0 * vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size);
+    // FLOPs are counted for the VQ-VAE only (the benchmarked model); others report 0.
+    let flops_per_roi = match &model {
+        ModelConfig::Vqvae(c) => 6.0 * vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size),
+        _ => 0.0,
+    };
     let train_gflops = flops_per_roi * n_train as f64 / spe / 1e9;
 
     // Inference: reconstructions of the test ROIs with the trained weights of a fresh model.

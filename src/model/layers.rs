@@ -117,6 +117,40 @@ impl ConvTranspose2d {
     }
 }
 
+/// A fully connected layer with bias; weight `[out, in]` as in PyTorch. Plain candle matmul.
+pub struct Linear {
+    pub weight: Var,
+    pub bias: Var,
+}
+
+impl Linear {
+    /// PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+    pub fn new(
+        params: &mut Params,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Result<Linear> {
+        let bound = 1.0 / (d_in as f64).sqrt();
+        let weight = params.uniform(
+            &format!("{name}.weight"),
+            &[d_out, d_in],
+            bound,
+            rng,
+            device,
+        )?;
+        let bias = params.uniform(&format!("{name}.bias"), &[d_out], bound, rng, device)?;
+        Ok(Linear { weight, bias })
+    }
+
+    /// `x [B, in] -> [B, out]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    }
+}
+
 fn activate(y: Tensor, act: Activation) -> Result<Tensor> {
     match act {
         Activation::Identity => Ok(y),

@@ -103,6 +103,32 @@ pub fn evaluate_losses(
     Ok(acc)
 }
 
+/// Scales all gradients down together when their global L2 norm exceeds `max_norm` (PyTorch's
+/// clip_grad_norm_). Returns the norm before clipping.
+pub fn clip_grad_norm(
+    model: &dyn Autoencoder,
+    grads: &mut candle_core::backprop::GradStore,
+    max_norm: f64,
+) -> candle_core::Result<f64> {
+    let mut sq = 0.0f64;
+    for (_, var) in model.params().iter() {
+        if let Some(g) = grads.get(var.as_tensor()) {
+            sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+    }
+    let norm = sq.sqrt();
+    if norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        for (_, var) in model.params().iter() {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                let clipped = (g * scale)?;
+                grads.insert(var.as_tensor(), clipped);
+            }
+        }
+    }
+    Ok(norm)
+}
+
 /// Codes in use and perplexity of a code histogram.
 pub fn code_stats(hist: &[u64]) -> (usize, f64) {
     let total: u64 = hist.iter().sum();
@@ -243,7 +269,10 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
                     }
                 ));
             }
-            let grads = out.loss.backward().map_err(e("backward pass"))?;
+            let mut grads = out.loss.backward().map_err(e("backward pass"))?;
+            if let Some(max_norm) = model.grad_clip() {
+                clip_grad_norm(model.as_ref(), &mut grads, max_norm).map_err(e("clipping"))?;
+            }
             opt.step(&grads).map_err(e("optimizer step"))?;
             add_weighted(&mut acc, &terms, chunk.len() as f64);
             if let Some(codes) = &out.codes {
@@ -312,4 +341,36 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
         }
     }
     Ok((cfg.epochs, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModelConfig, VqVaeConfig};
+
+    #[test]
+    fn clipping_scales_the_global_norm_down_to_the_limit() {
+        let dev = Device::Cpu;
+        let model = ModelConfig::Vqvae(VqVaeConfig::default())
+            .build(1, &dev)
+            .unwrap();
+        let x = Tensor::ones((2, 1, 28, 28), candle_core::DType::F32, &dev).unwrap();
+        let loss = (model.forward(&x, true).unwrap().loss * 1000.0).unwrap();
+        let mut grads = loss.backward().unwrap();
+        let before = clip_grad_norm(model.as_ref(), &mut grads, 0.5).unwrap();
+        assert!(
+            before > 0.5,
+            "the test needs a large gradient, got {before}"
+        );
+        let after = clip_grad_norm(model.as_ref(), &mut grads, f64::INFINITY).unwrap();
+        assert!((after - 0.5).abs() < 1e-3, "norm after clipping {after}");
+    }
+
+    #[test]
+    fn perplexity_of_a_uniform_histogram_is_the_number_of_codes() {
+        let (used, ppl) = code_stats(&[5, 5, 5, 5, 0]);
+        assert_eq!(used, 4);
+        assert!((ppl - 4.0).abs() < 1e-9);
+        assert_eq!(code_stats(&[0, 0]), (0, 0.0));
+    }
 }

@@ -175,7 +175,9 @@ fn form_checks_fields_and_builds_configs() {
     assert_eq!(train.epochs, 2);
     assert_eq!(train.checkpoint_every, 1);
     assert_eq!(dev.to_string(), "cpu");
-    let crate::model::ModelConfig::Vqvae(m) = model;
+    let crate::model::ModelConfig::Vqvae(m) = model else {
+        panic!("the form builds a VQ-VAE");
+    };
     assert_eq!(m.codebook_size, 16);
 }
 
