@@ -63,6 +63,15 @@ pub struct BenchArgs {
     pub tui: bool,
 }
 
+fn parse_model(s: &str) -> Result<crate::model::ModelConfig, String> {
+    crate::model::ModelConfig::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown model '{s}' (expected one of: {})",
+            crate::model::ModelConfig::NAMES.join(", ")
+        )
+    })
+}
+
 /// How to read a ROI folder.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
@@ -108,9 +117,13 @@ pub struct HyperArgs {
     /// Batch size (paper: 64).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Learning rate of Adam (paper: 2e-4 for the VQ-VAE).
-    #[arg(long, default_value_t = 2e-4, allow_hyphen_values = true)]
-    pub lr: f64,
+    /// Model: vqvae, cae, vae or vaenf (the paper's VQ-VAE and baselines, paper defaults).
+    #[arg(long, default_value = "vqvae", value_parser = parse_model)]
+    pub model: crate::model::ModelConfig,
+    /// Learning rate of Adam (default: the paper's for the model: 2e-4 VQ-VAE and CAE, 1e-4 VAE,
+    /// 5e-5 VAE+NF).
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
     /// Seed for initial weights, split, shuffles (same seed, same losses on CPU).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

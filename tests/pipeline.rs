@@ -156,3 +156,45 @@ fn nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint() {
         }
     }
 }
+
+#[test]
+fn every_model_trains_evaluates_and_traverses_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 3, 3, 3);
+    for model in ["cae", "vae", "vaenf"] {
+        let run = tmp.path().join(model);
+        let o = vqtex(&[
+            "train",
+            "--data",
+            p(&data),
+            "--run",
+            p(&run),
+            "--epochs",
+            "1",
+            "--model",
+            model,
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&fs::read(run.join("config.json")).unwrap()).unwrap();
+        assert_eq!(cfg["model"]["kind"], model);
+        let paper_lr = match model {
+            "cae" => 2e-4,
+            "vae" => 1e-4,
+            _ => 5e-5,
+        };
+        assert_eq!(cfg["train"]["lr"].as_f64().unwrap(), paper_lr, "{model}");
+        let o = vqtex(&["eval", p(&run), "--json"]);
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["n"], 6, "{model}");
+        let png = tmp.path().join(format!("{model}.png"));
+        let o = vqtex(&["traverse", p(&run), "--dim", "31", "--out", p(&png)]);
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        assert!(png.is_file());
+    }
+    let o = vqtex(&["train", "--data", p(&data), "--model", "gan"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unknown model 'gan'"), "{}", stderr(&o));
+}

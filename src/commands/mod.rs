@@ -19,7 +19,6 @@ use crate::cli::{
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
 use crate::eval::{self, report, traversal, Protocol};
-use crate::model::ModelConfig;
 use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
 /// The bundled sample data: `./sample-data` when run from the repository, else the copy beside the
@@ -111,7 +110,7 @@ fn train_config(h: &HyperArgs) -> Result<TrainConfig> {
     let cfg = TrainConfig {
         epochs: h.epochs,
         batch: h.batch,
-        lr: h.lr,
+        lr: h.lr.unwrap_or_else(|| h.model.paper_lr()),
         seed: h.seed,
         checkpoint_every: h.checkpoint_every,
         ..TrainConfig::default()
@@ -126,7 +125,7 @@ fn new_job(run: PathBuf, data: &DataArgs, split: Option<&Path>, hyper: &HyperArg
     let (dir, opts, dataset) = load_data(data)?;
     Ok(train::new_job(train::NewRun {
         dir: run,
-        model: ModelConfig::default(),
+        model: hyper.model.clone(),
         train,
         device: hyper.device,
         data_dir: dir,
@@ -173,8 +172,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     } else {
         let run = match (&args.run, &args.runs_dir) {
             (Some(r), _) => r.clone(),
-            (None, Some(base)) => fresh_dir(base, "vqvae"),
-            (None, None) => fresh_dir(&default_runs_dir(), "vqvae"),
+            (None, Some(base)) => fresh_dir(base, args.hyper.model.name()),
+            (None, None) => fresh_dir(&default_runs_dir(), args.hyper.model.name()),
         };
         new_job(run, &args.data, args.split.as_deref(), &args.hyper)?
     };
@@ -278,7 +277,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| fresh_dir(&default_runs_dir(), "reproduce"));
-    let run_path = out.join("vqvae");
+    let run_path = out.join(args.hyper.model.name());
     let job = new_job(run_path.clone(), &args.data, None, &args.hyper)?;
     let mut progress = Progress::new(args.json, false);
     let say = |text: &str| {
@@ -299,7 +298,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let e = eval::evaluate(&run)?;
     save_eval(&run, &e)?;
     let mut tables = String::new();
-    tables.push_str(&report::table1("vqvae", &e.summary));
+    tables.push_str(&report::table1(run.model.name(), &e.summary));
     // `classify` has the paper protocol's scores at its top level (as `classify --json`), and the
     // leave-one-patient-out scores under `lopo`.
     let paper = eval::classify(&run, Protocol::Paper)?;

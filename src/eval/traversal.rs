@@ -17,8 +17,9 @@ pub struct Traversal {
     pub images: Vec<Vec<f32>>,
 }
 
-/// Decodes the mean latent map of the training ROIs with variable `dim` shifted by each offset
-/// (in units of that variable's sd across the training ROIs' latent vectors).
+/// Decodes the mean latent (map or vector) of the training ROIs with variable `dim` shifted by each
+/// offset, in units of that variable's sd across the training ROIs' latent vectors (the 32-d
+/// summary the SVM uses).
 pub fn traverse(
     run: &LoadedRun,
     dim: usize,
@@ -33,7 +34,8 @@ pub fn traverse(
         .map(|i| &run.dataset.rois[i])
         .collect();
     let x = roi_tensor(&train, &run.device)?;
-    let z = model.encode(&x)?; // [N, D, 7, 7]
+    // The latent the decoder takes: a map [N, D, 7, 7] (VQ-VAE, CAE) or a vector [N, D] (VAEs).
+    let z = model.encode(&x)?;
     let d = z.dim(1)?;
     if dim >= d {
         return Err(EvalError::Invalid(format!(
@@ -46,20 +48,23 @@ pub fn traverse(
             "a traversal needs at least 2 steps".into(),
         ));
     }
-    let mean_map = z.mean_keepdim(0)?; // [1, D, 7, 7]
-    let summary = z.mean((2, 3))?; // [N, D]
+    let mean = z.mean_keepdim(0)?;
+    let summary = model.latent_summary(&x)?; // [N, D]
     let col: Vec<f32> = summary.narrow(1, dim, 1)?.flatten_all()?.to_vec1()?;
     let m = col.iter().map(|&v| v as f64).sum::<f64>() / col.len() as f64;
     let sd = (col.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / col.len() as f64).sqrt();
     let offsets: Vec<f64> = (0..steps)
         .map(|i| -range + 2.0 * range * i as f64 / (steps - 1) as f64)
         .collect();
+    // A one-hot shift of variable `dim`, broadcast over the spatial positions of a map.
+    let mut shape = vec![1usize; z.rank()];
+    shape[1] = d;
     let mut maps = Vec::new();
     for &o in &offsets {
         let mut onehot = vec![0f32; d];
         onehot[dim] = (o * sd) as f32;
-        let delta = Tensor::from_vec(onehot, (1, d, 1, 1), &run.device)?;
-        maps.push(mean_map.broadcast_add(&delta)?);
+        let delta = Tensor::from_vec(onehot, shape.as_slice(), &run.device)?;
+        maps.push(mean.broadcast_add(&delta)?);
     }
     let batch = Tensor::cat(&maps, 0)?;
     let images = model.decode(&batch)?.flatten_from(1)?.to_vec2::<f32>()?;

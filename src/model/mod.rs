@@ -88,6 +88,20 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
+    /// The names `--model` accepts.
+    pub const NAMES: [&'static str; 4] = ["vqvae", "cae", "vae", "vaenf"];
+
+    /// A model with its paper defaults, by name.
+    pub fn from_name(name: &str) -> Option<ModelConfig> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "vqvae" => Some(ModelConfig::Vqvae(Default::default())),
+            "cae" => Some(ModelConfig::Cae(Default::default())),
+            "vae" => Some(ModelConfig::Vae(Default::default())),
+            "vaenf" | "vae+nf" => Some(ModelConfig::Vaenf(Default::default())),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Vqvae(_) => "vqvae",
