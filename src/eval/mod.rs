@@ -3,6 +3,7 @@
 
 pub mod metrics;
 pub mod report;
+pub mod stats;
 pub mod svm;
 pub mod traversal;
 
