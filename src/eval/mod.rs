@@ -1,6 +1,8 @@
 //! Evaluation of a trained run: reconstruction metrics, SVMs on pixels vs latents, latent traversals
 //! and the report against the paper's numbers.
 
+pub mod compare;
+pub mod figures;
 pub mod metrics;
 pub mod report;
 pub mod stats;
@@ -91,27 +93,68 @@ fn model_device(model: &dyn Autoencoder) -> &candle_core::Device {
 /// Per-ROI metrics of the test ROIs and their summary.
 pub struct Evaluation {
     pub summary: Summary,
+    /// File and metrics of each test ROI, in the split's order (the same for every model of a
+    /// split, so two evaluations pair up ROI by ROI).
     pub per_roi: Vec<(String, RoiMetrics)>,
+    /// Whose ROI each row of `per_roi` is.
+    pub patients: Vec<PatientId>,
 }
 
-pub fn evaluate(run: &LoadedRun) -> Result<Evaluation, EvalError> {
-    let test: Vec<&Roi> = run
-        .dataset
+fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
+    run.dataset
         .indices(&run.split, Side::Test)
         .into_iter()
         .map(|i| &run.dataset.rois[i])
-        .collect();
-    let recon = reconstruct(run.model.as_ref(), &test)?;
+        .collect()
+}
+
+fn evaluation_of(test: &[&Roi], recon: &[Vec<f32>]) -> Evaluation {
     let per_roi: Vec<(String, RoiMetrics)> = test
         .iter()
-        .zip(&recon)
+        .zip(recon)
         .map(|(roi, y)| (roi.file.clone(), RoiMetrics::of(&roi.to_unit(), y)))
         .collect();
     let rows: Vec<RoiMetrics> = per_roi.iter().map(|(_, m)| *m).collect();
-    Ok(Evaluation {
+    Evaluation {
         summary: Summary::of(&rows),
         per_roi,
-    })
+        patients: test.iter().map(|r| r.patient.clone()).collect(),
+    }
+}
+
+/// Reconstruction metrics of the run's test ROIs.
+pub fn evaluate(run: &LoadedRun) -> Result<Evaluation, EvalError> {
+    let test = test_rois(run);
+    let recon = reconstruct(run.model.as_ref(), &test)?;
+    Ok(evaluation_of(&test, &recon))
+}
+
+/// Reconstructions with nothing of the input to copy ([`Autoencoder::recon_no_copy`]), for the
+/// models that have them.
+pub fn reconstruct_no_copy(
+    model: &dyn Autoencoder,
+    rois: &[&Roi],
+) -> Result<Option<Vec<Vec<f32>>>, EvalError> {
+    let x = roi_tensor(rois, model_device(model))?;
+    if model
+        .recon_no_copy(&x.narrow(0, 0, 1.min(rois.len()))?)?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let y = batched(&x, 256, |b| {
+        model
+            .recon_no_copy(b)?
+            .ok_or_else(|| candle_core::Error::Msg("recon_no_copy stopped answering".into()))
+    })?;
+    Ok(Some(y.flatten_from(1)?.to_vec2::<f32>()?))
+}
+
+/// As [`evaluate`], with every patch predicted from context (`None` for models whose
+/// reconstruction copies nothing anyway).
+pub fn evaluate_no_copy(run: &LoadedRun) -> Result<Option<Evaluation>, EvalError> {
+    let test = test_rois(run);
+    Ok(reconstruct_no_copy(run.model.as_ref(), &test)?.map(|r| evaluation_of(&test, &r)))
 }
 
 /// Table 2 for one protocol: SVM on pixels vs on the model's latent vectors.
@@ -124,20 +167,26 @@ pub struct Classification {
     pub latents: Scores,
 }
 
+/// Patient-level bootstrap draws behind each accuracy interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
 /// Runs both SVMs on the run's test patients, whose ROIs the autoencoder never saw.
 pub fn classify(run: &LoadedRun, protocol: Protocol) -> Result<Classification, EvalError> {
-    let test: Vec<&Roi> = run
-        .dataset
-        .indices(&run.split, Side::Test)
-        .into_iter()
-        .map(|i| &run.dataset.rois[i])
-        .collect();
+    let test = test_rois(run);
     let labels: Vec<Label> = test.iter().map(|r| r.label).collect();
     let patients: Vec<PatientId> = test.iter().map(|r| r.patient.clone()).collect();
     let seed = run.config.train.seed;
-    let pixels = svm::classify(&pixels(&test), &labels, &patients, protocol, seed)?;
+    let pixels = svm::predict(&pixels(&test), &labels, &patients, protocol, seed)?.scores_with_ci(
+        &patients,
+        BOOTSTRAP_RESAMPLES,
+        seed,
+    );
     let z = latents(run.model.as_ref(), &test)?;
-    let latents = svm::classify(&z, &labels, &patients, protocol, seed)?;
+    let latents = svm::predict(&z, &labels, &patients, protocol, seed)?.scores_with_ci(
+        &patients,
+        BOOTSTRAP_RESAMPLES,
+        seed,
+    );
     let n = pixels.confusion.iter().flatten().sum();
     Ok(Classification {
         protocol,

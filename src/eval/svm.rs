@@ -37,6 +37,9 @@ pub struct Scores {
     pub sensitivity: f64,
     pub specificity: f64,
     pub f1: f64,
+    /// 95% interval for the accuracy, by resampling patients (see [`super::stats`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_ci95: Option<[f64; 2]>,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -65,6 +68,7 @@ impl Scores {
             sensitivity: ratio(tp, tp + fn_),
             specificity: ratio(tn, tn + fp),
             f1: ratio(2 * tp, 2 * tp + fp + fn_),
+            accuracy_ci95: None,
         }
     }
 }
@@ -136,6 +140,44 @@ pub fn classify(
     protocol: Protocol,
     seed: u64,
 ) -> Result<Scores, SvmError> {
+    let p = predict(features, labels, patients, protocol, seed)?;
+    Ok(Scores::from_predictions(&p.truth, &p.predicted))
+}
+
+/// Which rows a protocol classified, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// Row of `features` of each classified ROI.
+    pub rows: Vec<usize>,
+    pub truth: Vec<Label>,
+    pub predicted: Vec<Label>,
+}
+
+impl Predictions {
+    /// Scores, with a 95% accuracy interval from `resamples` patient-level bootstrap draws.
+    pub fn scores_with_ci(&self, patients: &[PatientId], resamples: usize, seed: u64) -> Scores {
+        let mut s = Scores::from_predictions(&self.truth, &self.predicted);
+        let correct: Vec<bool> = self
+            .truth
+            .iter()
+            .zip(&self.predicted)
+            .map(|(t, p)| t == p)
+            .collect();
+        let who: Vec<PatientId> = self.rows.iter().map(|&i| patients[i].clone()).collect();
+        s.accuracy_ci95 =
+            super::stats::bootstrap_accuracy_ci(&correct, &who, &self.truth, resamples, seed);
+        s
+    }
+}
+
+/// As [`classify`], returning each classified ROI's prediction.
+pub fn predict(
+    features: &Array2<f64>,
+    labels: &[Label],
+    patients: &[PatientId],
+    protocol: Protocol,
+    seed: u64,
+) -> Result<Predictions, SvmError> {
     let folds: Vec<Fold> = match protocol {
         Protocol::Paper => vec![stratified_patient_holdout(
             patients,
@@ -155,8 +197,11 @@ pub fn classify(
             protocol.as_str()
         )));
     }
-    let mut truth = Vec::new();
-    let mut predicted = Vec::new();
+    let mut out = Predictions {
+        rows: Vec::new(),
+        truth: Vec::new(),
+        predicted: Vec::new(),
+    };
     for fold in &folds {
         let y: Vec<Label> = fold.train.iter().map(|&i| labels[i]).collect();
         let pred = fit_predict(
@@ -164,10 +209,11 @@ pub fn classify(
             &y,
             &rows(features, &fold.test),
         )?;
-        truth.extend(fold.test.iter().map(|&i| labels[i]));
-        predicted.extend(pred);
+        out.rows.extend(&fold.test);
+        out.truth.extend(fold.test.iter().map(|&i| labels[i]));
+        out.predicted.extend(pred);
     }
-    Ok(Scores::from_predictions(&truth, &predicted))
+    Ok(out)
 }
 
 #[cfg(test)]

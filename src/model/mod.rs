@@ -59,6 +59,13 @@ pub trait Autoencoder: Send {
     ) -> candle_core::Result<usize> {
         Ok(0)
     }
+    /// Reconstructions in which no input pixel can be copied through to the output, for models
+    /// whose ordinary reconstruction passes part of the input through (the MAE shows its visible
+    /// patches): every patch predicted from context. `None` for the others, whose reconstruction
+    /// already comes entirely from the latent code.
+    fn recon_no_copy(&self, _x: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(None)
+    }
     /// Length of the vector [`Autoencoder::latent_summary`] returns.
     fn latent_dim(&self) -> usize;
     /// Number of codebook entries, for VQ models.

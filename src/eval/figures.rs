@@ -1,0 +1,328 @@
+//! The reproduction's figures as PNG, drawn with plotters' bitmap backend: the paper's Fig. 3
+//! (originals and each model's reconstructions), loss curves and confusion matrices. Text uses a
+//! bundled DejaVu Sans, so figures look the same on a server without fonts installed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use super::EvalError;
+
+const FONT: &str = "vqtex-sans";
+static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+
+fn font(size: f64) -> TextStyle<'static> {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The bundled file is a valid TrueType font; a failure here is a build defect.
+        if register_font(FONT, FontStyle::Normal, FONT_BYTES).is_err() {
+            panic!("the bundled font does not parse");
+        }
+    });
+    (FONT, size).into_font().color(&BLACK)
+}
+
+fn draw_err(path: &Path) -> impl Fn(String) -> EvalError + '_ {
+    move |message| EvalError::Write {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// Draws with `draw` on a white `width x height` RGB canvas and writes it as a PNG, atomically.
+fn render(
+    path: &Path,
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), EvalError> {
+    let err = draw_err(path);
+    let mut buf = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        draw(&root).map_err(&err)?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    let img =
+        image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("bad size".into()))?;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| err(e.to_string()))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+    }
+    crate::train::checkpoint::write_atomic(path, &png).map_err(|e| err(e.to_string()))
+}
+
+fn grey(v: f32) -> RGBColor {
+    let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    RGBColor(g, g, g)
+}
+
+/// The paper's Fig. 3: one labelled row per entry (originals first, then each model), the same
+/// ROIs in every row, each 28x28 ROI drawn `scale` times larger.
+pub fn reconstruction_grid(
+    rows: &[(String, Vec<Vec<f32>>)],
+    scale: u32,
+    path: &Path,
+) -> Result<(), EvalError> {
+    let cols = rows.iter().map(|(_, r)| r.len()).max().unwrap_or(0) as u32;
+    let label_w = 170;
+    let cell = 28 * scale;
+    let gap = 4;
+    let width = label_w + cols * (cell + gap) + gap;
+    let height = rows.len() as u32 * (cell + gap) + gap;
+    render(path, (width, height.max(1)), |root| {
+        for (i, (label, images)) in rows.iter().enumerate() {
+            let y0 = (gap + i as u32 * (cell + gap)) as i32;
+            root.draw_text(label, &font(16.0), (8, y0 + cell as i32 / 2 - 8))
+                .map_err(|e| e.to_string())?;
+            for (k, pixels) in images.iter().enumerate() {
+                let x0 = (label_w + gap + k as u32 * (cell + gap)) as i32;
+                for (p, &v) in pixels.iter().enumerate().take(784) {
+                    let (y, x) = ((p / 28) as i32, (p % 28) as i32);
+                    let s = scale as i32;
+                    root.draw(&Rectangle::new(
+                        [
+                            (x0 + x * s, y0 + y * s),
+                            (x0 + x * s + s - 1, y0 + y * s + s - 1),
+                        ],
+                        grey(v).filled(),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One model's loss per epoch.
+pub struct Curve {
+    pub name: String,
+    /// `(epoch, loss)`, epochs from 1.
+    pub points: Vec<(f64, f64)>,
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// Loss curves of several models on a log scale, one colour each, with a legend.
+pub fn loss_curves(
+    curves: &[Curve],
+    title: &str,
+    y_label: &str,
+    path: &Path,
+) -> Result<(), EvalError> {
+    let finite = |v: f64| v.is_finite() && v > 0.0;
+    let all: Vec<(f64, f64)> = curves
+        .iter()
+        .flat_map(|c| c.points.iter().copied())
+        .filter(|&(_, y)| finite(y))
+        .collect();
+    if all.is_empty() {
+        return Err(EvalError::Invalid(format!(
+            "{}: no positive finite losses to plot",
+            path.display()
+        )));
+    }
+    let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);
+    let y_min = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let y_max = all.iter().map(|p| p.1).fold(0.0, f64::max);
+    let (lo, hi) = (y_min * 0.8, (y_max * 1.25).max(y_min * 1.5));
+    render(path, (900, 560), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, font(22.0))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(1.0..x_max.max(2.0), (lo..hi).log_scale())
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc(y_label)
+            .label_style(font(14.0))
+            .axis_desc_style(font(16.0))
+            .y_label_formatter(&|v| format!("{v:.1e}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, c) in curves.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    c.points.iter().copied().filter(|&(_, y)| finite(y)),
+                    colour.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(c.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font(font(15.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+/// One confusion matrix to draw: rows true healthy/steatosis, columns predicted.
+pub struct Confusion {
+    pub title: String,
+    pub matrix: [[usize; 2]; 2],
+}
+
+/// Confusion matrices in rows of `per_row` panels: cells shaded by their share of the true class,
+/// with the counts written in.
+pub fn confusion_grid(panels: &[Confusion], per_row: usize, path: &Path) -> Result<(), EvalError> {
+    let per_row = per_row.max(1);
+    let n_rows = panels.len().div_ceil(per_row).max(1);
+    let (pw, ph) = (250u32, 250u32);
+    let width = pw * per_row.min(panels.len().max(1)) as u32;
+    render(path, (width, ph * n_rows as u32), |root| {
+        let areas = root.split_evenly((n_rows, per_row.min(panels.len().max(1))));
+        for (panel, area) in panels.iter().zip(areas.iter()) {
+            area.draw_text(&panel.title, &font(15.0), (10, 6))
+                .map_err(|e| e.to_string())?;
+            let (x0, y0, cell) = (70i32, 60i32, 80i32);
+            for (t, row) in panel.matrix.iter().enumerate() {
+                let total: usize = row.iter().sum();
+                for (p, &count) in row.iter().enumerate() {
+                    let share = if total == 0 {
+                        0.0
+                    } else {
+                        count as f64 / total as f64
+                    };
+                    let shade = (255.0 - 190.0 * share) as u8;
+                    let (x, y) = (x0 + p as i32 * cell, y0 + t as i32 * cell);
+                    area.draw(&Rectangle::new(
+                        [(x, y), (x + cell - 2, y + cell - 2)],
+                        RGBColor(shade, shade, 255).filled(),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                    let text_colour = if share > 0.6 { WHITE } else { BLACK };
+                    area.draw_text(
+                        &count.to_string(),
+                        &font(20.0).color(&text_colour),
+                        (x + cell / 2 - 10, y + cell / 2 - 10),
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            let small = font(12.0);
+            area.draw_text("healthy", &small, (8, y0 + cell / 2 - 6))
+                .map_err(|e| e.to_string())?;
+            area.draw_text("steatosis", &small, (4, y0 + cell + cell / 2 - 6))
+                .map_err(|e| e.to_string())?;
+            area.draw_text("pred. healthy", &small, (x0, y0 - 18))
+                .map_err(|e| e.to_string())?;
+            area.draw_text("steatosis", &small, (x0 + cell + 8, y0 - 18))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_rgb(path: &Path) -> image::RgbImage {
+        image::open(path).unwrap().to_rgb8()
+    }
+
+    #[test]
+    fn reconstruction_grid_draws_each_roi_at_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fig3.png");
+        let black = vec![0.0f32; 784];
+        let white = vec![1.0f32; 784];
+        let mut half = vec![0.0f32; 784];
+        half[..392].fill(0.5);
+        reconstruction_grid(
+            &[
+                ("originals".into(), vec![black.clone(), white.clone()]),
+                ("model".into(), vec![half, black]),
+            ],
+            2,
+            &path,
+        )
+        .unwrap();
+        let img = read_rgb(&path);
+        // label_w 170, gap 4, cell 56.
+        assert_eq!(img.dimensions(), (170 + 2 * 60 + 4, 2 * 60 + 4));
+        let at = |x: u32, y: u32| img.get_pixel(x, y).0;
+        assert_eq!(at(174 + 10, 4 + 10), [0, 0, 0]);
+        assert_eq!(at(174 + 60 + 10, 4 + 10), [255, 255, 255]);
+        assert_eq!(at(174 + 10, 64 + 10), [128, 128, 128]);
+        assert_eq!(at(174 + 10, 64 + 50), [0, 0, 0]);
+        // The labels are drawn: some dark pixels in the label column.
+        let dark = (0..170)
+            .flat_map(|x| (0..60).map(move |y| (x, y)))
+            .filter(|&(x, y)| at(x, y)[0] < 100)
+            .count();
+        assert!(dark > 20, "label text missing ({dark} dark pixels)");
+    }
+
+    #[test]
+    fn loss_curves_draw_each_model_in_its_colour() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loss.png");
+        let curve = |name: &str, k: f64| Curve {
+            name: name.into(),
+            points: (1..=20).map(|e| (e as f64, k / e as f64)).collect(),
+        };
+        loss_curves(
+            &[curve("a", 0.1), curve("b", 0.01)],
+            "losses",
+            "loss",
+            &path,
+        )
+        .unwrap();
+        let img = read_rgb(&path);
+        let count = |c: RGBColor| img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();
+        assert!(count(PALETTE[0]) > 200, "first curve missing");
+        assert!(count(PALETTE[1]) > 200, "second curve missing");
+        let err = loss_curves(&[curve("nan", f64::NAN)], "t", "y", &path).unwrap_err();
+        assert!(err.to_string().contains("no positive finite"));
+    }
+
+    #[test]
+    fn confusion_grid_shades_by_share_of_the_true_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cm.png");
+        confusion_grid(
+            &[Confusion {
+                title: "pixels".into(),
+                matrix: [[10, 0], [5, 5]],
+            }],
+            3,
+            &path,
+        )
+        .unwrap();
+        let img = read_rgb(&path);
+        assert_eq!(img.dimensions(), (250, 250));
+        // Top-left cell (share 1.0) darkest, top-right (0.0) white-ish, bottom cells half.
+        let at = |x: u32, y: u32| img.get_pixel(x, y).0;
+        assert_eq!(at(72, 62), [65, 65, 255]);
+        assert_eq!(at(152 + 70, 62), [255, 255, 255]);
+        assert_eq!(at(72, 142), [160, 160, 255]);
+    }
+}
