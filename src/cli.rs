@@ -38,7 +38,8 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Latent traversal (the paper's Fig. 4) of one latent variable, as a PNG strip.
     Traverse(TraverseArgs),
-    /// The whole pipeline: split, train, evaluate, classify, traverse; compared with the paper.
+    /// The whole pipeline: split, train one or all models, evaluate, classify, traverse; Tables 1
+    /// and 2 and the figures, compared with the paper.
     Reproduce(ReproduceArgs),
     /// Speed: seconds per epoch, GFLOP/s against this machine's gemm, inference, SVM fits.
     Bench(BenchArgs),
@@ -61,6 +62,36 @@ pub struct BenchArgs {
     /// written to the terminal while a training runs (with --json: {"panes": [...], "streams": [...]}).
     #[arg(long)]
     pub tui: bool,
+}
+
+/// The models `reproduce --models` names, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelList(pub Vec<crate::model::ModelConfig>);
+
+fn parse_models(s: &str) -> Result<ModelList, String> {
+    if s.trim().eq_ignore_ascii_case("all") {
+        return Ok(ModelList(
+            crate::model::ModelConfig::NAMES
+                .iter()
+                .filter_map(|n| crate::model::ModelConfig::from_name(n))
+                .collect(),
+        ));
+    }
+    let mut list: Vec<crate::model::ModelConfig> = Vec::new();
+    for name in s.split(',').filter(|n| !n.trim().is_empty()) {
+        let m = parse_model(name)?;
+        if list.iter().any(|x| x.name() == m.name()) {
+            return Err(format!("model '{}' is listed twice", m.name()));
+        }
+        list.push(m);
+    }
+    if list.is_empty() {
+        return Err(format!(
+            "no model given (expected `all` or a comma list of: {})",
+            crate::model::ModelConfig::NAMES.join(", ")
+        ));
+    }
+    Ok(ModelList(list))
 }
 
 fn parse_model(s: &str) -> Result<crate::model::ModelConfig, String> {
@@ -209,10 +240,17 @@ pub struct ReproduceArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub hyper: HyperArgs,
+    /// Models to train and compare on the same split: `all`, or a comma list such as
+    /// `vqvae,cae,vae` (default: the one --model names). Each gets its paper learning rate unless
+    /// --lr is given, which then applies to all.
+    #[arg(long, value_name = "all|LIST", value_parser = parse_models)]
+    pub models: Option<ModelList>,
     /// Output folder (default: a dated folder in vqtex's data dir).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Print JSON with `eval` and `classify` (progress goes to stderr).
+    /// Print JSON: `eval` and `classify` as for one model (the VQ-VAE's), each model under
+    /// `eval.<model>` and `classify.<model>`, the paired `tests`, and `models` with timings
+    /// (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
 }

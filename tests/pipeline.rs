@@ -198,3 +198,77 @@ fn every_model_trains_evaluates_and_traverses_from_the_command_line() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown model 'gan'"), "{}", stderr(&o));
 }
+
+#[test]
+fn reproduce_compares_models_on_one_split_and_writes_tables_and_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Ten patients of each class: the paper protocol needs two test patients of each.
+    let data = small_dataset(&tmp.path().join("data"), 10, 10, 2);
+    let out = tmp.path().join("rep");
+    let o = vqtex(&[
+        "reproduce",
+        "--data",
+        p(&data),
+        "--models",
+        "vqvae,cae",
+        "--epochs",
+        "2",
+        "--out",
+        p(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The headless pipeline's names stay the VQ-VAE's; each model is added under its name.
+    let vq_mse = v["eval"]["mse"]["mean"].as_f64().unwrap();
+    assert_eq!(v["eval"]["vqvae"]["mse"]["mean"].as_f64().unwrap(), vq_mse);
+    assert!(v["eval"]["cae"]["mse"]["mean"].as_f64().unwrap() > 0.0);
+    assert_ne!(v["eval"]["cae"]["mse"]["mean"].as_f64().unwrap(), vq_mse);
+    assert_eq!(v["eval"]["n"], 8);
+    assert_eq!(v["classify"]["protocol"], "paper");
+    assert!(v["classify"]["lopo"]["latents"]["accuracy"].is_f64());
+    assert!(v["classify"]["cae"]["lopo"]["latents"]["confusion"].is_array());
+    let ci = &v["classify"]["cae"]["lopo"]["latents"]["accuracy_ci95"];
+    let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+    let acc = v["classify"]["cae"]["lopo"]["latents"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(lo <= acc + 1e-9 && acc <= hi + 1e-9, "{lo} {acc} {hi}");
+    let tests = v["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 1);
+    assert_eq!(tests[0]["reference"], "vqvae");
+    assert_eq!(tests[0]["other"], "cae");
+    assert_eq!(tests[0]["tests"].as_array().unwrap().len(), 4);
+    assert!(tests[0]["tests"][0]["roi_wilcoxon"]["p"].is_f64());
+    assert_eq!(v["models"]["cae"]["epochs"], 2);
+    for f in [
+        "report.md",
+        "table1.csv",
+        "table1-tests.csv",
+        "table2.csv",
+        "reproduce.json",
+        "fig3-reconstructions.png",
+        "fig4-traversals-vqvae.png",
+        "loss-curves.png",
+        "confusion-paper.png",
+        "confusion-lopo.png",
+        "vqvae/config.json",
+        "cae/config.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| cae | vqtex |"));
+    assert!(report.contains("| cae | paper | 0.0208 ± 0.0047"));
+    assert!(report.contains("Paired tests of vqvae"));
+    let csv = fs::read_to_string(out.join("table2.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
+    // Both models were trained on the same split.
+    let split = |m: &str| fs::read_to_string(out.join(m).join("split.csv")).unwrap();
+    assert_eq!(split("vqvae"), split("cae"));
+
+    let o = vqtex(&["reproduce", "--models", "vqvae,gan"]);
+    assert!(stderr(&o).contains("unknown model 'gan'"), "{}", stderr(&o));
+    let o = vqtex(&["reproduce", "--models", "cae,cae"]);
+    assert!(stderr(&o).contains("listed twice"), "{}", stderr(&o));
+}

@@ -2,9 +2,11 @@
 
 mod bench;
 mod progress;
+mod reproduce;
 
 pub use bench::bench;
 pub use progress::Progress;
+pub use reproduce::reproduce;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -13,12 +15,12 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::cli::{
-    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, ReproduceArgs, SynthArgs, TrainArgs, TraverseArgs,
-    TuiArgs, WatchArgs,
+    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, SynthArgs, TrainArgs, TraverseArgs, TuiArgs,
+    WatchArgs,
 };
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
-use crate::eval::{self, report, traversal, Protocol};
+use crate::eval::{self, report, traversal};
 use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
 /// The bundled sample data: `./sample-data` when run from the repository, else the copy beside the
@@ -269,63 +271,6 @@ pub fn traverse(args: &TraverseArgs) -> Result<()> {
         args.steps,
         args.out.display()
     );
-    Ok(())
-}
-
-pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| fresh_dir(&default_runs_dir(), "reproduce"));
-    let run_path = out.join(args.hyper.model.name());
-    let job = new_job(run_path.clone(), &args.data, None, &args.hyper)?;
-    let mut progress = Progress::new(args.json, false);
-    let say = |text: &str| {
-        if args.json {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
-        }
-    };
-    say(&format!(
-        "reproducing on {} ({} ROIs), output in {}",
-        job.config.data.dir.display(),
-        job.dataset.len(),
-        out.display()
-    ));
-    run_job(job, &mut progress)?;
-    let run = open_run(&run_path, args.hyper.device)?;
-    let e = eval::evaluate(&run)?;
-    save_eval(&run, &e)?;
-    let mut tables = String::new();
-    tables.push_str(&report::table1(run.model.name(), &e.summary));
-    // `classify` has the paper protocol's scores at its top level (as `classify --json`), and the
-    // leave-one-patient-out scores under `lopo`.
-    let paper = eval::classify(&run, Protocol::Paper)?;
-    let lopo = eval::classify(&run, Protocol::Lopo)?;
-    let mut classify = classify_json(&paper);
-    classify["lopo"] = classify_json(&lopo);
-    for c in [&paper, &lopo] {
-        tables.push('\n');
-        tables.push_str(&report::table2(c));
-    }
-    let d = run.model.latent_dim();
-    let mut rows = Vec::new();
-    for dim in 0..d {
-        rows.push(traversal::traverse(&run, dim, 5, 2.0)?.images);
-    }
-    let fig = out.join("fig4-traversals.png");
-    traversal::write_grid(&rows, 3, &fig)?;
-    let result = json!({ "eval": eval_json(&e), "classify": classify });
-    write_json(&out.join("reproduce.json"), &result)?;
-    crate::train::checkpoint::write_atomic(&out.join("report.md"), tables.as_bytes())?;
-    if args.json {
-        println!("{result}");
-    } else {
-        println!();
-        print!("{tables}");
-        println!("\nfigures and tables in {}", out.display());
-    }
     Ok(())
 }
 

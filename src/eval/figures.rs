@@ -82,17 +82,13 @@ pub fn reconstruction_grid(
                 .map_err(|e| e.to_string())?;
             for (k, pixels) in images.iter().enumerate() {
                 let x0 = (label_w + gap + k as u32 * (cell + gap)) as i32;
-                for (p, &v) in pixels.iter().enumerate().take(784) {
-                    let (y, x) = ((p / 28) as i32, (p % 28) as i32);
-                    let s = scale as i32;
-                    root.draw(&Rectangle::new(
-                        [
-                            (x0 + x * s, y0 + y * s),
-                            (x0 + x * s + s - 1, y0 + y * s + s - 1),
-                        ],
-                        grey(v).filled(),
-                    ))
-                    .map_err(|e| e.to_string())?;
+                for py in 0..cell as i32 {
+                    for px in 0..cell as i32 {
+                        let s = scale as i32;
+                        let v = pixels.get(((py / s) * 28 + px / s) as usize).copied();
+                        root.draw_pixel((x0 + px, y0 + py), &grey(v.unwrap_or(1.0)))
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
             }
         }
@@ -140,29 +136,41 @@ pub fn loss_curves(
     let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);
     let y_min = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let y_max = all.iter().map(|p| p.1).fold(0.0, f64::max);
-    let (lo, hi) = (y_min * 0.8, (y_max * 1.25).max(y_min * 1.5));
+    // Plotted as log10(loss) on a linear axis, labelled with the losses themselves: plotters' own
+    // log axis draws no labels when the losses span less than a decade.
+    let (lo, hi) = (
+        (y_min * 0.8).log10(),
+        (y_max * 1.25).max(y_min * 1.5).log10(),
+    );
     render(path, (900, 560), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, font(22.0))
             .margin(16)
             .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(1.0..x_max.max(2.0), (lo..hi).log_scale())
+            .y_label_area_size(80)
+            .build_cartesian_2d(1.0..x_max.max(2.0), lo..hi)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc(y_label)
+            .y_desc(format!("{y_label} (log scale)"))
             .label_style(font(14.0))
             .axis_desc_style(font(16.0))
-            .y_label_formatter(&|v| format!("{v:.1e}"))
+            .light_line_style(WHITE)
+            .x_labels((x_max as usize).clamp(2, 11))
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_labels(8)
+            .y_label_formatter(&|v| format!("{:.2e}", 10f64.powf(*v)))
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, c) in curves.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
             chart
                 .draw_series(LineSeries::new(
-                    c.points.iter().copied().filter(|&(_, y)| finite(y)),
+                    c.points
+                        .iter()
+                        .filter(|&&(_, y)| finite(y))
+                        .map(|&(x, y)| (x, y.log10())),
                     colour.stroke_width(2),
                 ))
                 .map_err(|e| e.to_string())?
@@ -210,17 +218,16 @@ pub fn confusion_grid(panels: &[Confusion], per_row: usize, path: &Path) -> Resu
                     } else {
                         count as f64 / total as f64
                     };
-                    let shade = (255.0 - 190.0 * share) as u8;
+                    let shade = (255.0 - 150.0 * share) as u8;
                     let (x, y) = (x0 + p as i32 * cell, y0 + t as i32 * cell);
                     area.draw(&Rectangle::new(
                         [(x, y), (x + cell - 2, y + cell - 2)],
                         RGBColor(shade, shade, 255).filled(),
                     ))
                     .map_err(|e| e.to_string())?;
-                    let text_colour = if share > 0.6 { WHITE } else { BLACK };
                     area.draw_text(
                         &count.to_string(),
-                        &font(20.0).color(&text_colour),
+                        &font(20.0),
                         (x + cell / 2 - 10, y + cell / 2 - 10),
                     )
                     .map_err(|e| e.to_string())?;
@@ -273,6 +280,12 @@ mod tests {
         assert_eq!(at(174 + 60 + 10, 4 + 10), [255, 255, 255]);
         assert_eq!(at(174 + 10, 64 + 10), [128, 128, 128]);
         assert_eq!(at(174 + 10, 64 + 50), [0, 0, 0]);
+        // Every pixel of a cell is drawn (no seams between the scaled-up ROI pixels).
+        for y in 4..60 {
+            for x in 174..230 {
+                assert_eq!(at(x, y), [0, 0, 0], "seam at {x},{y}");
+            }
+        }
         // The labels are drawn: some dark pixels in the label column.
         let dark = (0..170)
             .flat_map(|x| (0..60).map(move |y| (x, y)))
@@ -321,8 +334,8 @@ mod tests {
         assert_eq!(img.dimensions(), (250, 250));
         // Top-left cell (share 1.0) darkest, top-right (0.0) white-ish, bottom cells half.
         let at = |x: u32, y: u32| img.get_pixel(x, y).0;
-        assert_eq!(at(72, 62), [65, 65, 255]);
+        assert_eq!(at(72, 62), [105, 105, 255]);
         assert_eq!(at(152 + 70, 62), [255, 255, 255]);
-        assert_eq!(at(72, 142), [160, 160, 255]);
+        assert_eq!(at(72, 142), [180, 180, 255]);
     }
 }
