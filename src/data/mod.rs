@@ -1,6 +1,7 @@
 //! Datasets of 28x28 liver ROIs: loading, splitting, HI normalisation and the synthetic generator.
 
 pub mod folder;
+pub mod mat;
 pub mod roi;
 pub mod split;
 pub mod synth;
