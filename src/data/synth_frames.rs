@@ -108,8 +108,12 @@ pub fn patient_frames(cfg: &FrameSynthConfig, index: usize, label: Label) -> Vec
                     continue;
                 }
                 let e = ((r as f64 - kr) / ry).powi(2) + ((c as f64 - kc) / rx).powi(2);
-                let (mean, sd) = if e <= 1.0 {
+                // The renal capsule: a bright rim around the cortex, outside any box.
+                let capsule = 1.7 * t.liver_mean.max(t.kidney_mean);
+                let (mean, sd) = if e <= 0.85 {
                     (t.kidney_mean, t.kidney_sd)
+                } else if e <= 1.0 {
+                    (capsule, capsule / 5.0)
                 } else {
                     (t.liver_mean, t.liver_sd)
                 };
