@@ -639,8 +639,8 @@ impl ByraReader {
             }
         };
         let label = match scalar(self.fields.class, "class")? {
-            Some(v) if v == 0.0 => Label::Healthy,
-            Some(v) if v == 1.0 => Label::Steatosis,
+            Some(0.0) => Label::Healthy,
+            Some(1.0) => Label::Steatosis,
             Some(v) => {
                 return Err(err(format!(
                     "class is {v}, expected 0 (healthy) or 1 (steatotic)"
