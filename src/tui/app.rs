@@ -227,6 +227,11 @@ impl App {
         true
     }
 
+    /// Whether the terminal should send mouse events: the ROI picker is visible and its mouse is on.
+    pub fn wants_mouse(&self) -> bool {
+        self.pane == 6 && self.picker.mouse && self.popup.is_none() && !self.help
+    }
+
     pub fn is_training(&self) -> bool {
         self.training.is_some()
     }

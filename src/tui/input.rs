@@ -14,6 +14,10 @@ impl App {
     pub fn on_terminal(&mut self, ev: TermEvent) -> bool {
         match ev {
             TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.on_key(k),
+            TermEvent::Mouse(m) if self.wants_mouse() => {
+                let effect = self.picker.on_mouse(m);
+                self.apply(effect)
+            }
             TermEvent::Resize(..) | TermEvent::FocusGained => true,
             _ => false,
         }

@@ -41,10 +41,11 @@ pub enum Action {
     Pick,
     BoxSwitch,
     CopyPrev,
+    Mouse,
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 39] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 40] = [
     (
         Action::Quit,
         "quit",
@@ -189,6 +190,7 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 39] = [
         &["y"],
         "Picker: copy previous frame's boxes",
     ),
+    (Action::Mouse, "mouse", &["m"], "Picker: mouse on/off"),
 ];
 
 /// A key with modifiers, as written in config files: `q`, `ctrl-c`, `alt-x`, `enter`, `f5`.

@@ -3,7 +3,10 @@
 //! folder's `coords.csv` (the same file `vqtex roi extract --coords` reads), so a partly done set
 //! resumes where it stopped, and `r` extracts the HI-normalised ROIs and opens them in the Data pane.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -58,6 +61,20 @@ pub struct PickerPane {
     /// 1 shows the whole frame; 2, 4, 8 magnify around the active box.
     pub zoom: u16,
     pub error: Option<String>,
+    /// The terminal sends mouse events while this is on (`m`).
+    pub mouse: bool,
+    /// Where the last draw put the frame, to map a click to a pixel.
+    view: Cell<Option<View>>,
+}
+
+/// The frame's place on screen: sub-pixel (half-cell) `i, j` of `area` shows frame pixel
+/// `(x0 + (i + 0.5) s, y0 + (j + 0.5) s)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct View {
+    area: Rect,
+    x0: f64,
+    y0: f64,
+    s: f64,
 }
 
 /// Colours of the boxes (named colours: they work in every terminal).
@@ -271,6 +288,53 @@ impl PickerPane {
                 };
             }
             Action::Run => return self.extract(),
+            Action::Mouse => {
+                self.mouse = !self.mouse;
+                return Effect::Say(if self.mouse {
+                    "mouse on: click places the active box, right click switches box, wheel zooms; m turns it off".into()
+                } else {
+                    "mouse off: the terminal selects text again".into()
+                });
+            }
+            _ => return Effect::None,
+        }
+        Effect::Redraw
+    }
+
+    /// A mouse event on the frame: left click or drag centres the active box on the pointer, right
+    /// click switches box, the wheel zooms.
+    pub fn on_mouse(&mut self, m: MouseEvent) -> Effect {
+        let Some(v) = self.view.get() else {
+            return Effect::None;
+        };
+        let inside = m.column >= v.area.x
+            && m.column < v.area.x + v.area.width
+            && m.row >= v.area.y
+            && m.row < v.area.y + v.area.height;
+        if !inside || self.image.is_none() {
+            return Effect::None;
+        }
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) | MouseEventKind::Drag(MouseButton::Left) => {
+                let i = (m.column - v.area.x) as f64;
+                // The cell's two sub-pixels: aim at its middle.
+                let j = 2.0 * (m.row - v.area.y) as f64 + 0.5;
+                let x = v.x0 + (i + 0.5) * v.s;
+                let y = v.y0 + (j + 0.5) * v.s;
+                let half = ROI_SIZE as f64 / 2.0;
+                let corner = (
+                    (x - half).round().max(0.0) as u32,
+                    (y - half).round().max(0.0) as u32,
+                );
+                match self.active {
+                    Which::Liver => self.draft.liver = corner,
+                    Which::Kidney => self.draft.kidney = corner,
+                }
+                self.clamp();
+            }
+            MouseEventKind::Down(MouseButton::Right) => return self.on_action(Action::BoxSwitch),
+            MouseEventKind::ScrollUp => return self.on_action(Action::More),
+            MouseEventKind::ScrollDown => return self.on_action(Action::Less),
             _ => return Effect::None,
         }
         Effect::Redraw
@@ -381,6 +445,10 @@ impl PickerPane {
             ("+/- zoom · pgup/pgdn frame".into(), t.muted()),
             ("enter save, next · y copy prev".into(), t.muted()),
             ("r extract ROIs · o open".into(), t.muted()),
+            (
+                format!("m mouse ({})", if self.mouse { "on" } else { "off" }),
+                t.muted(),
+            ),
         ];
         for (i, (text, style)) in lines.iter().enumerate() {
             put(buf, si, si.x, si.y + i as u16, text, *style);
@@ -427,6 +495,7 @@ impl PickerPane {
             }
         };
         let (x0, y0) = (origin(focus.0, vw, w), origin(focus.1, vh, h));
+        self.view.set(Some(View { area, x0, y0, s }));
         // Box edges in sub-pixel units.
         let edges = |(bx, by): (u32, u32)| {
             let f = |p: f64, o: f64| ((p - o) / s).floor() as i64;

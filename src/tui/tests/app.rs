@@ -203,3 +203,28 @@ fn watch_follows_a_growing_metrics_file() {
     assert_eq!((runs[0].epoch, runs[0].epochs), (2, 5));
     assert_eq!(runs[0].status, "running");
 }
+
+#[test]
+fn picker_opens_a_frames_folder_by_prompt_and_asks_for_the_mouse_only_when_shown() {
+    let (mut app, _rx) = app();
+    app.on_key(key('7'));
+    assert!(screen(&app, 100, 30).contains("No frames folder open"));
+    app.on_key(key('o'));
+    assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/frames");
+    for c in dir.chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.picker.frames.len(), 12);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("p01_f0.png (1/12)") && s.contains("12 of 12 frames saved"),
+        "{s}"
+    );
+    assert!(!app.wants_mouse());
+    app.on_key(key('m'));
+    assert!(app.wants_mouse());
+    app.on_key(key('1'));
+    assert!(!app.wants_mouse(), "only while the picker is shown");
+}

@@ -144,3 +144,42 @@ fn draws_the_frame_boxes_and_live_hi() {
     let mut empty = Buffer::empty(Rect::new(0, 0, 40, 6));
     PickerPane::default().draw(empty.area, &mut empty, &ctx());
 }
+
+#[test]
+fn the_mouse_places_boxes_switches_and_zooms() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = frames_copy(tmp.path());
+    let mut p = PickerPane::open(&dir).unwrap();
+    let ev = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // Before anything is drawn, clicks do nothing.
+    assert_eq!(
+        p.on_mouse(ev(MouseEventKind::Down(MouseButton::Left), 5, 5)),
+        Effect::None
+    );
+    assert!(matches!(p.on_action(Action::Mouse), Effect::Say(_)) && p.mouse);
+    // A 180x120 frame in a 90x60-cell view: 2 pixels a sub-pixel (half cell) both ways, so the
+    // frame fills the width and is letterboxed vertically (y0 = (120 - 240) / 2 = -60).
+    let area = Rect::new(0, 0, 90 + 34 + 2, 62);
+    p.draw(area, &mut Buffer::empty(area), &ctx());
+    let v = p.view.get().unwrap();
+    assert_eq!(
+        (v.area, v.s, v.x0, v.y0),
+        (Rect::new(1, 1, 90, 60), 2.0, 0.0, -60.0)
+    );
+    // Cell (31, 21) is sub-pixel i = 30, j = 40.5: pixel x = 61, y = -60 + 41 * 2 = 22; the box is
+    // centred there: corner (47, 8).
+    p.on_mouse(ev(MouseEventKind::Down(MouseButton::Left), 31, 21));
+    assert_eq!(p.draft.liver, (47, 8));
+    p.on_mouse(ev(MouseEventKind::Down(MouseButton::Right), 31, 21));
+    assert_eq!(p.active, Which::Kidney);
+    p.on_mouse(ev(MouseEventKind::Drag(MouseButton::Left), 200, 21));
+    assert_eq!(p.draft.liver, (47, 8), "outside the frame view: ignored");
+    p.on_mouse(ev(MouseEventKind::ScrollUp, 31, 21));
+    assert_eq!(p.zoom, 2);
+}
