@@ -442,6 +442,36 @@ fn read_sheet(
     Ok((patient_i.is_some() || sheet.patient_from.is_some(), rows))
 }
 
+/// Orders file names as people do: `f2` before `f10` (runs of digits compare as numbers).
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(&cb) {
+        let o = match (x, y) {
+            ((true, p), (true, q)) => {
+                let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                p.len().cmp(&q.len()).then_with(|| p.cmp(q))
+            }
+            ((_, p), (_, q)) => p.cmp(q),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
 /// Which kind of frame files to import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameKind {
@@ -489,7 +519,7 @@ pub fn import_files(
             files.push(name);
         }
     }
-    files.sort();
+    files.sort_by(|a, b| natural_cmp(a, b));
     for f in &files {
         if !rows.contains_key(f) {
             problems.push(format!(
@@ -522,6 +552,7 @@ pub fn import_files(
     let staged = StagedDir::new(out)?;
     let mut labels: HashMap<String, Label> = HashMap::new();
     let mut per_patient: BTreeMap<String, usize> = BTreeMap::new();
+    let mut safe_names: HashMap<String, String> = HashMap::new();
     let mut records = Vec::new();
     for f in &files {
         let row = &rows[f];
@@ -563,6 +594,18 @@ pub fn import_files(
             }
         }
         labels.insert(patient.clone(), row.label);
+        match safe_names.get(&file_safe(&patient)) {
+            Some(other) if other != &patient => {
+                problems.push(format!(
+                    "patients '{other}' and '{patient}' would share the file names p{}_fK.png: rename one",
+                    file_safe(&patient)
+                ));
+                continue;
+            }
+            _ => {
+                safe_names.insert(file_safe(&patient), patient.clone());
+            }
+        }
         for frame in frames {
             let k = per_patient.entry(patient.clone()).or_insert(0);
             let name = frame_file(&patient, *k);

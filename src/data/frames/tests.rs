@@ -168,3 +168,25 @@ fn import_dicom_single_and_multi_frame_patient_from_tag() {
         100
     );
 }
+
+#[test]
+fn frames_are_numbered_in_natural_order() {
+    let mut v = vec![
+        "US_7_10.png",
+        "US_7_2.png",
+        "US_7_1.png",
+        "US_10_1.png",
+        "US_7_02b.png",
+    ];
+    v.sort_by(|a, b| natural_cmp(a, b));
+    assert_eq!(
+        v,
+        [
+            "US_7_1.png",
+            "US_7_2.png",
+            "US_7_02b.png",
+            "US_7_10.png",
+            "US_10_1.png"
+        ]
+    );
+}
