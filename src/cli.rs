@@ -28,8 +28,16 @@ pub enum Command {
     Tui(TuiArgs),
     /// Open the workbench on a run another process is writing (`vqtex train` in tmux or nohup).
     Watch(WatchArgs),
-    /// Generate the synthetic liver-ultrasound dataset (55 patients x 10 ROIs + labels.csv).
+    /// Generate the synthetic liver-ultrasound dataset (55 patients x 10 ROIs + labels.csv), or with
+    /// --frames full B-mode frames with frames.csv and coords.csv.
     Synth(SynthArgs),
+    /// Bring your own ultrasound: B-mode frames from the Byra .mat file, PNG or DICOM into a frames
+    /// folder (PNGs + frames.csv).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// ROIs from frames: `roi extract` cuts the liver and kidney boxes and HI-normalises the liver.
+    #[command(subcommand)]
+    Roi(RoiCommand),
     /// Train a VQ-VAE on a ROI folder into a run directory.
     Train(TrainArgs),
     /// Reconstruction metrics (MSE, MAE, SSIM, PSNR) of a run on its test ROIs.
@@ -137,6 +145,103 @@ pub struct SynthArgs {
     /// Seed of the generator (sample-data/ uses the default).
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
+    /// Write full B-mode frames with frames.csv and coords.csv (liver and kidney boxes) instead of
+    /// ROIs: the input of `vqtex roi extract` (sample-data/frames/ uses the defaults).
+    #[arg(long)]
+    pub frames: bool,
+    /// Write a Byra-layout MAT v5 file to OUT (compressed, MATLAB header) with frames of the size
+    /// given; for tests and measurements.
+    #[arg(long, hide = true, conflicts_with = "frames")]
+    pub mat: bool,
+    /// With --frames or --mat: healthy patients.
+    #[arg(long, value_name = "N")]
+    pub healthy: Option<usize>,
+    /// With --frames or --mat: steatotic patients.
+    #[arg(long, value_name = "N")]
+    pub steatotic: Option<usize>,
+    /// With --frames or --mat: frames per patient.
+    #[arg(long, value_name = "N")]
+    pub per_patient: Option<usize>,
+    /// With --frames or --mat: frame size in pixels, WIDTHxHEIGHT (default 180x120).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub size: Option<(usize, usize)>,
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT, e.g. 636x434"))?;
+    match (w.trim().parse::<usize>(), h.trim().parse::<usize>()) {
+        (Ok(w), Ok(h)) if w >= 150 && h >= 100 => Ok((w, h)),
+        (Ok(_), Ok(_)) => Err(format!("'{s}': frames must be at least 150x100")),
+        _ => Err(format!("'{s}' is not WIDTHxHEIGHT, e.g. 636x434")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// The Byra et al. dataset file (MAT v5/v7, struct array `data` with id, class, fat, images):
+    /// each patient's frames as PNG plus frames.csv, read one patient at a time.
+    Mat(ImportMatArgs),
+    /// A folder of PNG B-mode frames, labelled by a CSV with a row per file.
+    Frames(ImportFilesArgs),
+    /// A folder of DICOM files (single or multi-frame; gray, RGB or YBR to gray), labelled by a CSV
+    /// with a row per file; the patient is the file's PatientID unless the CSV or --patient-from says.
+    Dicom(ImportFilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportMatArgs {
+    /// The .mat file.
+    pub file: PathBuf,
+    /// Output folder (must be empty or not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportFilesArgs {
+    /// The folder holding the frames (not searched recursively).
+    pub dir: PathBuf,
+    /// CSV with a row per input file: file, label (healthy/steatosis or 0/1), optional patient and fat.
+    #[arg(long, value_name = "CSV")]
+    pub labels: PathBuf,
+    /// Output folder (must be empty or not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Column of the CSV holding the file name.
+    #[arg(long, default_value = "file", value_name = "NAME")]
+    pub file_col: String,
+    /// Column holding the label.
+    #[arg(long, default_value = "label", value_name = "NAME")]
+    pub label_col: String,
+    /// Column holding the patient id.
+    #[arg(long, default_value = "patient", value_name = "NAME")]
+    pub patient_col: String,
+    /// Derive the patient id from the file name: a regex whose first group is the id.
+    #[arg(long, value_name = "REGEX")]
+    pub patient_from: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoiCommand {
+    /// Cut each frame's 28x28 liver and kidney boxes, compute HI = mean(liver) / mean(kidney), and
+    /// write the HI-normalised liver ROIs with labels.csv (file, patient, label, hi): ready for
+    /// `vqtex train --data OUT`.
+    Extract(RoiExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RoiExtractArgs {
+    /// Frames folder with frames.csv (from `vqtex import`).
+    #[arg(long, value_name = "DIR")]
+    pub frames: PathBuf,
+    /// Boxes: file,liver_x,liver_y,kidney_x,kidney_y (top-left corners of 28x28 boxes).
+    #[arg(long, value_name = "CSV")]
+    pub coords: PathBuf,
+    /// Output ROI folder (must be empty or not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Training hyperparameters shared by `train` and `reproduce`.

@@ -45,6 +45,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Synth(a)) => commands::synth(&a),
+        Some(Command::Import(c)) => commands::import::import(&c),
+        Some(Command::Roi(c)) => commands::import::roi(&c),
         Some(Command::Train(a)) => commands::train(&a),
         Some(Command::Eval(a)) => commands::eval(&a),
         Some(Command::Classify(a)) => commands::classify(&a),

@@ -1,6 +1,7 @@
 //! The headless jobs behind each command. Errors carry context for the user (anyhow).
 
 mod bench;
+pub mod import;
 mod progress;
 mod reproduce;
 
@@ -64,6 +65,9 @@ fn load_data(args: &DataArgs) -> Result<(PathBuf, LoadOptions, Dataset)> {
 }
 
 pub fn synth(args: &SynthArgs) -> Result<()> {
+    if args.frames || args.mat {
+        return import::synth_frames(args);
+    }
     if args.out.exists()
         && std::fs::read_dir(&args.out)
             .with_context(|| format!("cannot read {}", args.out.display()))?

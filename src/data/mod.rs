@@ -1,9 +1,14 @@
 //! Datasets of 28x28 liver ROIs: loading, splitting, HI normalisation and the synthetic generator.
 
+pub mod dicom;
+pub mod extract;
 pub mod folder;
+pub mod frames;
+pub mod mat;
 pub mod roi;
 pub mod split;
 pub mod synth;
+pub mod synth_frames;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -243,4 +248,15 @@ pub enum DataError {
     BadSplit { path: PathBuf, message: String },
     #[error("invalid option: {0}")]
     Option(String),
+    #[error("{path}: {source}")]
+    Mat {
+        path: PathBuf,
+        source: mat::MatError,
+    },
+    #[error("{path}: not a readable DICOM image ({message})")]
+    Dicom { path: PathBuf, message: String },
+    #[error("{} is not empty: choose an empty or new folder (nothing was written)", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("{} problem{} (nothing was written):\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n  "))]
+    Problems(Vec<String>),
 }

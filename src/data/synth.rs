@@ -65,11 +65,11 @@ fn class_model(label: Label) -> ClassModel {
 /// pixels (Gaussian sigma of the field's PSF). Tuned so the log-compressed images reproduce the
 /// measured autocorrelation (axial lag 1 about 0.47, lateral lag 1 about 0.83).
 const PSF_AXIAL: f64 = 1.05;
-const PSF_LATERAL: f64 = 2.35;
+pub(crate) const PSF_LATERAL: f64 = 2.35;
 /// How far a frame may drift from the patient's reference window (pixels).
 const DRIFT: usize = 3;
 /// Fraction of the speckle (in amplitude) that is renewed between frames.
-const DECORRELATION: f64 = 0.35;
+pub(crate) const DECORRELATION: f64 = 0.35;
 
 /// A patient's simulated frames: liver ROIs before normalisation and kidney-cortex ROIs.
 pub struct PatientFrames {
@@ -79,7 +79,7 @@ pub struct PatientFrames {
     pub kidney: Vec<Vec<u8>>,
 }
 
-fn gauss(rng: &mut Rng, mean: f64, sd: f64) -> f64 {
+pub(crate) fn gauss(rng: &mut Rng, mean: f64, sd: f64) -> f64 {
     Normal::new(mean, sd).expect("finite sd").sample(rng)
 }
 
@@ -95,30 +95,41 @@ fn kernel(sigma: f64) -> Vec<f64> {
 /// A speckle field: standardised log-envelope of complex Gaussian scatterers convolved with the PSF.
 /// `noise` holds the complex scatterers (re, im) on an `n x n` grid; the output is `(n - 2r)^2`.
 fn speckle(noise: &[(f64, f64)], n: usize) -> (Vec<f64>, usize) {
+    let (out, m, _) = speckle_rect(noise, n, n);
+    (out, m)
+}
+
+/// [`speckle`] of a `rows x cols` grid of scatterers: the output loses the PSF margin `r` on every
+/// side, `(rows - 2r) x (cols - 2r)`, returned with its row and column counts.
+pub(crate) fn speckle_rect(
+    noise: &[(f64, f64)],
+    rows: usize,
+    cols: usize,
+) -> (Vec<f64>, usize, usize) {
     let ka = kernel(PSF_AXIAL);
     let kl = kernel(PSF_LATERAL);
     let (ra, rl) = (ka.len() / 2, kl.len() / 2);
     let r = ra.max(rl);
-    let m = n - 2 * r;
+    let (mr, mc) = (rows - 2 * r, cols - 2 * r);
     // Lateral pass (along columns), then axial pass (down rows).
-    let mut tmp = vec![(0.0, 0.0); n * m];
-    for row in 0..n {
-        for c in 0..m {
+    let mut tmp = vec![(0.0, 0.0); rows * mc];
+    for row in 0..rows {
+        for c in 0..mc {
             let (mut re, mut im) = (0.0, 0.0);
             for (j, w) in kl.iter().enumerate() {
-                let (a, b) = noise[row * n + c + r + j - rl];
+                let (a, b) = noise[row * cols + c + r + j - rl];
                 re += w * a;
                 im += w * b;
             }
-            tmp[row * m + c] = (re, im);
+            tmp[row * mc + c] = (re, im);
         }
     }
-    let mut out = vec![0.0; m * m];
-    for row in 0..m {
-        for c in 0..m {
+    let mut out = vec![0.0; mr * mc];
+    for row in 0..mr {
+        for c in 0..mc {
             let (mut re, mut im) = (0.0, 0.0);
             for (i, w) in ka.iter().enumerate() {
-                let (a, b) = tmp[(row + r + i - ra) * m + c];
+                let (a, b) = tmp[(row + r + i - ra) * mc + c];
                 re += w * a;
                 im += w * b;
             }
@@ -127,10 +138,10 @@ fn speckle(noise: &[(f64, f64)], n: usize) -> (Vec<f64>, usize) {
             let env = (re * re + im * im).sqrt().max(1e-12);
             let mu = (std::f64::consts::LN_2 - 0.577_215_664_901_532_9) / 2.0;
             let sd = (std::f64::consts::PI.powi(2) / 24.0).sqrt();
-            out[row * m + c] = soft_floor((env.ln() - mu) / sd);
+            out[row * mc + c] = soft_floor((env.ln() - mu) / sd);
         }
     }
-    (out, m)
+    (out, mr, mc)
 }
 
 /// The dark tail of log-compressed speckle ends at the system's noise floor: values below -3 sd are
@@ -143,7 +154,7 @@ fn soft_floor(v: f64) -> f64 {
     }
 }
 
-fn complex_noise(rng: &mut Rng, len: usize) -> Vec<(f64, f64)> {
+pub(crate) fn complex_noise(rng: &mut Rng, len: usize) -> Vec<(f64, f64)> {
     let normal = Normal::new(0.0, 1.0).expect("unit normal");
     (0..len)
         .map(|_| (normal.sample(rng), normal.sample(rng)))
@@ -185,9 +196,19 @@ fn tissue_frames(rng: &mut Rng, frames: usize, mean: f64, sd: f64) -> Vec<Vec<u8
     out
 }
 
-/// Simulates one patient's raw liver and kidney ROIs (before HI normalisation).
-pub fn simulate_patient(cfg: &SynthConfig, index: usize, label: Label) -> PatientFrames {
-    let mut rng = seeded(cfg.seed, &format!("patient-{index}"));
+/// A patient's raw (before HI normalisation) liver and kidney-cortex intensities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TissueParams {
+    pub liver_mean: f64,
+    pub liver_sd: f64,
+    pub kidney_mean: f64,
+    pub kidney_sd: f64,
+}
+
+/// Draws a patient's tissue intensities from its class model; returns the patient's RNG, ready for
+/// the speckle.
+pub(crate) fn patient_params(seed: u64, index: usize, label: Label) -> (Rng, TissueParams) {
+    let mut rng = seeded(seed, &format!("patient-{index}"));
     let model = class_model(label);
     let (lo, hi_max) = (model.hi.2, model.hi.3);
     let hi = gauss(&mut rng, model.hi.0, model.hi.1).clamp(lo, hi_max);
@@ -198,13 +219,20 @@ pub fn simulate_patient(cfg: &SynthConfig, index: usize, label: Label) -> Patien
     let liver_sd = target_mean / ratio / hi;
     let kidney_mean = liver_mean / hi;
     let kidney_ratio = gauss(&mut rng, 5.0, 0.5).clamp(3.5, 8.0);
-    let liver = tissue_frames(&mut rng, cfg.frames, liver_mean, liver_sd);
-    let kidney = tissue_frames(
-        &mut rng,
-        cfg.frames,
+    let t = TissueParams {
+        liver_mean,
+        liver_sd,
         kidney_mean,
-        kidney_mean / kidney_ratio,
-    );
+        kidney_sd: kidney_mean / kidney_ratio,
+    };
+    (rng, t)
+}
+
+/// Simulates one patient's raw liver and kidney ROIs (before HI normalisation).
+pub fn simulate_patient(cfg: &SynthConfig, index: usize, label: Label) -> PatientFrames {
+    let (mut rng, t) = patient_params(cfg.seed, index, label);
+    let liver = tissue_frames(&mut rng, cfg.frames, t.liver_mean, t.liver_sd);
+    let kidney = tissue_frames(&mut rng, cfg.frames, t.kidney_mean, t.kidney_sd);
     PatientFrames {
         patient: PatientId(format!("{:02}", index + 1)),
         label,

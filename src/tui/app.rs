@@ -11,6 +11,7 @@ use super::keymap::Keymap;
 use super::panes::classify::ClassifyPane;
 use super::panes::data::DataPane;
 use super::panes::latent::LatentPane;
+use super::panes::picker::PickerPane;
 use super::panes::recon::ReconPane;
 use super::panes::runs::RunsPane;
 use super::panes::train::{Status, TrainPane};
@@ -21,7 +22,9 @@ use super::Msg;
 use crate::data::LoadOptions;
 use crate::train::{checkpoint, Command, Event, RunDir};
 
-pub const PANES: [&str; 6] = ["Data", "Train", "Recon", "Latent", "Classify", "Runs"];
+pub const PANES: [&str; 7] = [
+    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Picker",
+];
 
 /// A popup that takes the keys until it closes.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +61,7 @@ pub struct App {
     pub latent: LatentPane,
     pub classify: ClassifyPane,
     pub runs: RunsPane,
+    pub picker: PickerPane,
     pub load: LoadOptions,
     pub runs_dir: PathBuf,
     pub training: Option<Training>,
@@ -98,6 +102,7 @@ impl App {
                 dir: runs_dir.clone(),
                 ..RunsPane::default()
             },
+            picker: PickerPane::default(),
             load,
             runs_dir,
             training: None,
@@ -220,6 +225,11 @@ impl App {
             Effect::Say(s) => self.say(s, false),
         }
         true
+    }
+
+    /// Whether the terminal should send mouse events: the ROI picker is visible and its mouse is on.
+    pub fn wants_mouse(&self) -> bool {
+        self.pane == 6 && self.picker.mouse && self.popup.is_none() && !self.help
     }
 
     pub fn is_training(&self) -> bool {

@@ -14,6 +14,10 @@ impl App {
     pub fn on_terminal(&mut self, ev: TermEvent) -> bool {
         match ev {
             TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.on_key(k),
+            TermEvent::Mouse(m) if self.wants_mouse() => {
+                let effect = self.picker.on_mouse(m);
+                self.apply(effect)
+            }
             TermEvent::Resize(..) | TermEvent::FocusGained => true,
             _ => false,
         }
@@ -67,7 +71,8 @@ impl App {
                     2 => self.recon.on_action(a),
                     3 => self.latent.on_action(a),
                     4 => self.classify.on_action(a),
-                    _ => self.runs.on_action(a),
+                    5 => self.runs.on_action(a),
+                    _ => self.picker.on_action(a),
                 };
                 self.apply(effect)
             }
@@ -140,6 +145,25 @@ impl App {
                 self.data.error = None;
                 self.say(format!("loading {}…", dir.display()), false);
                 self.request(Request::LoadData(dir));
+            }
+            PromptKind::OpenFrames => {
+                if input.is_empty() {
+                    return;
+                }
+                let dir = std::path::PathBuf::from(shellexpand_home(&input));
+                match super::panes::picker::PickerPane::open(&dir) {
+                    Ok(p) => {
+                        let msg = format!(
+                            "{} frames, {} with boxes, from {}",
+                            p.frames.len(),
+                            p.done(),
+                            dir.display()
+                        );
+                        self.picker = p;
+                        self.say(msg, false);
+                    }
+                    Err(e) => self.say(e, true),
+                }
             }
             PromptKind::Field(i) => match Form::check(i, &input) {
                 Ok(()) => self.train.form.values[i] = input,

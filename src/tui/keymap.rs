@@ -39,10 +39,13 @@ pub enum Action {
     More,
     Less,
     Pick,
+    BoxSwitch,
+    CopyPrev,
+    Mouse,
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 36] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 40] = [
     (
         Action::Quit,
         "quit",
@@ -63,6 +66,7 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 36] = [
     (Action::Pane(4), "pane_latent", &["4"], "Latent pane"),
     (Action::Pane(5), "pane_classify", &["5"], "Classify pane"),
     (Action::Pane(6), "pane_runs", &["6"], "Runs pane"),
+    (Action::Pane(7), "pane_picker", &["7"], "ROI picker pane"),
     (Action::Up, "up", &["up", "k"], "move up / previous field"),
     (
         Action::Down,
@@ -144,21 +148,49 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 36] = [
         "Data: filter by split",
     ),
     (Action::Jump, "jump", &["/"], "Data: jump to a patient id"),
-    (Action::Open, "open", &["o"], "Data: open another dataset"),
+    (
+        Action::Open,
+        "open",
+        &["o"],
+        "open a dataset / frames folder",
+    ),
     (
         Action::Delete,
         "delete",
         &["d"],
         "Runs: delete a run (asks)",
     ),
-    (Action::More, "more", &["+", "="], "Latent: more steps"),
-    (Action::Less, "less", &["-"], "Latent: fewer steps"),
+    (
+        Action::More,
+        "more",
+        &["+", "="],
+        "Latent: steps+ · Picker: zoom in",
+    ),
+    (
+        Action::Less,
+        "less",
+        &["-"],
+        "Latent: steps- · Picker: zoom out",
+    ),
     (
         Action::Pick,
         "pick",
         &["n"],
         "Recon: other ROIs · Latent: range",
     ),
+    (
+        Action::BoxSwitch,
+        "box_switch",
+        &["b"],
+        "Picker: switch liver/kidney box",
+    ),
+    (
+        Action::CopyPrev,
+        "copy_prev",
+        &["y"],
+        "Picker: copy previous frame's boxes",
+    ),
+    (Action::Mouse, "mouse", &["m"], "Picker: mouse on/off"),
 ];
 
 /// A key with modifiers, as written in config files: `q`, `ctrl-c`, `alt-x`, `enter`, `f5`.

@@ -5,7 +5,7 @@ use std::io::{self, Stdout};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::EventStream;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -98,7 +98,12 @@ pub struct Tui {
 /// Puts the terminal back: raw mode off, main screen, cursor shown. Safe to call twice.
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
 }
 
 impl Tui {
@@ -197,7 +202,18 @@ pub async fn event_loop(
     let start = tokio::time::Instant::now();
     let mut pacer = Pacer::default();
     pacer.mark(Redraw::Now);
+    // Mouse capture is on only while the ROI picker asks for it (it takes the terminal's own
+    // selection away).
+    let mut mouse = false;
     loop {
+        if app.wants_mouse() != mouse {
+            mouse = !mouse;
+            if mouse {
+                execute!(io::stdout(), EnableMouseCapture)?;
+            } else {
+                execute!(io::stdout(), DisableMouseCapture)?;
+            }
+        }
         if pacer.should_draw(start.elapsed()) {
             terminal.draw(|f| f.render_widget(&*app, f.area()))?;
             pacer.drawn(start.elapsed());

@@ -44,7 +44,8 @@ impl Widget for &App {
             2 => self.recon.draw(body, buf, ctx),
             3 => self.latent.draw(body, buf, ctx),
             4 => self.classify.draw(body, buf, ctx),
-            _ => self.runs.draw(body, buf, ctx),
+            5 => self.runs.draw(body, buf, ctx),
+            _ => self.picker.draw(body, buf, ctx),
         }
         self.draw_status(status, buf);
         if let Some(p) = &self.popup {
@@ -161,6 +162,7 @@ impl App {
                 let what = match kind {
                     PromptKind::JumpPatient => "Jump to patient".to_string(),
                     PromptKind::OpenDataset => "Open a ROI folder".to_string(),
+                    PromptKind::OpenFrames => "Open a frames folder (with frames.csv)".to_string(),
                     PromptKind::Field(i) => format!("Set {}", super::panes::train::FIELDS[*i]),
                 };
                 let r = centered(area, 64, 5);

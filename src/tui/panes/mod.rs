@@ -5,6 +5,7 @@ pub mod classify;
 pub mod data;
 pub mod form;
 pub mod latent;
+pub mod picker;
 pub mod recon;
 pub mod runs;
 pub mod train;
@@ -41,6 +42,8 @@ impl Default for Ctx {
 pub enum PromptKind {
     JumpPatient,
     OpenDataset,
+    /// A frames folder for the ROI picker.
+    OpenFrames,
     /// Edit field `n` of the training form.
     Field(usize),
 }

@@ -47,6 +47,7 @@ fn every_pane_draws_with_tabs_and_status() {
         "No run open",
         "SVM: pixels",
         "Reading the runs",
+        "No frames folder open",
     ];
     for (i, title) in titles.iter().enumerate() {
         app.on_key(key(char::from(b'1' + i as u8)));
@@ -63,7 +64,7 @@ fn every_pane_draws_with_tabs_and_status() {
     app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     assert_eq!(app.pane, 0);
     app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.pane, 5);
+    assert_eq!(app.pane, 6);
     assert!(app
         .requested
         .iter()
@@ -201,4 +202,29 @@ fn watch_follows_a_growing_metrics_file() {
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].epoch, runs[0].epochs), (2, 5));
     assert_eq!(runs[0].status, "running");
+}
+
+#[test]
+fn picker_opens_a_frames_folder_by_prompt_and_asks_for_the_mouse_only_when_shown() {
+    let (mut app, _rx) = app();
+    app.on_key(key('7'));
+    assert!(screen(&app, 100, 30).contains("No frames folder open"));
+    app.on_key(key('o'));
+    assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/frames");
+    for c in dir.chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.picker.frames.len(), 12);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("p01_f0.png (1/12)") && s.contains("12 of 12 frames saved"),
+        "{s}"
+    );
+    assert!(!app.wants_mouse());
+    app.on_key(key('m'));
+    assert!(app.wants_mouse());
+    app.on_key(key('1'));
+    assert!(!app.wants_mouse(), "only while the picker is shown");
 }
