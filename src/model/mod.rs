@@ -4,8 +4,10 @@
 pub mod cae;
 pub mod flow;
 pub mod layers;
+pub mod mae;
 pub mod ops;
 pub mod params;
+pub mod transformer;
 pub mod vae;
 pub mod vqvae;
 
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cae::{Cae, CaeConfig};
 pub use flow::{VaeNf, VaeNfConfig};
+pub use mae::{Mae, MaeConfig};
 pub use params::Params;
 pub use vae::{Vae, VaeConfig};
 pub use vqvae::{VqVae, VqVaeConfig};
@@ -59,6 +62,12 @@ pub trait Autoencoder: Send {
     ) -> candle_core::Result<usize> {
         Ok(0)
     }
+    /// Reconstructions `[B, 1, 28, 28]` in which no pixel is copied from the input, for models whose
+    /// [`Autoencoder::forward`] reconstruction passes input pixels through (the MAE's visible
+    /// patches); `None` for the others, whose reconstruction already comes from the latent alone.
+    fn recon_no_copy(&self, _x: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(None)
+    }
     /// Length of the vector [`Autoencoder::latent_summary`] returns.
     fn latent_dim(&self) -> usize;
     /// Number of codebook entries, for VQ models.
@@ -79,6 +88,7 @@ pub enum ModelConfig {
     Cae(CaeConfig),
     Vae(VaeConfig),
     Vaenf(VaeNfConfig),
+    Mae(MaeConfig),
 }
 
 impl Default for ModelConfig {
@@ -89,7 +99,7 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     /// The names `--model` accepts.
-    pub const NAMES: [&'static str; 4] = ["vqvae", "cae", "vae", "vaenf"];
+    pub const NAMES: [&'static str; 5] = ["vqvae", "cae", "vae", "vaenf", "mae"];
 
     /// A model with its paper defaults, by name.
     pub fn from_name(name: &str) -> Option<ModelConfig> {
@@ -98,6 +108,7 @@ impl ModelConfig {
             "cae" => Some(ModelConfig::Cae(Default::default())),
             "vae" => Some(ModelConfig::Vae(Default::default())),
             "vaenf" | "vae+nf" => Some(ModelConfig::Vaenf(Default::default())),
+            "mae" => Some(ModelConfig::Mae(Default::default())),
             _ => None,
         }
     }
@@ -108,6 +119,7 @@ impl ModelConfig {
             ModelConfig::Cae(_) => "cae",
             ModelConfig::Vae(_) => "vae",
             ModelConfig::Vaenf(_) => "vaenf",
+            ModelConfig::Mae(_) => "mae",
         }
     }
 
@@ -118,6 +130,7 @@ impl ModelConfig {
             ModelConfig::Cae(_) => 2e-4,
             ModelConfig::Vae(_) => 1e-4,
             ModelConfig::Vaenf(_) => 5e-5,
+            ModelConfig::Mae(_) => 1e-4,
         }
     }
 
@@ -128,6 +141,7 @@ impl ModelConfig {
             ModelConfig::Cae(c) => Ok(Box::new(Cae::new(c.clone(), seed, device)?)),
             ModelConfig::Vae(c) => Ok(Box::new(Vae::new(c.clone(), seed, device)?)),
             ModelConfig::Vaenf(c) => Ok(Box::new(VaeNf::new(c.clone(), seed, device)?)),
+            ModelConfig::Mae(c) => Ok(Box::new(Mae::new(c.clone(), seed, device)?)),
         }
     }
 }
@@ -239,6 +253,7 @@ mod tests {
             ModelConfig::Cae(CaeConfig::default()),
             ModelConfig::Vae(VaeConfig::default()),
             ModelConfig::Vaenf(VaeNfConfig::default()),
+            ModelConfig::Mae(MaeConfig::default()),
         ];
         for c in configs {
             let json = serde_json::to_string(&c).unwrap();
@@ -250,6 +265,10 @@ mod tests {
             let m = c.build(0, &Device::Cpu).unwrap();
             assert_eq!(m.name(), c.name());
             assert_eq!(m.grad_clip().is_some(), c.name() == "vaenf");
+            assert_eq!(ModelConfig::from_name(c.name()).as_ref(), Some(&c));
+            let x = testutil::batch(1);
+            let copies = m.recon_no_copy(&x).unwrap().is_some();
+            assert_eq!(copies, c.name() == "mae");
         }
         let partial: ModelConfig = serde_json::from_str(r#"{"kind":"vaenf","flows":4}"#).unwrap();
         let ModelConfig::Vaenf(c) = partial else {
