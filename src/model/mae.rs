@@ -700,3 +700,30 @@ mod tests {
         }));
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::model::testutil;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore = "timing, not a test"]
+    fn train_step_batch_64() {
+        let m = Mae::new(MaeConfig::default(), 0, &Device::Cpu).unwrap();
+        let x = Tensor::cat(&vec![testutil::batch(8); 8], 0).unwrap();
+        let mut best = (f64::MAX, f64::MAX);
+        for _ in 0..6 {
+            let t = Instant::now();
+            let out = m.forward(&x, true).unwrap();
+            let f = t.elapsed().as_secs_f64();
+            let _g = out.loss.backward().unwrap();
+            let tot = t.elapsed().as_secs_f64();
+            best = (best.0.min(f), best.1.min(tot));
+        }
+        eprintln!(
+            "MAE batch 64: forward {:.3}s, forward+backward {:.3}s (best of 6)",
+            best.0, best.1
+        );
+    }
+}
