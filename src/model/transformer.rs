@@ -1,22 +1,37 @@
-//! Pre-norm transformer blocks for the MAE, built only from differentiable candle primitives.
+//! Pre-norm transformer blocks for the MAE, with layer norm and softmax that carry gradients.
 //!
 //! candle 0.11's fast paths `candle_nn::ops::layer_norm`, `softmax_last_dim` and `rms_norm` have no
-//! backward: a model using them trains nothing upstream of them, silently. Layer norm and softmax
-//! are therefore written here from `mean`, `sqr`, `exp`, `sum` and broadcasts, whose gradients
-//! candle knows; the tests compare them with candle's fast paths and with finite differences.
+//! backward: a model using them trains nothing upstream of them, silently. Here layer norm and
+//! softmax are, for f32 on the CPU, custom ops with their own backward (`model::ops::norm`: one pass
+//! each way instead of a dozen), and elsewhere the same formulas written with `mean`, `sqr`, `exp`,
+//! `sum` and broadcasts, whose gradients candle knows. The tests compare the formulas with candle's
+//! fast paths and with finite differences, and the custom ops with the formulas.
 //!
 //! Tokens travel as a 2-D `[B * N, C]` tensor (so every linear layer is one plain matmul); the
 //! attention reshapes to `[B * heads, N, head_dim]`, contiguous, for its two batched matmuls.
 
-use candle_core::{Device, Result, Tensor, Var, D};
+use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::layers::Linear;
 use super::Params;
 use crate::rng::Rng;
 
-/// Softmax over the last dimension: exp(x - max) / sum(exp(x - max)). The max only shifts for
-/// numerical safety (softmax does not depend on it), so it is detached.
+/// Whether the custom ops of `model::ops::norm` apply to `x`.
+fn fused(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
+/// Softmax over the last dimension.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    if fused(x) {
+        return super::ops::norm::softmax_last(x);
+    }
+    softmax_last_formula(x)
+}
+
+/// Softmax from primitives: exp(x - max) / sum(exp(x - max)). The max only shifts for numerical
+/// safety (softmax does not depend on it), so it is detached.
+pub fn softmax_last_formula(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
     e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
@@ -25,6 +40,14 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 /// Layer norm over the last dimension, (x - mean) / sqrt(var + eps) * gamma + beta, with the biased
 /// variance (as PyTorch's `nn.LayerNorm`).
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    if fused(x) && fused(gamma) && fused(beta) {
+        return super::ops::norm::layer_norm(x, gamma, beta, eps as f32);
+    }
+    layer_norm_formula(x, gamma, beta, eps)
+}
+
+/// Layer norm from primitives.
+pub fn layer_norm_formula(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
@@ -142,7 +165,6 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::DType;
 
     fn values(t: &Tensor) -> Vec<f64> {
         t.flatten_all().unwrap().to_vec1::<f64>().unwrap()
@@ -179,10 +201,10 @@ mod tests {
     }
 
     #[test]
-    fn softmax_matches_candle_and_its_gradient_matches_finite_differences() {
+    fn softmax_formula_matches_candle_and_its_gradient_matches_finite_differences() {
         let x = input();
         let fast = candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32).unwrap()).unwrap();
-        let ours = softmax_last(&x).unwrap();
+        let ours = softmax_last_formula(&x).unwrap();
         let fast = values(&fast.to_dtype(DType::F64).unwrap());
         assert_close(&values(&ours), &fast, 1e-6);
         // Rows sum to one.
@@ -194,7 +216,12 @@ mod tests {
             x.device(),
         )
         .unwrap();
-        let loss = |x: &Tensor| (softmax_last(x).unwrap() * &w).unwrap().sum_all().unwrap();
+        let loss = |x: &Tensor| {
+            (softmax_last_formula(x).unwrap() * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
         let var = Var::from_tensor(&x).unwrap();
         let g = loss(var.as_tensor()).backward().unwrap();
         let analytic = values(g.get(var.as_tensor()).expect("softmax passes gradients"));
@@ -204,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn layer_norm_matches_candle_and_passes_gradients_to_input_gamma_and_beta() {
+    fn layer_norm_formula_matches_candle_and_passes_gradients_to_input_gamma_and_beta() {
         let x = input();
         let dev = x.device();
         let gamma = Tensor::new(&[1.0f64, 0.5, -2.0, 1.5, 0.25], dev).unwrap();
@@ -212,7 +239,7 @@ mod tests {
         let f32s = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
         let fast = candle_nn::ops::layer_norm(&f32s(&x), &f32s(&gamma), &f32s(&beta), 1e-5);
         let fast = values(&fast.unwrap().to_dtype(DType::F64).unwrap());
-        let ours = layer_norm(&x, &gamma, &beta, 1e-5).unwrap();
+        let ours = layer_norm_formula(&x, &gamma, &beta, 1e-5).unwrap();
         assert_close(&values(&ours), &fast, 1e-5);
         // By hand for the first row.
         let row: Vec<f64> = values(&x)[..5].to_vec();
@@ -226,7 +253,7 @@ mod tests {
 
         let w = Tensor::from_vec((0..15).map(|i| (i as f64).sin()).collect(), (3, 5), dev).unwrap();
         let loss = |x: &Tensor, g: &Tensor, b: &Tensor| {
-            (layer_norm(x, g, b, 1e-5).unwrap() * &w)
+            (layer_norm_formula(x, g, b, 1e-5).unwrap() * &w)
                 .unwrap()
                 .sum_all()
                 .unwrap()
@@ -300,5 +327,84 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert!(d < 1e-5, "{d}");
+    }
+
+    /// Max |a - b| relative to max |b|.
+    fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
+        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+        let s = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        d.to_scalar::<f32>().unwrap() / s.max(1e-12)
+    }
+
+    #[test]
+    fn custom_ops_match_the_formulas_forward_and_backward() {
+        let dev = Device::Cpu;
+        let mut rng = crate::rng::seeded(1, "norm-test");
+        let mut p = Params::new();
+        let x = p.uniform("x", &[2, 6, 40], 3.0, &mut rng, &dev).unwrap();
+        let gamma = p.uniform("g", &[40], 2.0, &mut rng, &dev).unwrap();
+        let beta = p.uniform("b", &[40], 1.0, &mut rng, &dev).unwrap();
+        let w = p.uniform("w", &[2, 6, 40], 1.0, &mut rng, &dev).unwrap();
+        let (x, g, b, w) = (
+            x.as_tensor(),
+            gamma.as_tensor(),
+            beta.as_tensor(),
+            w.as_tensor(),
+        );
+        assert!(fused(x));
+        // Non-contiguous input, as attention scores and transposes give.
+        let xt = x.transpose(0, 1).unwrap();
+        let wt = w.transpose(0, 1).unwrap();
+        type Norm = fn(&Tensor, &Tensor, &Tensor) -> Tensor;
+        let (ours, formula): (Norm, Norm) = (
+            |x, g, b| layer_norm(x, g, b, 1e-5).unwrap(),
+            |x, g, b| layer_norm_formula(x, g, b, 1e-5).unwrap(),
+        );
+        for input in [x, &xt] {
+            let weights = if input.is_contiguous() { w } else { &wt };
+            let (ya, yb) = (ours(input, g, b), formula(input, g, b));
+            assert!(rel_diff(&ya, &yb) < 1e-5);
+            let ga = (ya * weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let gb = (yb * weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for t in [x, g, b] {
+                let (a, b) = (ga.get(t).expect("gradient"), gb.get(t).unwrap());
+                assert!(rel_diff(a, b) < 1e-4, "{}", rel_diff(a, b));
+            }
+            let (sa, sb) = (
+                softmax_last(input).unwrap(),
+                softmax_last_formula(input).unwrap(),
+            );
+            assert!(rel_diff(&sa, &sb) < 1e-6);
+            let ga = (sa * weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let gb = (sb * weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let (a, b) = (ga.get(x).expect("gradient"), gb.get(x).unwrap());
+            assert!(rel_diff(a, b) < 1e-5, "{}", rel_diff(a, b));
+        }
     }
 }
