@@ -124,7 +124,7 @@ pub struct Mae {
 impl Mae {
     pub fn new(cfg: MaeConfig, seed: u64, device: &Device) -> Result<Mae> {
         let c = &cfg;
-        if c.patch == 0 || SIDE % c.patch != 0 {
+        if c.patch == 0 || !SIDE.is_multiple_of(c.patch) {
             candle_core::bail!("the patch side {} does not divide {SIDE}", c.patch);
         }
         if [c.width, c.depth, c.mlp_ratio, c.latent_dim, c.decoder_width].contains(&0) {

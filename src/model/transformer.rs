@@ -141,7 +141,7 @@ impl Block {
         rng: &mut Rng,
         device: &Device,
     ) -> Result<Block> {
-        if heads == 0 || width % heads != 0 {
+        if heads == 0 || !width.is_multiple_of(heads) {
             candle_core::bail!("{name}: width {width} is not a multiple of {heads} heads");
         }
         let hidden = width * mlp_ratio;
