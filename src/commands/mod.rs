@@ -202,7 +202,12 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 }
 
 fn eval_json(e: &eval::Evaluation) -> serde_json::Value {
-    serde_json::to_value(&e.summary).expect("summary serialises")
+    let mut v = serde_json::to_value(&e.summary).expect("summary serialises");
+    if let (Some(nc), Some(obj)) = (&e.no_copy, v.as_object_mut()) {
+        let nc = serde_json::to_value(nc).expect("summary serialises");
+        obj.insert("no_copy".into(), nc);
+    }
+    v
 }
 
 fn save_eval(run: &LoadedRun, e: &eval::Evaluation) -> Result<()> {
@@ -226,7 +231,10 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     if args.json {
         println!("{}", eval_json(&e));
     } else {
-        print!("{}", report::table1(run.model.name(), &e.summary));
+        print!(
+            "{}",
+            report::table1(run.model.name(), &e.summary, e.no_copy.as_ref())
+        );
     }
     Ok(())
 }
@@ -298,7 +306,11 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let e = eval::evaluate(&run)?;
     save_eval(&run, &e)?;
     let mut tables = String::new();
-    tables.push_str(&report::table1(run.model.name(), &e.summary));
+    tables.push_str(&report::table1(
+        run.model.name(),
+        &e.summary,
+        e.no_copy.as_ref(),
+    ));
     // `classify` has the paper protocol's scores at its top level (as `classify --json`), and the
     // leave-one-patient-out scores under `lopo`.
     let paper = eval::classify(&run, Protocol::Paper)?;

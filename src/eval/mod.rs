@@ -91,6 +91,29 @@ fn model_device(model: &dyn Autoencoder) -> &candle_core::Device {
 pub struct Evaluation {
     pub summary: Summary,
     pub per_roi: Vec<(String, RoiMetrics)>,
+    /// For models whose reconstruction copies input pixels (the MAE's visible patches): the
+    /// summary of the reconstruction that copies nothing ([`Autoencoder::recon_no_copy`]).
+    pub no_copy: Option<Summary>,
+}
+
+/// Reconstructions that copy no input pixel, for the models that offer them.
+pub fn reconstruct_no_copy(
+    model: &dyn Autoencoder,
+    rois: &[&Roi],
+) -> Result<Option<Vec<Vec<f32>>>, EvalError> {
+    if rois.is_empty() {
+        return Ok(None);
+    }
+    let x = roi_tensor(rois, model_device(model))?;
+    let mut out = Vec::with_capacity(rois.len());
+    for start in (0..rois.len()).step_by(256) {
+        let len = 256.min(rois.len() - start);
+        let Some(y) = model.recon_no_copy(&x.narrow(0, start, len)?)? else {
+            return Ok(None);
+        };
+        out.extend(y.flatten_from(1)?.to_vec2::<f32>()?);
+    }
+    Ok(Some(out))
 }
 
 pub fn evaluate(run: &LoadedRun) -> Result<Evaluation, EvalError> {
@@ -107,9 +130,18 @@ pub fn evaluate(run: &LoadedRun) -> Result<Evaluation, EvalError> {
         .map(|(roi, y)| (roi.file.clone(), RoiMetrics::of(&roi.to_unit(), y)))
         .collect();
     let rows: Vec<RoiMetrics> = per_roi.iter().map(|(_, m)| *m).collect();
+    let no_copy = reconstruct_no_copy(run.model.as_ref(), &test)?.map(|recon| {
+        let rows: Vec<RoiMetrics> = test
+            .iter()
+            .zip(&recon)
+            .map(|(roi, y)| RoiMetrics::of(&roi.to_unit(), y))
+            .collect();
+        Summary::of(&rows)
+    });
     Ok(Evaluation {
         summary: Summary::of(&rows),
         per_roi,
+        no_copy,
     })
 }
 
