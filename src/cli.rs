@@ -253,7 +253,7 @@ pub struct HyperArgs {
     /// Batch size (paper: 64).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Model: vqvae, cae, vae or vaenf (the paper's VQ-VAE and baselines, paper defaults).
+    /// Model: vqvae, cae, vae, vaenf or mae (the paper's VQ-VAE and baselines, paper defaults).
     #[arg(long, default_value = "vqvae", value_parser = parse_model)]
     pub model: crate::model::ModelConfig,
     /// Learning rate of Adam (default: the paper's for the model: 2e-4 VQ-VAE and CAE, 1e-4 VAE,

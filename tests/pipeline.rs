@@ -161,7 +161,7 @@ fn nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint() {
 fn every_model_trains_evaluates_and_traverses_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
     let data = small_dataset(&tmp.path().join("data"), 3, 3, 3);
-    for model in ["cae", "vae", "vaenf"] {
+    for model in ["cae", "vae", "vaenf", "mae"] {
         let run = tmp.path().join(model);
         let o = vqtex(&[
             "train",
@@ -181,7 +181,7 @@ fn every_model_trains_evaluates_and_traverses_from_the_command_line() {
         assert_eq!(cfg["model"]["kind"], model);
         let paper_lr = match model {
             "cae" => 2e-4,
-            "vae" => 1e-4,
+            "vae" | "mae" => 1e-4,
             _ => 5e-5,
         };
         assert_eq!(cfg["train"]["lr"].as_f64().unwrap(), paper_lr, "{model}");
@@ -189,6 +189,13 @@ fn every_model_trains_evaluates_and_traverses_from_the_command_line() {
         assert!(o.status.success(), "{model}: {}", stderr(&o));
         let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
         assert_eq!(v["n"], 6, "{model}");
+        // Only the MAE copies input pixels, and so also reports a reconstruction that does not:
+        // with 70% of the pixels copied, the paper's way has the lower error.
+        assert_eq!(v.get("no_copy").is_some(), model == "mae", "{model}");
+        if model == "mae" {
+            let mse = |v: &serde_json::Value| v["mse"]["mean"].as_f64().unwrap();
+            assert!(mse(&v) < mse(&v["no_copy"]), "{v}");
+        }
         let png = tmp.path().join(format!("{model}.png"));
         let o = vqtex(&["traverse", p(&run), "--dim", "31", "--out", p(&png)]);
         assert!(o.status.success(), "{model}: {}", stderr(&o));

@@ -207,13 +207,24 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn eval_json(e: &eval::Evaluation) -> serde_json::Value {
-    serde_json::to_value(&e.summary).expect("summary serialises")
+/// `{"n", "mse", "mae", "ssim", "psnr"}`, and `no_copy` (the same) for models whose reconstruction
+/// copies input pixels.
+fn eval_json(e: &eval::Evaluation, no_copy: Option<&eval::Evaluation>) -> serde_json::Value {
+    let mut v = serde_json::to_value(&e.summary).expect("summary serialises");
+    if let (Some(nc), Some(obj)) = (no_copy, v.as_object_mut()) {
+        let nc = serde_json::to_value(&nc.summary).expect("summary serialises");
+        obj.insert("no_copy".into(), nc);
+    }
+    v
 }
 
-fn save_eval(run: &LoadedRun, e: &eval::Evaluation) -> Result<()> {
+fn save_eval(
+    run: &LoadedRun,
+    e: &eval::Evaluation,
+    no_copy: Option<&eval::Evaluation>,
+) -> Result<()> {
     let dir = run.dir.eval();
-    write_json(&dir.join("summary.json"), &eval_json(e))?;
+    write_json(&dir.join("summary.json"), &eval_json(e, no_copy))?;
     let mut csv = String::from("file,mse,mae,ssim,psnr\n");
     for (file, m) in &e.per_roi {
         csv.push_str(&format!(
@@ -228,11 +239,19 @@ fn save_eval(run: &LoadedRun, e: &eval::Evaluation) -> Result<()> {
 pub fn eval(args: &EvalArgs) -> Result<()> {
     let run = open_run(&args.run, args.device)?;
     let e = eval::evaluate(&run)?;
-    save_eval(&run, &e)?;
+    let nc = eval::evaluate_no_copy(&run)?;
+    save_eval(&run, &e, nc.as_ref())?;
     if args.json {
-        println!("{}", eval_json(&e));
+        println!("{}", eval_json(&e, nc.as_ref()));
     } else {
-        print!("{}", report::table1(run.model.name(), &e.summary));
+        print!(
+            "{}",
+            report::table1(
+                run.model.name(),
+                &e.summary,
+                nc.as_ref().map(|n| &n.summary)
+            )
+        );
     }
     Ok(())
 }

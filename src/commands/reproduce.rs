@@ -89,8 +89,8 @@ fn train_and_evaluate(
     let seconds = started.elapsed().as_secs_f64();
     let run = open_run(&run_path, hyper.device)?;
     let e = eval::evaluate(&run)?;
-    save_eval(&run, &e)?;
     let no_copy = eval::evaluate_no_copy(&run)?;
+    save_eval(&run, &e, no_copy.as_ref())?;
     let paper = eval::classify(&run, Protocol::Paper)?;
     let lopo = eval::classify(&run, Protocol::Lopo)?;
     let records = run.dir.records();
@@ -348,14 +348,11 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     write_text(&out.join("table2.csv"), &table2_csv(&results))?;
     write_figures(&out, &results, fig3.map(|f| f.1))?;
 
-    let mut eval_v = eval_json(&reference.eval);
+    let mut eval_v = eval_json(&reference.eval, reference.no_copy.as_ref());
     let mut classify_v = classify_both(&reference.paper, &reference.lopo);
     let mut models_v = serde_json::Map::new();
     for r in &results {
-        let mut e = eval_json(&r.eval);
-        if let Some(nc) = &r.no_copy {
-            e["no_copy"] = eval_json(nc);
-        }
+        let e = eval_json(&r.eval, r.no_copy.as_ref());
         merge_under(&mut eval_v, r.name, e);
         classify_v[r.name] = classify_both(&r.paper, &r.lopo);
         models_v.insert(

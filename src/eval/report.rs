@@ -68,8 +68,9 @@ fn paper_ms(v: (f64, f64), digits: usize) -> String {
     format!("{:.*} ± {:.*}", digits, v.0, digits, v.1)
 }
 
-/// Table 1 rows for `model` (ours and the paper's).
-pub fn table1(model: &str, ours: &Summary) -> String {
+/// Table 1 rows for `model` (ours and the paper's), and for models whose reconstruction copies
+/// input pixels (the MAE) the row of the reconstruction that copies nothing, with a note.
+pub fn table1(model: &str, ours: &Summary, no_copy: Option<&Summary>) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -99,6 +100,24 @@ pub fn table1(model: &str, ours: &Summary) -> String {
             paper_ms(p[1], 4),
             paper_ms(p[2], 4),
             paper_ms(p[3], 2)
+        );
+    }
+    if let Some(nc) = no_copy {
+        let _ = writeln!(
+            s,
+            "{:<14} {:>20} {:>20} {:>20} {:>18}",
+            format!("{model} (no copy)"),
+            ms(nc.mse, 4),
+            ms(nc.mae, 4),
+            ms(nc.ssim, 4),
+            ms(nc.psnr, 2)
+        );
+        let _ = writeln!(
+            s,
+            "The {model} rows above it are the paper's way: the 70% visible patches are the input's own \
+             pixels, copied, and only the masked 30% are predicted, so they are not comparable with \
+             the other models. `no copy` predicts every patch from context (4 disjoint masks), as \
+             the other models reconstruct every pixel from their latent."
         );
     }
     s
@@ -425,5 +444,32 @@ mod tests {
         );
         assert!(t.contains("| vqvae latents | vqtex | [[21, 9], [37, 43]] | 0.582 |"));
         assert!(t.contains("| vqvae latents | paper | [[6, 4], [5, 15]] | 0.700 |"));
+    }
+
+    fn summary_err(err: f32) -> Summary {
+        let x: Vec<f32> = (0..784).map(|i| (i % 7) as f32 / 7.0).collect();
+        let y: Vec<f32> = x.iter().map(|v| (v + err).min(1.0)).collect();
+        Summary::of(&[
+            crate::eval::RoiMetrics::of(&x, &y),
+            crate::eval::RoiMetrics::of(&y, &x),
+        ])
+    }
+
+    #[test]
+    fn table1_adds_the_no_copy_row_and_says_why_only_when_given_one() {
+        let plain = table1("cae", &summary_err(0.1), None);
+        assert!(plain.contains("cae (vqtex)") && plain.contains("cae (paper)"));
+        assert!(!plain.contains("no copy") && !plain.contains("not comparable"));
+        let mae = table1("mae", &summary_err(0.05), Some(&summary_err(0.2)));
+        let row = mae
+            .lines()
+            .find(|l| l.starts_with("mae (no copy)"))
+            .expect("a no-copy row");
+        assert!(
+            row.contains(&format!("{:.4}", summary_err(0.2).mse.mean)),
+            "{row}"
+        );
+        assert!(mae.contains("mae (paper)"));
+        assert!(mae.contains("not comparable"), "{mae}");
     }
 }

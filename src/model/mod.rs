@@ -4,8 +4,10 @@
 pub mod cae;
 pub mod flow;
 pub mod layers;
+pub mod mae;
 pub mod ops;
 pub mod params;
+pub mod transformer;
 pub mod vae;
 pub mod vqvae;
 
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cae::{Cae, CaeConfig};
 pub use flow::{VaeNf, VaeNfConfig};
+pub use mae::{Mae, MaeConfig};
 pub use params::Params;
 pub use vae::{Vae, VaeConfig};
 pub use vqvae::{VqVae, VqVaeConfig};
@@ -86,6 +89,7 @@ pub enum ModelConfig {
     Cae(CaeConfig),
     Vae(VaeConfig),
     Vaenf(VaeNfConfig),
+    Mae(MaeConfig),
 }
 
 impl Default for ModelConfig {
@@ -96,7 +100,7 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     /// The names `--model` accepts.
-    pub const NAMES: [&'static str; 4] = ["vqvae", "cae", "vae", "vaenf"];
+    pub const NAMES: [&'static str; 5] = ["vqvae", "cae", "vae", "vaenf", "mae"];
 
     /// A model with its paper defaults, by name.
     pub fn from_name(name: &str) -> Option<ModelConfig> {
@@ -105,6 +109,7 @@ impl ModelConfig {
             "cae" => Some(ModelConfig::Cae(Default::default())),
             "vae" => Some(ModelConfig::Vae(Default::default())),
             "vaenf" | "vae+nf" => Some(ModelConfig::Vaenf(Default::default())),
+            "mae" => Some(ModelConfig::Mae(Default::default())),
             _ => None,
         }
     }
@@ -115,6 +120,7 @@ impl ModelConfig {
             ModelConfig::Cae(_) => "cae",
             ModelConfig::Vae(_) => "vae",
             ModelConfig::Vaenf(_) => "vaenf",
+            ModelConfig::Mae(_) => "mae",
         }
     }
 
@@ -125,6 +131,7 @@ impl ModelConfig {
             ModelConfig::Cae(_) => 2e-4,
             ModelConfig::Vae(_) => 1e-4,
             ModelConfig::Vaenf(_) => 5e-5,
+            ModelConfig::Mae(_) => 1e-4,
         }
     }
 
@@ -135,6 +142,7 @@ impl ModelConfig {
             ModelConfig::Cae(c) => Ok(Box::new(Cae::new(c.clone(), seed, device)?)),
             ModelConfig::Vae(c) => Ok(Box::new(Vae::new(c.clone(), seed, device)?)),
             ModelConfig::Vaenf(c) => Ok(Box::new(VaeNf::new(c.clone(), seed, device)?)),
+            ModelConfig::Mae(c) => Ok(Box::new(Mae::new(c.clone(), seed, device)?)),
         }
     }
 }
@@ -246,6 +254,7 @@ mod tests {
             ModelConfig::Cae(CaeConfig::default()),
             ModelConfig::Vae(VaeConfig::default()),
             ModelConfig::Vaenf(VaeNfConfig::default()),
+            ModelConfig::Mae(MaeConfig::default()),
         ];
         for c in configs {
             let json = serde_json::to_string(&c).unwrap();
@@ -257,6 +266,10 @@ mod tests {
             let m = c.build(0, &Device::Cpu).unwrap();
             assert_eq!(m.name(), c.name());
             assert_eq!(m.grad_clip().is_some(), c.name() == "vaenf");
+            assert_eq!(ModelConfig::from_name(c.name()).as_ref(), Some(&c));
+            let x = testutil::batch(1);
+            let copies = m.recon_no_copy(&x).unwrap().is_some();
+            assert_eq!(copies, c.name() == "mae");
         }
         let partial: ModelConfig = serde_json::from_str(r#"{"kind":"vaenf","flows":4}"#).unwrap();
         let ModelConfig::Vaenf(c) = partial else {

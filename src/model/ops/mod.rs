@@ -23,6 +23,7 @@ mod bench;
 mod conv;
 mod gemm;
 mod kernels;
+pub mod norm;
 mod par;
 #[cfg(test)]
 mod tests;
