@@ -6,7 +6,6 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use super::app::{App, Exit, Popup, PANES};
 use super::jobs::Request;
 use super::keymap::Action;
-use super::panes::train::Form;
 use super::panes::{ConfirmKind, PromptKind};
 
 impl App {
@@ -141,10 +140,11 @@ impl App {
                 self.say(format!("loading {}…", dir.display()), false);
                 self.request(Request::LoadData(dir));
             }
-            PromptKind::Field(i) => match Form::check(i, &input) {
-                Ok(()) => self.train.form.values[i] = input,
-                Err(e) => self.say(e, true),
-            },
+            PromptKind::Field(i) => {
+                if let Err(e) = self.train.form.set(i, &input) {
+                    self.say(e, true)
+                }
+            }
         }
     }
 }

@@ -111,11 +111,9 @@ impl App {
                     .and_then(|p| p.file_name())
                     .map(|n| format!(" · run {}", n.to_string_lossy()))
                     .unwrap_or_default();
-                let device = self
-                    .train
-                    .device
-                    .clone()
-                    .unwrap_or_else(|| self.train.form.values[7].clone());
+                let device = self.train.device.clone().unwrap_or_else(|| {
+                    self.train.form.value("device").unwrap_or("cpu").to_string()
+                });
                 Span::styled(format!(" {data}{run} · device {device}"), t.status())
             }
         };
@@ -161,7 +159,15 @@ impl App {
                 let what = match kind {
                     PromptKind::JumpPatient => "Jump to patient".to_string(),
                     PromptKind::OpenDataset => "Open a ROI folder".to_string(),
-                    PromptKind::Field(i) => format!("Set {}", super::panes::train::FIELDS[*i]),
+                    PromptKind::Field(i) => format!(
+                        "Set {}",
+                        self.train
+                            .form
+                            .fields
+                            .get(*i)
+                            .map(|f| f.label())
+                            .unwrap_or_default()
+                    ),
                 };
                 let r = centered(area, 64, 5);
                 Clear.render(r, buf);

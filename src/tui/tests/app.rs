@@ -99,19 +99,24 @@ fn help_lists_every_action() {
 fn quit_without_training_exits_and_prompts_edit_the_form() {
     let (mut app, _rx) = app();
     app.on_key(key('2'));
+    app.on_key(key('j'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
     assert!(screen(&app, 100, 30).contains("Set epochs"));
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     app.on_key(key('0'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.train.form.values[0], "250", "0 epochs is refused");
+    assert_eq!(
+        app.train.form.value("epochs"),
+        Some("250"),
+        "0 epochs is refused"
+    );
     assert!(app.message.as_ref().unwrap().0.contains("epochs"));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     app.on_key(key('2'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.train.form.values[0], "2");
+    assert_eq!(app.train.form.value("epochs"), Some("2"));
     app.on_key(key('q'));
     assert_eq!(app.exit, Some(Exit::Quit));
 }
@@ -201,4 +206,35 @@ fn watch_follows_a_growing_metrics_file() {
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].epoch, runs[0].epochs), (2, 5));
     assert_eq!(runs[0].status, "running");
+}
+
+/// Every model chosen in the Train pane (right arrow on the model field) becomes a run of that
+/// model, with the paper's learning rate, written to the run's config.json.
+#[test]
+fn the_train_pane_starts_a_run_of_the_chosen_model() {
+    let (mut app, _rx) = app();
+    let runs = tempfile::tempdir().unwrap();
+    app.on_key(key('2'));
+    for (k, name) in crate::model::ModelConfig::NAMES.iter().enumerate() {
+        if k > 0 {
+            app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+        }
+        assert!(screen(&app, 100, 30).contains(&format!("◀ {name} ▶")));
+        let ds = app.data.dataset.clone().unwrap();
+        let job = crate::tui::trainctl::new_job(
+            &app.train.form,
+            std::path::Path::new("/data/fixture"),
+            &app.load,
+            &ds,
+            runs.path(),
+        )
+        .unwrap();
+        let paper = crate::model::ModelConfig::from_name(name).unwrap();
+        assert_eq!(job.config.model, paper);
+        assert_eq!(job.config.train.lr, paper.paper_lr());
+        let written = crate::train::RunDir::new(&job.dir.path)
+            .read_config()
+            .unwrap();
+        assert_eq!(written.model.name(), *name);
+    }
 }

@@ -156,21 +156,33 @@ fn train_pane_follows_events_and_shows_curves() {
         seconds: 6.0,
     });
     assert!(!pane.is_training());
+    pane.on_action(Action::Down);
     assert!(matches!(
         pane.on_action(Action::Select),
-        Effect::Prompt(PromptKind::Field(0), _)
+        Effect::Prompt(PromptKind::Field(1), _)
     ));
 }
 
 #[test]
 fn form_checks_fields_and_builds_configs() {
-    assert!(Form::check(0, "2").is_ok());
-    assert!(Form::check(0, "0").unwrap_err().contains("epochs"));
-    assert!(Form::check(2, "-1").unwrap_err().contains("lr"));
-    assert!(Form::check(7, "tpu").unwrap_err().contains("device"));
     let mut f = Form::default();
-    f.values[0] = "2".into();
-    f.values[3] = "16".into();
+    let at = |f: &Form, key: &str| f.fields.iter().position(|x| x.key == key).unwrap();
+    assert!(f.check(at(&f, "epochs"), "2").is_ok());
+    assert!(f
+        .check(at(&f, "epochs"), "0")
+        .unwrap_err()
+        .contains("epochs"));
+    assert!(f.check(at(&f, "lr"), "-1").unwrap_err().contains("lr"));
+    assert!(f
+        .check(at(&f, "device"), "tpu")
+        .unwrap_err()
+        .contains("device"));
+    assert!(f
+        .check(at(&f, "restart_dead"), "maybe")
+        .unwrap_err()
+        .contains("true or false"));
+    f.set(at(&f, "epochs"), "2").unwrap();
+    f.set(at(&f, "codebook_size"), "16").unwrap();
     let (model, train, dev) = f.configs().unwrap();
     assert_eq!(train.epochs, 2);
     assert_eq!(train.checkpoint_every, 1);
@@ -179,6 +191,63 @@ fn form_checks_fields_and_builds_configs() {
         panic!("the form builds a VQ-VAE");
     };
     assert_eq!(m.codebook_size, 16);
+}
+
+/// Every model can be chosen with left/right: the form shows its paper defaults (its learning
+/// rate, its own fields and no other model's) and builds its config; the shared settings stay.
+#[test]
+fn form_offers_every_model_with_its_paper_defaults() {
+    use crate::model::ModelConfig;
+    let c = ctx();
+    let mut pane = TrainPane::default();
+    assert_eq!(pane.form.model(), ModelConfig::NAMES[0]);
+    pane.form.set(1, "3").unwrap();
+    pane.form.selected = 0;
+    for (k, name) in ModelConfig::NAMES.iter().enumerate() {
+        if k > 0 {
+            assert_eq!(pane.on_action(Action::Right), Effect::Redraw);
+        }
+        let paper = ModelConfig::from_name(name).unwrap();
+        assert_eq!(pane.form.model(), *name);
+        assert_eq!(pane.form.value("epochs"), Some("3"), "epochs stay as typed");
+        let (model, train, _) = pane.form.configs().unwrap();
+        assert_eq!(
+            model, paper,
+            "{name}: the defaults build the paper's config"
+        );
+        assert_eq!(train.lr, paper.paper_lr());
+        let t = text(&render(100, 40, |a, b| pane.draw(a, b, &c)));
+        assert!(t.contains(&format!("◀ {name} ▶")), "{t}");
+        assert!(
+            t.contains(&format!("{:e}", paper.paper_lr())),
+            "{name}: lr\n{t}"
+        );
+        assert_eq!(
+            t.contains("codebook size"),
+            *name == "vqvae",
+            "{name}:\n{t}"
+        );
+    }
+    assert_eq!(pane.on_action(Action::Right), Effect::Redraw);
+    assert_eq!(pane.form.model(), ModelConfig::NAMES[0], "wraps around");
+    pane.on_action(Action::Left);
+    assert_eq!(pane.form.model(), *ModelConfig::NAMES.last().unwrap());
+    // A model field edited, then the model switched back: defaults again.
+    pane.form = Form::for_model("vae", None);
+    let beta = pane
+        .form
+        .fields
+        .iter()
+        .position(|f| f.key == "beta")
+        .unwrap();
+    pane.form.set(beta, "0.5").unwrap();
+    let Ok((ModelConfig::Vae(v), ..)) = pane.form.configs() else {
+        panic!("a VAE form builds a VAE");
+    };
+    assert_eq!(v.beta, 0.5);
+    pane.on_action(Action::Right);
+    pane.on_action(Action::Left);
+    assert_eq!(pane.form.value("beta"), Some("1.0"));
 }
 
 fn recon_data() -> ReconData {
