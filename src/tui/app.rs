@@ -370,8 +370,23 @@ impl App {
                         self.recon.selected =
                             self.recon.selected.min(d.rois.len().saturating_sub(1));
                         self.recon.data = Some(d);
+                        self.recon.peers_busy = true;
+                        self.request(Request::Peers {
+                            run,
+                            runs_dir: self.runs_dir.clone(),
+                            pick: self.recon.pick,
+                        });
                     }
                     Err(e) => self.recon.error = Some(e),
+                }
+            }
+            Outcome::Peers(run, pick, r)
+                if self.recon.run.as_ref() == Some(&run) && self.recon.pick == pick =>
+            {
+                self.recon.peers_busy = false;
+                match r {
+                    Ok(p) => self.recon.peers = p,
+                    Err(e) => self.say(format!("other models' reconstructions: {e}"), true),
                 }
             }
             Outcome::Thumbs(run, r) if self.train.run.as_ref() == Some(&run) => match r {

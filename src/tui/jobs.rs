@@ -24,6 +24,13 @@ pub enum Request {
         run: PathBuf,
         pick: usize,
     },
+    /// The same ROIs as `Recon { run, pick }` reconstructed by the other models trained on the
+    /// same data and split (see [`peer_runs`]).
+    Peers {
+        run: PathBuf,
+        runs_dir: PathBuf,
+        pick: usize,
+    },
     /// The Train pane's per-epoch reconstructions.
     Thumbs {
         run: PathBuf,
@@ -76,6 +83,8 @@ pub struct ReconRoi {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconData {
     pub run: PathBuf,
+    /// The run's model (`vqvae`, ...).
+    pub model: String,
     pub epoch: usize,
     pub rois: Vec<ReconRoi>,
     pub summary: Summary,
@@ -97,6 +106,17 @@ pub struct CodebookData {
     pub prototypes: Vec<Vec<f32>>,
     /// `[healthy, steatosis]` counts of each code over the test ROIs' 7x7 maps.
     pub usage: Vec<[u64; 2]>,
+}
+
+/// Another model's reconstructions of the Reconstructions pane's ROIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerRecon {
+    pub run: PathBuf,
+    pub model: String,
+    pub epoch: usize,
+    /// One per ROI of the pane, in its order.
+    pub recons: Vec<Vec<f32>>,
+    pub metrics: Vec<RoiMetrics>,
 }
 
 /// A run as listed in the Runs pane.
@@ -121,6 +141,8 @@ pub enum Outcome {
     Runs(Vec<RunSummary>),
     Recon(PathBuf, Result<ReconData, String>),
     Thumbs(PathBuf, Result<Thumbs, String>),
+    /// For the run and pick of a `Peers` request.
+    Peers(PathBuf, usize, Result<Vec<PeerRecon>, String>),
     Traverse(PathBuf, Result<TraversalData, String>),
     Codebook(PathBuf, Result<CodebookData, String>),
     ClassifyProgress(PathBuf, String),
@@ -143,6 +165,15 @@ pub fn spawn(req: Request, opts: LoadOptions, tx: UnboundedSender<Msg>) {
             Request::Recon { run, pick } => {
                 send(Outcome::Recon(run.clone(), recon(&run, pick).map_err(e)))
             }
+            Request::Peers {
+                run,
+                runs_dir,
+                pick,
+            } => send(Outcome::Peers(
+                run.clone(),
+                pick,
+                peers(&run, &runs_dir, pick).map_err(e),
+            )),
             Request::Thumbs { run } => send(Outcome::Thumbs(run.clone(), thumbs(&run).map_err(e))),
             Request::Traverse {
                 run,
@@ -179,6 +210,7 @@ fn kind(req: &Request) -> &'static str {
         Request::LoadData(_) => "data",
         Request::ListRuns(_) => "runs",
         Request::Recon { .. } => "recon",
+        Request::Peers { .. } => "peers",
         Request::Thumbs { .. } => "thumbs",
         Request::Traverse { .. } => "traverse",
         Request::Codebook { .. } => "codebook",
@@ -290,10 +322,62 @@ fn recon(run: &Path, pick: usize) -> anyhow::Result<ReconData> {
         .collect();
     Ok(ReconData {
         run: run.dir.path.clone(),
+        model: run.config.model.name().to_string(),
         epoch: run.epoch,
         rois,
         summary,
     })
+}
+
+/// The runs under `runs_dir` trained on the same data and split as `run` (same data spec in
+/// config.json, same split.csv): the newest finished run of each model kind other than `run`'s.
+pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
+    let dir = RunDir::new(run);
+    let Ok(config) = dir.read_config() else {
+        return Vec::new();
+    };
+    let split = std::fs::read(dir.split()).ok();
+    let mut seen = vec![config.model.name().to_string()];
+    let mut runs = list_runs(runs_dir);
+    runs.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
+    let mut out = Vec::new();
+    for r in runs {
+        if r.status != "finished" || seen.contains(&r.model) || r.path == run {
+            continue;
+        }
+        let other = RunDir::new(&r.path);
+        let same = other.read_config().is_ok_and(|c| c.data == config.data)
+            && std::fs::read(other.split()).ok() == split;
+        if same {
+            seen.push(r.model.clone());
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn peers(run: &Path, runs_dir: &Path, pick: usize) -> anyhow::Result<Vec<PeerRecon>> {
+    let base = open(run)?;
+    let test = test_rois(&base);
+    let rois = pick_rois(&test, pick);
+    let mut out = Vec::new();
+    for p in peer_runs(run, runs_dir) {
+        let other = open(&p.path)?;
+        let recons = eval::reconstruct(other.model.as_ref(), &rois)?;
+        let metrics = rois
+            .iter()
+            .zip(&recons)
+            .map(|(r, y)| RoiMetrics::of(&r.to_unit(), y))
+            .collect();
+        out.push(PeerRecon {
+            run: p.path,
+            model: p.model,
+            epoch: other.epoch,
+            recons,
+            metrics,
+        });
+    }
+    Ok(out)
 }
 
 fn traverse(run: &Path, dim: usize, steps: usize, range: f64) -> anyhow::Result<TraversalData> {

@@ -154,6 +154,7 @@ impl World {
             })
             .collect();
         ReconData {
+            model: "vqvae".into(),
             run: self.run.clone(),
             epoch: 12,
             rois,

@@ -238,3 +238,52 @@ fn the_train_pane_starts_a_run_of_the_chosen_model() {
         assert_eq!(written.model.name(), *name);
     }
 }
+
+/// A run's reconstructions arriving ask for the other models' on the same ROIs; an answer for
+/// another pick is dropped.
+#[test]
+fn reconstructions_ask_for_the_other_models() {
+    use crate::tui::jobs::{Outcome, PeerRecon, ReconData, Request};
+    let (mut app, _rx) = app();
+    app.recon.run = Some("/runs/r".into());
+    let data = ReconData {
+        run: "/runs/r".into(),
+        model: "vqvae".into(),
+        epoch: 1,
+        rois: Vec::new(),
+        summary: crate::eval::Summary::of(&[]),
+    };
+    app.on_msg(Msg::Job(Outcome::Recon("/runs/r".into(), Ok(data))));
+    assert_eq!(
+        app.requested.last(),
+        Some(&Request::Peers {
+            run: "/runs/r".into(),
+            runs_dir: "/tmp/none".into(),
+            pick: 0
+        })
+    );
+    assert!(app.recon.peers_busy);
+    let peer = PeerRecon {
+        run: "/runs/c".into(),
+        model: "cae".into(),
+        epoch: 1,
+        recons: Vec::new(),
+        metrics: Vec::new(),
+    };
+    app.on_msg(Msg::Job(Outcome::Peers(
+        "/runs/r".into(),
+        3,
+        Ok(vec![peer.clone()]),
+    )));
+    assert!(
+        app.recon.peers.is_empty(),
+        "another pick's answer is dropped"
+    );
+    app.on_msg(Msg::Job(Outcome::Peers(
+        "/runs/r".into(),
+        0,
+        Ok(vec![peer]),
+    )));
+    assert_eq!(app.recon.peers.len(), 1);
+    assert!(!app.recon.peers_busy);
+}

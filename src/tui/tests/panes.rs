@@ -276,6 +276,7 @@ fn recon_data() -> ReconData {
     .collect();
     ReconData {
         run: "/runs/r".into(),
+        model: "vqvae".into(),
         epoch: 7,
         rois,
         summary: Summary::of(&[m, m]),
@@ -325,6 +326,71 @@ fn recon_pane_shows_pairs_metrics_codes_and_means() {
     let empty = ReconPane::default();
     let buf = render(80, 20, |a, b| empty.draw(a, b, &c));
     assert!(text(&buf).contains("No run open"));
+}
+
+/// Other models' runs on the same split: one row of images per model under the originals, and
+/// each model's metrics of the selected ROI.
+#[test]
+fn recon_pane_shows_every_model_side_by_side() {
+    let peer = |model: &str, level: f32, mse: f64| crate::tui::jobs::PeerRecon {
+        run: format!("/runs/{model}").into(),
+        model: model.into(),
+        epoch: 2,
+        recons: (0..4).map(|_| unit(level)).collect(),
+        metrics: (0..4)
+            .map(|i| RoiMetrics {
+                mse: mse + i as f64 * 0.001,
+                mae: 0.1,
+                ssim: 0.5,
+                psnr: 17.0,
+            })
+            .collect(),
+    };
+    let mut pane = ReconPane {
+        run: Some("/runs/r".into()),
+        data: Some(recon_data()),
+        peers: vec![peer("cae", 0.25, 0.0208), peer("vae", 0.75, 0.0324)],
+        ..Default::default()
+    };
+    let c = ctx();
+    for (w, h) in [(100, 30), (200, 60)] {
+        let buf = render(w, h, |a, b| pane.draw(a, b, &c));
+        let t = text(&buf);
+        for needle in [
+            "Models side by side",
+            "original",
+            "vqvae",
+            "cae",
+            "vae",
+            "0.0208",
+            "0.0324",
+            "0.0123",
+        ] {
+            assert!(t.contains(needle), "{w}x{h}: missing {needle}:\n{t}");
+        }
+        // Rows of 7 cells: original, vqvae, cae, vae; the cae row shows its reconstruction.
+        let (x, y) = find(&buf, "original").unwrap();
+        let name = |dy: u16| {
+            (0..3)
+                .map(|k| buf[(x + k, y + dy)].symbol())
+                .collect::<String>()
+        };
+        assert_eq!(
+            (name(7), name(14), name(21)),
+            ("vqv".into(), "cae".into(), "vae".into())
+        );
+        let (cae, vae) = (&buf[(x + 9, y + 14)], &buf[(x + 9, y + 21)]);
+        assert_eq!(cae.symbol(), "▀");
+        assert_ne!(cae.fg, vae.fg);
+    }
+    // Selecting the next ROI shows its metrics.
+    pane.on_action(Action::Right);
+    let t = text(&render(100, 30, |a, b| pane.draw(a, b, &c)));
+    assert!(
+        t.contains("Selected ROI p9_f1.png") && t.contains("0.0218"),
+        "{t}"
+    );
+    render(20, 5, |a, b| pane.draw(a, b, &c));
 }
 
 #[test]
