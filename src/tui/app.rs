@@ -9,6 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::jobs::{self, Outcome, Request};
 use super::keymap::Keymap;
 use super::panes::classify::ClassifyPane;
+use super::panes::compare::ComparePane;
 use super::panes::data::DataPane;
 use super::panes::latent::LatentPane;
 use super::panes::recon::ReconPane;
@@ -21,7 +22,9 @@ use super::Msg;
 use crate::data::LoadOptions;
 use crate::train::{checkpoint, Command, Event, RunDir};
 
-pub const PANES: [&str; 6] = ["Data", "Train", "Recon", "Latent", "Classify", "Runs"];
+pub const PANES: [&str; 7] = [
+    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare",
+];
 
 /// A popup that takes the keys until it closes.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +61,7 @@ pub struct App {
     pub latent: LatentPane,
     pub classify: ClassifyPane,
     pub runs: RunsPane,
+    pub compare: ComparePane,
     pub load: LoadOptions,
     pub runs_dir: PathBuf,
     pub training: Option<Training>,
@@ -98,6 +102,7 @@ impl App {
                 dir: runs_dir.clone(),
                 ..RunsPane::default()
             },
+            compare: ComparePane::default(),
             load,
             runs_dir,
             training: None,
@@ -197,7 +202,7 @@ impl App {
                     self.request(r);
                 }
             }
-            5 if !self.runs.loaded => self.request(Request::ListRuns(self.runs_dir.clone())),
+            5 | 6 if !self.runs.loaded => self.request(Request::ListRuns(self.runs_dir.clone())),
             _ => {}
         }
     }
@@ -419,6 +424,13 @@ impl App {
                     Ok(c) => self.classify.result = Some(c),
                     Err(e) => self.classify.error = Some(e),
                 }
+            }
+            Outcome::CompareProgress(runs, what) => self.compare.on_progress(&runs, what),
+            Outcome::Compare(runs, r) => {
+                if let Err(e) = &r {
+                    self.say(format!("compare: {e}"), true);
+                }
+                self.compare.on_result(runs, r);
             }
             other => tracing::debug!(
                 "dropped a stale job result: {:?}",

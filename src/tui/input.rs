@@ -66,7 +66,8 @@ impl App {
                     2 => self.recon.on_action(a),
                     3 => self.latent.on_action(a),
                     4 => self.classify.on_action(a),
-                    _ => self.runs.on_action(a),
+                    5 => self.runs.on_action(a),
+                    _ => self.compare.on_action(a, &mut self.runs),
                 };
                 self.apply(effect)
             }

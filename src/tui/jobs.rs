@@ -8,6 +8,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use super::comparejob::{compare_runs, CompareData};
 use super::Msg;
 use crate::data::{load_folder, Dataset, Label, LoadOptions, PatientId, Roi, Side, Split};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics, Summary};
@@ -47,6 +48,10 @@ pub enum Request {
     Classify {
         run: PathBuf,
         protocol: Protocol,
+    },
+    /// Table 1 with paired tests and Table 2 for the runs marked, in marking order.
+    Compare {
+        runs: Vec<PathBuf>,
     },
 }
 
@@ -147,6 +152,8 @@ pub enum Outcome {
     Codebook(PathBuf, Result<CodebookData, String>),
     ClassifyProgress(PathBuf, String),
     Classify(PathBuf, Result<Classification, String>),
+    CompareProgress(Vec<PathBuf>, String),
+    Compare(Vec<PathBuf>, Result<CompareData, String>),
 }
 
 /// Starts `req` on a thread; its outcome arrives on `tx` as [`Msg::Job`].
@@ -193,6 +200,12 @@ pub fn spawn(req: Request, opts: LoadOptions, tx: UnboundedSender<Msg>) {
                 let r = classify(&run, protocol, progress).map_err(e);
                 send(Outcome::Classify(run.clone(), r));
             }
+            Request::Compare { runs } => {
+                let progress =
+                    |what: &str| send(Outcome::CompareProgress(runs.clone(), what.to_string()));
+                let r = compare_runs(&runs, progress).map_err(e);
+                send(Outcome::Compare(runs.clone(), r));
+            }
         }
         tracing::debug!(
             kind = kind(&req),
@@ -215,6 +228,7 @@ fn kind(req: &Request) -> &'static str {
         Request::Traverse { .. } => "traverse",
         Request::Codebook { .. } => "codebook",
         Request::Classify { .. } => "classify",
+        Request::Compare { .. } => "compare",
     }
 }
 

@@ -42,7 +42,7 @@ pub enum Action {
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 36] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 37] = [
     (
         Action::Quit,
         "quit",
@@ -63,6 +63,7 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 36] = [
     (Action::Pane(4), "pane_latent", &["4"], "Latent pane"),
     (Action::Pane(5), "pane_classify", &["5"], "Classify pane"),
     (Action::Pane(6), "pane_runs", &["6"], "Runs pane"),
+    (Action::Pane(7), "pane_compare", &["7"], "Compare pane"),
     (Action::Up, "up", &["up", "k"], "move up / previous field"),
     (
         Action::Down,
@@ -92,7 +93,12 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 36] = [
     ),
     (Action::Back, "back", &["esc"], "cancel, close popup"),
     (Action::Start, "start", &["s"], "Train: start a training"),
-    (Action::Pause, "pause", &["space"], "Train: pause / resume"),
+    (
+        Action::Pause,
+        "pause",
+        &["space"],
+        "Train: pause/resume · mark a run",
+    ),
     (Action::Stop, "stop", &["x"], "Train: stop (asks)"),
     (
         Action::LogScale,

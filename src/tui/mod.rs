@@ -4,6 +4,7 @@
 
 mod app;
 pub mod bench;
+mod comparejob;
 mod config;
 mod input;
 mod jobs;

@@ -44,7 +44,8 @@ impl Widget for &App {
             2 => self.recon.draw(body, buf, ctx),
             3 => self.latent.draw(body, buf, ctx),
             4 => self.classify.draw(body, buf, ctx),
-            _ => self.runs.draw(body, buf, ctx),
+            5 => self.runs.draw(body, buf, ctx),
+            _ => self.compare.draw(body, buf, ctx, &self.runs),
         }
         self.draw_status(status, buf);
         if let Some(p) = &self.popup {

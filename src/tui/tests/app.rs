@@ -47,6 +47,7 @@ fn every_pane_draws_with_tabs_and_status() {
         "No run open",
         "SVM: pixels",
         "Reading the runs",
+        "reading the runs",
     ];
     for (i, title) in titles.iter().enumerate() {
         app.on_key(key(char::from(b'1' + i as u8)));
@@ -63,7 +64,7 @@ fn every_pane_draws_with_tabs_and_status() {
     app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     assert_eq!(app.pane, 0);
     app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.pane, 5);
+    assert_eq!(app.pane, 6);
     assert!(app
         .requested
         .iter()

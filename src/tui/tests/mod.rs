@@ -2,6 +2,7 @@
 //! half-block and heatmap cells.
 
 mod app;
+mod compare;
 mod panes;
 
 use std::sync::Arc;

@@ -508,7 +508,7 @@ fn runs_pane_lists_opens_and_asks_before_deleting() {
     for needle in [
         "Runs in /runs",
         "vqvae-b",
-        "▶ vqvae-a",
+        "▶[ ] vqvae-a",
         "finished",
         "2/4",
         "0.03120",
