@@ -166,8 +166,9 @@ impl ComparePane {
             ""
         };
         let title = format!("Table 1, paired tests, Table 2{busy} · pgup/pgdn scroll");
+        let scroll = self.scroll.min(lines.len().saturating_sub(1) as u16);
         Paragraph::new(lines)
-            .scroll((self.scroll, 0))
+            .scroll((scroll, 0))
             .block(block(title, ctx, false))
             .render(report, buf);
     }
@@ -210,9 +211,9 @@ fn ms(v: MeanStd, digits: usize) -> String {
     format!("{:.*} ± {:.*}", digits, v.mean, digits, v.std)
 }
 
-fn cells(name: &str, source: &str, m: [String; 4]) -> String {
+fn cells(w: usize, name: &str, source: &str, m: [String; 4]) -> String {
     format!(
-        "{name:<26.26} {source:<6} {:<17} {:<17} {:<17} {}",
+        "{name:<w$.w$} {source:<6} {:<17} {:<17} {:<17} {}",
         m[0], m[1], m[2], m[3]
     )
 }
@@ -241,6 +242,14 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     let t = &ctx.theme;
     let mut out = Vec::new();
     let r = &d.rows[d.reference];
+    // The first column fits the longest label (`*name (model)`, `name latents`).
+    let w = d
+        .rows
+        .iter()
+        .map(|r| r.name.chars().count() + r.model.len() + 4)
+        .max()
+        .unwrap_or(0)
+        .clamp(26, 48);
     out.push(Line::styled(
         format!(
             "Table 1 · reconstruction of the test ROIs (mean ± sd; {} ROIs for the reference)",
@@ -250,6 +259,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     ));
     out.push(Line::styled(
         cells(
+            w,
             "run",
             "source",
             [
@@ -265,13 +275,13 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
         let mark = if i == d.reference { "*" } else { "" };
         let name = format!("{mark}{} ({})", row.name, row.model);
         out.push(Line::styled(
-            cells(&name, "vqtex", summary_cells(&row.summary)),
+            cells(w, &name, "vqtex", summary_cells(&row.summary)),
             t.base(),
         ));
         if let Some(nc) = &row.no_copy {
             let name = format!("{} (no copy)", row.model);
             out.push(Line::styled(
-                cells(&name, "vqtex", summary_cells(nc)),
+                cells(w, &name, "vqtex", summary_cells(nc)),
                 t.base(),
             ));
         }
@@ -287,7 +297,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
             };
             let vals = [paper(0, 4), paper(1, 4), paper(2, 4), paper(3, 2)];
             out.push(Line::styled(
-                cells(&format!("  {}", row.model), "paper", vals),
+                cells(w, &format!("  {}", row.model), "paper", vals),
                 t.muted(),
             ));
         }
@@ -305,7 +315,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     } else {
         out.push(Line::styled(
             format!(
-                "{:<26} {:<6} {:<13} {:<13} {:<16} {}",
+                "{:<w$} {:<6} {:<13} {:<13} {:<16} {}",
                 "run", "metric", "Wilcoxon ROI", "t ROI", "Wilcoxon patient", "t patient"
             ),
             t.accent(),
@@ -315,20 +325,20 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
         let other = &d.rows[p.other];
         match &p.result {
             Err(e) => out.push(Line::styled(
-                format!("{:<26.26} different split, not paired: {e}", other.name),
+                format!("{:<w$.w$} different split, not paired: {e}", other.name),
                 t.warn(),
             )),
             Ok(c) => {
                 out.push(Line::styled(
                     format!(
-                        "{:<26.26} ({} ROIs, {} patients)",
+                        "{:<w$.w$} ({} ROIs, {} patients)",
                         other.name, c.rois, c.patients
                     ),
                     t.base(),
                 ));
                 for m in &c.tests {
                     let mut spans = vec![Span::styled(
-                        format!("{:<26} {:<6} ", "", m.metric.to_uppercase()),
+                        format!("{:<w$} {:<6} ", "", m.metric.to_uppercase()),
                         t.base(),
                     )];
                     let ps = [&m.roi_wilcoxon, &m.roi_t, &m.patient_wilcoxon, &m.patient_t];
@@ -352,7 +362,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
         t.title(),
     ));
     let row2 = |name: &str, source: &str, paper: String, lopo: String| {
-        format!("{name:<26.26} {source:<6} {paper:<24} {lopo}")
+        format!("{name:<w$.w$} {source:<6} {paper:<24} {lopo}")
     };
     out.push(Line::styled(
         row2("features", "source", "paper".into(), "lopo".into()),

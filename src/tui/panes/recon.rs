@@ -143,8 +143,12 @@ impl ReconPane {
             Constraint::Length(table_w),
         ]));
         let title = format!(
-            "Models side by side · newest finished run of each model on this split{} · ←→ select · n other ROIs",
-            if self.busy || self.peers_busy { " · updating…" } else { "" }
+            "Models side by side (newest finished run of each, same split){} · ←→ · n",
+            if self.busy || self.peers_busy {
+                " · updating…"
+            } else {
+                ""
+            }
         );
         let b = block(title, ctx, false);
         let inner = b.inner(grid);
@@ -168,9 +172,18 @@ impl ReconPane {
             } else {
                 ctx.theme.muted()
             };
-            put(buf, inner, x, y, &format!("{} {}", r.label, r.file), style);
+            let stem = r.file.trim_end_matches(".png");
+            put(
+                buf,
+                inner,
+                x,
+                y,
+                &format!("{:.14}", r.label.as_str()),
+                style,
+            );
+            put(buf, inner, x, y + 1, &format!("{stem:.14}"), style);
         }
-        y += 1;
+        y += 2;
         put(buf, inner, inner.x, y, "original", ctx.theme.accent());
         for (i, r) in d.rois.iter().enumerate() {
             let x = inner.x + LABEL + i as u16 * 15;
