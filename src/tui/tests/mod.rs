@@ -3,6 +3,7 @@
 
 mod app;
 mod compare;
+mod jobs;
 mod panes;
 
 use std::sync::Arc;
