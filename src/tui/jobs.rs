@@ -8,7 +8,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use super::comparejob::{compare_runs, CompareData};
+pub use super::multirun::{compare_runs, peers, CompareData, PeerRecon};
 use super::Msg;
 use crate::data::{load_folder, Dataset, Label, LoadOptions, PatientId, Roi, Side, Split};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics, Summary};
@@ -26,7 +26,7 @@ pub enum Request {
         pick: usize,
     },
     /// The same ROIs as `Recon { run, pick }` reconstructed by the other models trained on the
-    /// same data and split (see [`peer_runs`]).
+    /// same data and split (see [`super::multirun::peer_runs`]).
     Peers {
         run: PathBuf,
         runs_dir: PathBuf,
@@ -111,17 +111,6 @@ pub struct CodebookData {
     pub prototypes: Vec<Vec<f32>>,
     /// `[healthy, steatosis]` counts of each code over the test ROIs' 7x7 maps.
     pub usage: Vec<[u64; 2]>,
-}
-
-/// Another model's reconstructions of the Reconstructions pane's ROIs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerRecon {
-    pub run: PathBuf,
-    pub model: String,
-    pub epoch: usize,
-    /// One per ROI of the pane, in its order.
-    pub recons: Vec<Vec<f32>>,
-    pub metrics: Vec<RoiMetrics>,
 }
 
 /// A run as listed in the Runs pane.
@@ -244,7 +233,7 @@ pub fn load_data(dir: &Path, opts: &LoadOptions) -> anyhow::Result<DataLoaded> {
     })
 }
 
-fn open(run: &Path) -> anyhow::Result<LoadedRun> {
+pub(super) fn open(run: &Path) -> anyhow::Result<LoadedRun> {
     Ok(LoadedRun::open(run, &Device::Cpu)?)
 }
 
@@ -262,7 +251,7 @@ fn open_vqvae(run: &LoadedRun) -> anyhow::Result<Option<VqVae>> {
     }
 }
 
-fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
+pub(super) fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
     run.dataset
         .indices(&run.split, Side::Test)
         .into_iter()
@@ -341,57 +330,6 @@ fn recon(run: &Path, pick: usize) -> anyhow::Result<ReconData> {
         rois,
         summary,
     })
-}
-
-/// The runs under `runs_dir` trained on the same data and split as `run` (same data spec in
-/// config.json, same split.csv): the newest finished run of each model kind other than `run`'s.
-pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
-    let dir = RunDir::new(run);
-    let Ok(config) = dir.read_config() else {
-        return Vec::new();
-    };
-    let split = std::fs::read(dir.split()).ok();
-    let mut seen = vec![config.model.name().to_string()];
-    let mut runs = list_runs(runs_dir);
-    runs.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
-    let mut out = Vec::new();
-    for r in runs {
-        if r.status != "finished" || seen.contains(&r.model) || r.path == run {
-            continue;
-        }
-        let other = RunDir::new(&r.path);
-        let same = other.read_config().is_ok_and(|c| c.data == config.data)
-            && std::fs::read(other.split()).ok() == split;
-        if same {
-            seen.push(r.model.clone());
-            out.push(r);
-        }
-    }
-    out
-}
-
-fn peers(run: &Path, runs_dir: &Path, pick: usize) -> anyhow::Result<Vec<PeerRecon>> {
-    let base = open(run)?;
-    let test = test_rois(&base);
-    let rois = pick_rois(&test, pick);
-    let mut out = Vec::new();
-    for p in peer_runs(run, runs_dir) {
-        let other = open(&p.path)?;
-        let recons = eval::reconstruct(other.model.as_ref(), &rois)?;
-        let metrics = rois
-            .iter()
-            .zip(&recons)
-            .map(|(r, y)| RoiMetrics::of(&r.to_unit(), y))
-            .collect();
-        out.push(PeerRecon {
-            run: p.path,
-            model: p.model,
-            epoch: other.epoch,
-            recons,
-            metrics,
-        });
-    }
-    Ok(out)
 }
 
 fn traverse(run: &Path, dim: usize, steps: usize, range: f64) -> anyhow::Result<TraversalData> {

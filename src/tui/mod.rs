@@ -4,11 +4,11 @@
 
 mod app;
 pub mod bench;
-mod comparejob;
 mod config;
 mod input;
 mod jobs;
 mod keymap;
+mod multirun;
 mod panes;
 mod runtime;
 mod series;

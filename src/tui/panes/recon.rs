@@ -2,7 +2,7 @@
 //! default, `n` picks others), per-ROI MSE/MAE/SSIM/PSNR, a ROI's 7x7 code map and the test means.
 //!
 //! Other models side by side: besides the open run, the newest finished run of every other model
-//! kind trained on the same data and split (found by [`crate::tui::jobs::peer_runs`]) reconstructs
+//! kind trained on the same data and split (found by [`crate::tui::multirun::peer_runs`]) reconstructs
 //! the same ROIs; the pane then shows one row per model under the originals and each model's
 //! metrics of the selected ROI. With no such run it shows the open run alone.
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::data::folder::write_folder;
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::LoadOptions;
-use crate::tui::jobs::{compare_runs, load_data, peer_runs};
+use crate::tui::jobs::{compare_runs, load_data};
+use crate::tui::multirun::peer_runs;
 use crate::tui::panes::form::Form;
 
 /// Trains `model` for one epoch with `seed` (which also draws the split) and returns its run.

@@ -1,14 +1,78 @@
-//! The Compare pane's background job: evaluates the marked runs (Table 1 metrics, both SVM
-//! protocols of Table 2) and pairs the reference run with each other run (Wilcoxon and t tests,
-//! per ROI and per patient). Runs on a thread from [`super::jobs::spawn`].
+//! Background jobs over several runs, started by [`super::jobs::spawn`]: the other models'
+//! reconstructions for the Reconstructions pane, and the Compare pane's evaluation of the marked
+//! runs (Table 1 metrics, both SVM protocols of Table 2) with paired tests (Wilcoxon and t, per
+//! ROI and per patient) of the reference run against each other run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
+use super::jobs::{list_runs, open, pick_rois, test_rois, RunSummary};
 use crate::eval::compare::{compare, Comparison};
-use crate::eval::{self, Classification, Protocol, Summary};
-use crate::train::LoadedRun;
+use crate::eval::{self, Classification, Protocol, RoiMetrics, Summary};
+use crate::train::{LoadedRun, RunDir};
+
+/// Another model's reconstructions of the Reconstructions pane's ROIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerRecon {
+    pub run: PathBuf,
+    pub model: String,
+    pub epoch: usize,
+    /// One per ROI of the pane, in its order.
+    pub recons: Vec<Vec<f32>>,
+    pub metrics: Vec<RoiMetrics>,
+}
+
+/// The runs under `runs_dir` trained on the same data and split as `run` (same data spec in
+/// config.json, same split.csv): the newest finished run of each model kind other than `run`'s.
+pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
+    let dir = RunDir::new(run);
+    let Ok(config) = dir.read_config() else {
+        return Vec::new();
+    };
+    let split = std::fs::read(dir.split()).ok();
+    let mut seen = vec![config.model.name().to_string()];
+    let mut runs = list_runs(runs_dir);
+    runs.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
+    let mut out = Vec::new();
+    for r in runs {
+        if r.status != "finished" || seen.contains(&r.model) || r.path == run {
+            continue;
+        }
+        let other = RunDir::new(&r.path);
+        let same = other.read_config().is_ok_and(|c| c.data == config.data)
+            && std::fs::read(other.split()).ok() == split;
+        if same {
+            seen.push(r.model.clone());
+            out.push(r);
+        }
+    }
+    out
+}
+
+pub fn peers(run: &Path, runs_dir: &Path, pick: usize) -> anyhow::Result<Vec<PeerRecon>> {
+    let base = open(run)?;
+    let test = test_rois(&base);
+    let rois = pick_rois(&test, pick);
+    let mut out = Vec::new();
+    for p in peer_runs(run, runs_dir) {
+        let other = open(&p.path)?;
+        let recons = eval::reconstruct(other.model.as_ref(), &rois)?;
+        let metrics = rois
+            .iter()
+            .zip(&recons)
+            .map(|(r, y)| RoiMetrics::of(&r.to_unit(), y))
+            .collect();
+        out.push(PeerRecon {
+            run: p.path,
+            model: p.model,
+            epoch: other.epoch,
+            recons,
+            metrics,
+        });
+    }
+    Ok(out)
+}
 
 /// One evaluated run.
 #[derive(Debug, Clone, PartialEq)]
