@@ -25,6 +25,7 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde::{Deserialize, Serialize};
 
+mod multi;
 mod world;
 
 use world::{Lcg, World};
