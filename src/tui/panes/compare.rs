@@ -305,7 +305,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     out.push(Line::from(""));
     out.push(Line::styled(
         format!(
-            "Paired tests · *{} against each run (two-sided p; Wilcoxon signed-rank and paired t; per patient = each patient's mean)",
+            "Paired tests · two-sided p of *{} against each run (Wilcoxon signed-rank, paired t; patient = mean of its ROIs)",
             r.name
         ),
         t.title(),
@@ -324,10 +324,17 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     for p in &d.pairings {
         let other = &d.rows[p.other];
         match &p.result {
-            Err(e) => out.push(Line::styled(
-                format!("{:<w$.w$} different split, not paired: {e}", other.name),
-                t.warn(),
-            )),
+            Err(e) => {
+                let why = if e.contains("different test ROIs") {
+                    "different split (other test ROIs): not paired".to_string()
+                } else {
+                    format!("not paired: {e}")
+                };
+                out.push(Line::styled(
+                    format!("{:<w$.w$} {why}", other.name),
+                    t.warn(),
+                ))
+            }
             Ok(c) => {
                 out.push(Line::styled(
                     format!(
@@ -374,7 +381,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     ));
     for (i, row) in d.rows.iter().enumerate() {
         if !d.same_split(i) {
-            let name = format!("pixels ({} split)", row.name);
+            let name = format!("pixels ({} split)", row.model);
             let line = row2(
                 &name,
                 "vqtex",
