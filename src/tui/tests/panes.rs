@@ -230,6 +230,14 @@ fn form_offers_every_model_with_its_paper_defaults() {
     }
     assert_eq!(pane.on_action(Action::Right), Effect::Redraw);
     assert_eq!(pane.form.model(), ModelConfig::NAMES[0], "wraps around");
+    // In a short terminal the form scrolls to keep the selected field in view.
+    for _ in 0..pane.form.len() {
+        pane.on_action(Action::Down);
+    }
+    let last = pane.form.fields.last().unwrap().label();
+    let t = text(&render(80, 14, |a, b| pane.draw(a, b, &c)));
+    assert!(t.contains(&last), "{last} not in view:\n{t}");
+    pane.form.selected = 0;
     pane.on_action(Action::Left);
     assert_eq!(pane.form.model(), *ModelConfig::NAMES.last().unwrap());
     // A model field edited, then the model switched back: defaults again.
