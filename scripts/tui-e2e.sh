@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the workbench in tmux at 100x30: every pane, a 2-epoch training started from
-# the Train pane, quit, and a check that the terminal came back (main screen, cooked mode).
+# the Train pane, the run compared in the Compare pane, quit, and a check that the terminal came back (main screen, cooked mode).
 #
 #   scripts/tui-e2e.sh               # uses ./target/debug/vqtex (built if missing), no arguments
 #   VQTEX_BIN=path scripts/tui-e2e.sh
@@ -52,13 +52,18 @@ key 3; wait_for "No run open" 10
 key 4; wait_for "No run open" 10
 key 5; wait_for "protocol paper" 10
 key 6; wait_for "uns in " 10
+key 7; wait_for "Mark runs with space" 10
 key '?'; wait_for "Keys (? or esc closes" 5
 key '?'; sleep 0.5
 screen | grep -qF "Keys (? or esc" && fail "help did not close"
 
 # 2 Train: 2 epochs, start, wait for the end.
 key 2; wait_for "Hyperparameters" 5
-key Enter; wait_for "Set epochs" 5
+# The model field cycles through every model and back.
+wait_for "◀ vqvae ▶" 5
+key Right; wait_for "◀ cae ▶" 5
+key Left; wait_for "◀ vqvae ▶" 5
+key j; key Enter; wait_for "Set epochs" 5
 key C-u; key 2; key Enter
 wait_for "epochs        2" 5
 key s; wait_for "● training" 30
@@ -74,6 +79,11 @@ key 5; key r; wait_for "done: " 300
 wait_for "latents (vqtex)" 5
 key 6; wait_for "finished" 20
 wait_for "2/2" 5
+# 7 Compare: mark the run (space, in Runs), evaluate it: Table 1 and Table 2.
+key Space; wait_for "[1] vqvae" 5
+key 7; wait_for "[1] vqvae" 5
+key r; wait_for "Table 1 · reconstruction" 300
+wait_for "mark a second run" 5
 key Tab; wait_for "Patients 55/55" 5
 
 # Quit; the shell's screen is back and the tty is in cooked mode again.

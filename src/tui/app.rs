@@ -9,6 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::jobs::{self, Outcome, Request};
 use super::keymap::Keymap;
 use super::panes::classify::ClassifyPane;
+use super::panes::compare::ComparePane;
 use super::panes::data::DataPane;
 use super::panes::latent::LatentPane;
 use super::panes::picker::PickerPane;
@@ -22,8 +23,8 @@ use super::Msg;
 use crate::data::LoadOptions;
 use crate::train::{checkpoint, Command, Event, RunDir};
 
-pub const PANES: [&str; 7] = [
-    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Picker",
+pub const PANES: [&str; 8] = [
+    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare", "Picker",
 ];
 
 /// A popup that takes the keys until it closes.
@@ -61,6 +62,7 @@ pub struct App {
     pub latent: LatentPane,
     pub classify: ClassifyPane,
     pub runs: RunsPane,
+    pub compare: ComparePane,
     pub picker: PickerPane,
     pub load: LoadOptions,
     pub runs_dir: PathBuf,
@@ -102,6 +104,7 @@ impl App {
                 dir: runs_dir.clone(),
                 ..RunsPane::default()
             },
+            compare: ComparePane::default(),
             picker: PickerPane::default(),
             load,
             runs_dir,
@@ -202,7 +205,7 @@ impl App {
                     self.request(r);
                 }
             }
-            5 if !self.runs.loaded => self.request(Request::ListRuns(self.runs_dir.clone())),
+            5 | 6 if !self.runs.loaded => self.request(Request::ListRuns(self.runs_dir.clone())),
             _ => {}
         }
     }
@@ -229,7 +232,7 @@ impl App {
 
     /// Whether the terminal should send mouse events: the ROI picker is visible and its mouse is on.
     pub fn wants_mouse(&self) -> bool {
-        self.pane == 6 && self.picker.mouse && self.popup.is_none() && !self.help
+        self.pane == 7 && self.picker.mouse && self.popup.is_none() && !self.help
     }
 
     pub fn is_training(&self) -> bool {
@@ -380,8 +383,23 @@ impl App {
                         self.recon.selected =
                             self.recon.selected.min(d.rois.len().saturating_sub(1));
                         self.recon.data = Some(d);
+                        self.recon.peers_busy = true;
+                        self.request(Request::Peers {
+                            run,
+                            runs_dir: self.runs_dir.clone(),
+                            pick: self.recon.pick,
+                        });
                     }
                     Err(e) => self.recon.error = Some(e),
+                }
+            }
+            Outcome::Peers(run, pick, r)
+                if self.recon.run.as_ref() == Some(&run) && self.recon.pick == pick =>
+            {
+                self.recon.peers_busy = false;
+                match r {
+                    Ok(p) => self.recon.peers = p,
+                    Err(e) => self.say(format!("other models' reconstructions: {e}"), true),
                 }
             }
             Outcome::Thumbs(run, r) if self.train.run.as_ref() == Some(&run) => match r {
@@ -414,6 +432,13 @@ impl App {
                     Ok(c) => self.classify.result = Some(c),
                     Err(e) => self.classify.error = Some(e),
                 }
+            }
+            Outcome::CompareProgress(runs, what) => self.compare.on_progress(&runs, what),
+            Outcome::Compare(runs, r) => {
+                if let Err(e) = &r {
+                    self.say(format!("compare: {e}"), true);
+                }
+                self.compare.on_result(runs, r);
             }
             other => tracing::debug!(
                 "dropped a stale job result: {:?}",

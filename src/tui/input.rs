@@ -6,7 +6,6 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use super::app::{App, Exit, Popup, PANES};
 use super::jobs::Request;
 use super::keymap::Action;
-use super::panes::train::Form;
 use super::panes::{ConfirmKind, PromptKind};
 
 impl App {
@@ -72,6 +71,7 @@ impl App {
                     3 => self.latent.on_action(a),
                     4 => self.classify.on_action(a),
                     5 => self.runs.on_action(a),
+                    6 => self.compare.on_action(a, &mut self.runs),
                     _ => self.picker.on_action(a),
                 };
                 self.apply(effect)
@@ -165,10 +165,11 @@ impl App {
                     Err(e) => self.say(e, true),
                 }
             }
-            PromptKind::Field(i) => match Form::check(i, &input) {
-                Ok(()) => self.train.form.values[i] = input,
-                Err(e) => self.say(e, true),
-            },
+            PromptKind::Field(i) => {
+                if let Err(e) = self.train.form.set(i, &input) {
+                    self.say(e, true)
+                }
+            }
         }
     }
 }

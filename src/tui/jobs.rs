@@ -8,6 +8,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use super::multirun::{compare_runs, peers, CompareData, PeerRecon};
 use super::Msg;
 use crate::data::{load_folder, Dataset, Label, LoadOptions, PatientId, Roi, Side, Split};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics, Summary};
@@ -22,6 +23,13 @@ pub enum Request {
     /// Reconstructions of 2 healthy + 2 steatotic test ROIs (`pick` chooses other ones).
     Recon {
         run: PathBuf,
+        pick: usize,
+    },
+    /// The same ROIs as `Recon { run, pick }` reconstructed by the other models trained on the
+    /// same data and split (see [`super::multirun::peer_runs`]).
+    Peers {
+        run: PathBuf,
+        runs_dir: PathBuf,
         pick: usize,
     },
     /// The Train pane's per-epoch reconstructions.
@@ -40,6 +48,10 @@ pub enum Request {
     Classify {
         run: PathBuf,
         protocol: Protocol,
+    },
+    /// Table 1 with paired tests and Table 2 for the runs marked, in marking order.
+    Compare {
+        runs: Vec<PathBuf>,
     },
 }
 
@@ -76,6 +88,8 @@ pub struct ReconRoi {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconData {
     pub run: PathBuf,
+    /// The run's model (`vqvae`, ...).
+    pub model: String,
     pub epoch: usize,
     pub rois: Vec<ReconRoi>,
     pub summary: Summary,
@@ -121,10 +135,14 @@ pub enum Outcome {
     Runs(Vec<RunSummary>),
     Recon(PathBuf, Result<ReconData, String>),
     Thumbs(PathBuf, Result<Thumbs, String>),
+    /// For the run and pick of a `Peers` request.
+    Peers(PathBuf, usize, Result<Vec<PeerRecon>, String>),
     Traverse(PathBuf, Result<TraversalData, String>),
     Codebook(PathBuf, Result<CodebookData, String>),
     ClassifyProgress(PathBuf, String),
     Classify(PathBuf, Result<Classification, String>),
+    CompareProgress(Vec<PathBuf>, String),
+    Compare(Vec<PathBuf>, Result<CompareData, String>),
 }
 
 /// Starts `req` on a thread; its outcome arrives on `tx` as [`Msg::Job`].
@@ -143,6 +161,15 @@ pub fn spawn(req: Request, opts: LoadOptions, tx: UnboundedSender<Msg>) {
             Request::Recon { run, pick } => {
                 send(Outcome::Recon(run.clone(), recon(&run, pick).map_err(e)))
             }
+            Request::Peers {
+                run,
+                runs_dir,
+                pick,
+            } => send(Outcome::Peers(
+                run.clone(),
+                pick,
+                peers(&run, &runs_dir, pick).map_err(e),
+            )),
             Request::Thumbs { run } => send(Outcome::Thumbs(run.clone(), thumbs(&run).map_err(e))),
             Request::Traverse {
                 run,
@@ -162,6 +189,12 @@ pub fn spawn(req: Request, opts: LoadOptions, tx: UnboundedSender<Msg>) {
                 let r = classify(&run, protocol, progress).map_err(e);
                 send(Outcome::Classify(run.clone(), r));
             }
+            Request::Compare { runs } => {
+                let progress =
+                    |what: &str| send(Outcome::CompareProgress(runs.clone(), what.to_string()));
+                let r = compare_runs(&runs, progress).map_err(e);
+                send(Outcome::Compare(runs.clone(), r));
+            }
         }
         tracing::debug!(
             kind = kind(&req),
@@ -179,10 +212,12 @@ fn kind(req: &Request) -> &'static str {
         Request::LoadData(_) => "data",
         Request::ListRuns(_) => "runs",
         Request::Recon { .. } => "recon",
+        Request::Peers { .. } => "peers",
         Request::Thumbs { .. } => "thumbs",
         Request::Traverse { .. } => "traverse",
         Request::Codebook { .. } => "codebook",
         Request::Classify { .. } => "classify",
+        Request::Compare { .. } => "compare",
     }
 }
 
@@ -198,7 +233,7 @@ pub fn load_data(dir: &Path, opts: &LoadOptions) -> anyhow::Result<DataLoaded> {
     })
 }
 
-fn open(run: &Path) -> anyhow::Result<LoadedRun> {
+pub(super) fn open(run: &Path) -> anyhow::Result<LoadedRun> {
     Ok(LoadedRun::open(run, &Device::Cpu)?)
 }
 
@@ -216,7 +251,7 @@ fn open_vqvae(run: &LoadedRun) -> anyhow::Result<Option<VqVae>> {
     }
 }
 
-fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
+pub(super) fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
     run.dataset
         .indices(&run.split, Side::Test)
         .into_iter()
@@ -290,6 +325,7 @@ fn recon(run: &Path, pick: usize) -> anyhow::Result<ReconData> {
         .collect();
     Ok(ReconData {
         run: run.dir.path.clone(),
+        model: run.config.model.name().to_string(),
         epoch: run.epoch,
         rois,
         summary,

@@ -45,7 +45,7 @@ pub enum Action {
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 40] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 41] = [
     (
         Action::Quit,
         "quit",
@@ -66,7 +66,8 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 40] = [
     (Action::Pane(4), "pane_latent", &["4"], "Latent pane"),
     (Action::Pane(5), "pane_classify", &["5"], "Classify pane"),
     (Action::Pane(6), "pane_runs", &["6"], "Runs pane"),
-    (Action::Pane(7), "pane_picker", &["7"], "ROI picker pane"),
+    (Action::Pane(7), "pane_compare", &["7"], "Compare pane"),
+    (Action::Pane(8), "pane_picker", &["8"], "ROI picker pane"),
     (Action::Up, "up", &["up", "k"], "move up / previous field"),
     (
         Action::Down,
@@ -96,7 +97,12 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 40] = [
     ),
     (Action::Back, "back", &["esc"], "cancel, close popup"),
     (Action::Start, "start", &["s"], "Train: start a training"),
-    (Action::Pause, "pause", &["space"], "Train: pause / resume"),
+    (
+        Action::Pause,
+        "pause",
+        &["space"],
+        "Train: pause/resume · mark a run",
+    ),
     (Action::Stop, "stop", &["x"], "Train: stop (asks)"),
     (
         Action::LogScale,

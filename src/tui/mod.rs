@@ -8,6 +8,7 @@ mod config;
 mod input;
 mod jobs;
 mod keymap;
+mod multirun;
 mod panes;
 mod runtime;
 mod series;

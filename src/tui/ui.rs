@@ -45,6 +45,7 @@ impl Widget for &App {
             3 => self.latent.draw(body, buf, ctx),
             4 => self.classify.draw(body, buf, ctx),
             5 => self.runs.draw(body, buf, ctx),
+            6 => self.compare.draw(body, buf, ctx, &self.runs),
             _ => self.picker.draw(body, buf, ctx),
         }
         self.draw_status(status, buf);
@@ -112,11 +113,9 @@ impl App {
                     .and_then(|p| p.file_name())
                     .map(|n| format!(" · run {}", n.to_string_lossy()))
                     .unwrap_or_default();
-                let device = self
-                    .train
-                    .device
-                    .clone()
-                    .unwrap_or_else(|| self.train.form.values[7].clone());
+                let device = self.train.device.clone().unwrap_or_else(|| {
+                    self.train.form.value("device").unwrap_or("cpu").to_string()
+                });
                 Span::styled(format!(" {data}{run} · device {device}"), t.status())
             }
         };
@@ -163,7 +162,15 @@ impl App {
                     PromptKind::JumpPatient => "Jump to patient".to_string(),
                     PromptKind::OpenDataset => "Open a ROI folder".to_string(),
                     PromptKind::OpenFrames => "Open a frames folder (with frames.csv)".to_string(),
-                    PromptKind::Field(i) => format!("Set {}", super::panes::train::FIELDS[*i]),
+                    PromptKind::Field(i) => format!(
+                        "Set {}",
+                        self.train
+                            .form
+                            .fields
+                            .get(*i)
+                            .map(|f| f.label())
+                            .unwrap_or_default()
+                    ),
                 };
                 let r = centered(area, 64, 5);
                 Clear.render(r, buf);

@@ -25,6 +25,7 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde::{Deserialize, Serialize};
 
+mod multi;
 mod world;
 
 use world::{Lcg, World};
@@ -310,7 +311,7 @@ mod tests {
             ..BenchOptions::default()
         })
         .unwrap();
-        assert_eq!(r.panes.len(), 7);
+        assert_eq!(r.panes.len(), PANES.len());
         assert!(r.rois > 0);
         for p in &r.panes {
             assert!(p.mean_ms > 0.0 && p.crossterm_mean_ms > 0.0, "{p:?}");
@@ -324,6 +325,6 @@ mod tests {
         assert!(s.max_bytes_in_a_second <= s.bytes, "{s:?}");
         let json = serde_json::to_string(&r).unwrap();
         let back: TuiBenchReport = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.panes.len(), 7);
+        assert_eq!(back.panes.len(), PANES.len());
     }
 }

@@ -154,6 +154,7 @@ impl World {
             })
             .collect();
         ReconData {
+            model: "vqvae".into(),
             run: self.run.clone(),
             epoch: 12,
             rois,
@@ -321,6 +322,7 @@ impl World {
         app.recon = ReconPane {
             run: Some(self.run.clone()),
             data: Some(self.recon(&mut rng)),
+            peers: self.peers(&mut rng),
             ..ReconPane::default()
         };
         app.latent = self.latent(&mut rng);
@@ -337,6 +339,16 @@ impl World {
         };
         app.runs.set_runs(self.runs());
         app.runs.open = Some(self.run.clone());
+        app.runs.marked = app
+            .runs
+            .runs
+            .iter()
+            .take(3)
+            .map(|r| r.path.clone())
+            .collect();
+        let compared = self.compare(&app.runs.runs, &mut rng);
+        let key = crate::tui::panes::compare::key_of(&app.runs);
+        app.compare.cache.insert(key, compared);
         app.checkpoint = Some(12);
         app.message = None;
         Ok((app, rx))

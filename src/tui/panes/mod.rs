@@ -1,7 +1,8 @@
-//! The six panes. Each holds plain data (no model), reacts to actions with an [`Effect`] the app
+//! The seven panes. Each holds plain data (no model), reacts to actions with an [`Effect`] the app
 //! carries out, and draws itself into a buffer.
 
 pub mod classify;
+pub mod compare;
 pub mod data;
 pub mod form;
 pub mod latent;

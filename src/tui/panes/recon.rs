@@ -1,5 +1,10 @@
 //! Reconstructions pane: originals beside reconstructions (2 healthy + 2 steatotic test ROIs by
 //! default, `n` picks others), per-ROI MSE/MAE/SSIM/PSNR, a ROI's 7x7 code map and the test means.
+//!
+//! Other models side by side: besides the open run, the newest finished run of every other model
+//! kind trained on the same data and split (found by [`crate::tui::multirun::peer_runs`]) reconstructs
+//! the same ROIs; the pane then shows one row per model under the originals and each model's
+//! metrics of the selected ROI. With no such run it shows the open run alone.
 
 use std::path::PathBuf;
 
@@ -9,7 +14,7 @@ use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
 
 use super::{block, placeholder, put, wrap_step, Ctx, Effect};
 use crate::eval::report::PAPER_TABLE1;
-use crate::tui::jobs::{ReconData, Request};
+use crate::tui::jobs::{PeerRecon, ReconData, Request};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::image::{draw_roi, draw_unit_image};
 
@@ -21,6 +26,9 @@ pub struct ReconPane {
     pub selected: usize,
     pub busy: bool,
     pub error: Option<String>,
+    /// The same ROIs reconstructed by the other models' runs.
+    pub peers: Vec<PeerRecon>,
+    pub peers_busy: bool,
 }
 
 impl ReconPane {
@@ -71,6 +79,9 @@ impl ReconPane {
             placeholder(buf, area, "Reconstructions", &[msg], ctx);
             return;
         };
+        if !self.peers.is_empty() {
+            return self.draw_models(area, buf, ctx, d);
+        }
         let n = d.rois.len().max(1) as u16;
         // Pairs (original | reconstruction): the largest layout that leaves room for the tables.
         let (per_row, zoom) = [(n, 1u16), (n.div_ceil(2), 1), (n, 0), (n.div_ceil(2), 0)]
@@ -118,6 +129,125 @@ impl ReconPane {
         self.draw_table(table, buf, ctx, d);
         self.draw_codes(codes, buf, ctx, d);
         draw_means(means, buf, ctx, d);
+    }
+
+    /// One row of images per model under the originals, and each model's metrics of the selected
+    /// ROI beside them.
+    fn draw_models(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, d: &ReconData) {
+        const LABEL: u16 = 9;
+        let n = d.rois.len() as u16;
+        let grid_w = LABEL + n * 15 + 2;
+        let table_w = if area.width >= grid_w + 48 { 48 } else { 30 };
+        let [grid, table] = area.layout(&Layout::horizontal([
+            Constraint::Min(grid_w.min(area.width.saturating_sub(table_w))),
+            Constraint::Length(table_w),
+        ]));
+        let title = format!(
+            "Models side by side (newest finished run of each, same split){} · ←→ · n",
+            if self.busy || self.peers_busy {
+                " · updating…"
+            } else {
+                ""
+            }
+        );
+        let b = block(title, ctx, false);
+        let inner = b.inner(grid);
+        b.render(grid, buf);
+        let open_model = d.model.clone();
+        let mut rows: Vec<(String, Vec<&[f32]>)> = vec![(
+            open_model,
+            d.rois.iter().map(|r| r.recon.as_slice()).collect(),
+        )];
+        for p in &self.peers {
+            rows.push((
+                p.model.clone(),
+                p.recons.iter().map(Vec::as_slice).collect(),
+            ));
+        }
+        let mut y = inner.y;
+        for (i, r) in d.rois.iter().enumerate() {
+            let x = inner.x + LABEL + i as u16 * 15;
+            let style = if i == self.selected {
+                ctx.theme.selection()
+            } else {
+                ctx.theme.muted()
+            };
+            let stem = r.file.trim_end_matches(".png");
+            put(
+                buf,
+                inner,
+                x,
+                y,
+                &format!("{:.14}", r.label.as_str()),
+                style,
+            );
+            put(buf, inner, x, y + 1, &format!("{stem:.14}"), style);
+        }
+        y += 2;
+        put(buf, inner, inner.x, y, "original", ctx.theme.accent());
+        for (i, r) in d.rois.iter().enumerate() {
+            let x = inner.x + LABEL + i as u16 * 15;
+            draw_roi(
+                buf,
+                Rect::new(x, y, 14, 7).intersection(inner),
+                &r.pixels,
+                0,
+                ctx.mode,
+            );
+        }
+        y += 7;
+        for (name, images) in &rows {
+            if y >= inner.y + inner.height {
+                break;
+            }
+            put(buf, inner, inner.x, y, name, ctx.theme.accent());
+            for (i, img) in images.iter().enumerate() {
+                let x = inner.x + LABEL + i as u16 * 15;
+                draw_unit_image(
+                    buf,
+                    Rect::new(x, y, 14, 7).intersection(inner),
+                    img,
+                    0,
+                    ctx.mode,
+                );
+            }
+            y += 7;
+        }
+        let sel = self.selected.min(d.rois.len().saturating_sub(1));
+        let mut metrics = vec![(d.model.clone(), d.rois.get(sel).map(|r| r.metrics))];
+        for p in &self.peers {
+            metrics.push((p.model.clone(), p.metrics.get(sel).copied()));
+        }
+        let wide = table_w >= 48;
+        let rows: Vec<Row> = metrics
+            .into_iter()
+            .map(|(name, m)| {
+                let f = |v: Option<f64>, dg: usize| {
+                    v.map(|x| format!("{x:.dg$}")).unwrap_or_else(|| "-".into())
+                };
+                let mut cells = vec![name, f(m.map(|m| m.mse), 4), f(m.map(|m| m.ssim), 4)];
+                if wide {
+                    cells.push(f(m.map(|m| m.mae), 4));
+                    cells.push(f(m.map(|m| m.psnr), 2));
+                }
+                Row::new(cells)
+            })
+            .collect();
+        let mut header = vec!["model", "MSE", "SSIM"];
+        let mut widths = vec![
+            Constraint::Min(6),
+            Constraint::Length(6),
+            Constraint::Length(6),
+        ];
+        if wide {
+            header.extend(["MAE", "PSNR"]);
+            widths.extend([Constraint::Length(6), Constraint::Length(5)]);
+        }
+        let file = d.rois.get(sel).map(|r| r.file.as_str()).unwrap_or("");
+        let t = Table::new(rows, widths)
+            .header(Row::new(header).style(ctx.theme.accent()))
+            .block(block(format!("Selected ROI {file}"), ctx, true));
+        Widget::render(t, table, buf);
     }
 
     fn draw_table(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, d: &ReconData) {

@@ -1,5 +1,6 @@
 //! Runs pane: the runs in the runs directory with model, status, epochs, final losses and test
-//! MSE; enter opens one in the other panes, d deletes (after asking), r refreshes.
+//! MSE; enter opens one in the other panes, d deletes (after asking), r refreshes, space marks
+//! runs for the Compare pane (7).
 
 use std::path::PathBuf;
 
@@ -19,6 +20,8 @@ pub struct RunsPane {
     /// The run open in the other panes.
     pub open: Option<PathBuf>,
     pub loaded: bool,
+    /// Runs marked for the Compare pane, in the order they were marked.
+    pub marked: Vec<PathBuf>,
 }
 
 impl RunsPane {
@@ -30,6 +33,38 @@ impl RunsPane {
             .unwrap_or(0)
             .min(self.runs.len().saturating_sub(1));
         self.loaded = true;
+        let runs = &self.runs;
+        self.marked.retain(|m| runs.iter().any(|r| &r.path == m));
+    }
+
+    /// Marks the selected run for the Compare pane, or unmarks it.
+    pub fn toggle_mark(&mut self) -> Effect {
+        let Some(r) = self.runs.get(self.selected) else {
+            return Effect::None;
+        };
+        match self.marked.iter().position(|m| *m == r.path) {
+            Some(i) => {
+                self.marked.remove(i);
+            }
+            None => self.marked.push(r.path.clone()),
+        }
+        Effect::Redraw
+    }
+
+    /// The marked runs' summaries, in marking order.
+    pub fn marked_runs(&self) -> Vec<&RunSummary> {
+        self.marked
+            .iter()
+            .filter_map(|m| self.runs.iter().find(|r| &r.path == m))
+            .collect()
+    }
+
+    /// `[1]` for the first marked run, `[ ]` for one not marked.
+    pub fn mark_of(&self, path: &PathBuf) -> String {
+        match self.marked.iter().position(|m| m == path) {
+            Some(i) => format!("[{}]", i + 1),
+            None => "[ ]".into(),
+        }
     }
 
     pub fn on_action(&mut self, a: Action) -> Effect {
@@ -38,6 +73,7 @@ impl RunsPane {
             Action::Up => self.selected = clamp_step(self.selected, n, -1),
             Action::Down => self.selected = clamp_step(self.selected, n, 1),
             Action::Run => return Effect::Request(Request::ListRuns(self.dir.clone())),
+            Action::Pause => return self.toggle_mark(),
             Action::Select => {
                 return match self.runs.get(self.selected) {
                     Some(r) => Effect::OpenRun(r.path.clone()),
@@ -73,11 +109,12 @@ impl RunsPane {
             .runs
             .iter()
             .map(|r| {
-                let mark = if self.open.as_ref() == Some(&r.path) {
-                    "▶ "
+                let open = if self.open.as_ref() == Some(&r.path) {
+                    "▶"
                 } else {
-                    "  "
+                    " "
                 };
+                let mark = format!("{open}{} ", self.mark_of(&r.path));
                 let status_style = match r.status.as_str() {
                     "finished" => ctx.theme.good(),
                     "running" => ctx.theme.accent(),
@@ -98,7 +135,7 @@ impl RunsPane {
         let t = Table::new(
             rows,
             [
-                Constraint::Min(24),
+                Constraint::Min(28),
                 Constraint::Length(6),
                 Constraint::Length(9),
                 Constraint::Length(8),
@@ -117,7 +154,7 @@ impl RunsPane {
         .row_highlight_style(ctx.theme.selection())
         .block(block(
             format!(
-                "Runs in {} · enter open · d delete · r refresh",
+                "Runs in {} · enter open · space mark for Compare (7) · d delete · r refresh",
                 self.dir.display()
             ),
             ctx,

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph, Widget};
 
-pub use super::form::{Form, FIELDS};
+pub use super::form::Form;
 use super::{block, clamp_step, put, Ctx, Effect, PromptKind, TrainOp};
 use crate::train::{EpochRecord, Event};
 use crate::tui::jobs::Thumbs;
@@ -168,11 +168,18 @@ impl TrainPane {
 
     pub fn on_action(&mut self, a: Action) -> Effect {
         match a {
-            Action::Up => self.form.selected = clamp_step(self.form.selected, FIELDS.len(), -1),
-            Action::Down => self.form.selected = clamp_step(self.form.selected, FIELDS.len(), 1),
+            Action::Up => self.form.selected = clamp_step(self.form.selected, self.form.len(), -1),
+            Action::Down => self.form.selected = clamp_step(self.form.selected, self.form.len(), 1),
+            Action::Left | Action::Right | Action::Select
+                if self.form.is_choice(self.form.selected) && !self.is_training() =>
+            {
+                self.form
+                    .cycle_model(if a == Action::Left { -1 } else { 1 });
+            }
             Action::Select if !self.is_training() => {
                 let i = self.form.selected;
-                return Effect::Prompt(PromptKind::Field(i), self.form.values[i].clone());
+                let value = self.form.fields[i].value.clone();
+                return Effect::Prompt(PromptKind::Field(i), value);
             }
             Action::Start => return Effect::Train(TrainOp::Start),
             Action::Pause => return Effect::Train(TrainOp::PauseResume),
@@ -300,25 +307,32 @@ impl TrainPane {
     }
 
     fn draw_form(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
-        let mut lines = vec![Line::from(vec![
-            Span::styled(format!("{:<14}", "model"), ctx.theme.muted()),
-            Span::raw("vqvae"),
-        ])];
-        for (i, name) in FIELDS.iter().enumerate() {
+        let mut lines = Vec::new();
+        for (i, f) in self.form.fields.iter().enumerate() {
             let style = if i == self.form.selected {
                 ctx.theme.selection()
             } else {
                 ctx.theme.base()
             };
+            let value = if self.form.is_choice(i) {
+                format!("◀ {} ▶", f.value)
+            } else {
+                f.value.clone()
+            };
             lines.push(Line::from(vec![
-                Span::styled(format!("{name:<14}"), ctx.theme.muted()),
-                Span::styled(self.form.values[i].clone(), style),
+                Span::styled(format!("{:<14}", f.label()), ctx.theme.muted()),
+                Span::styled(value, style),
             ]));
         }
         lines.push(Line::from(""));
-        lines.push(Line::styled("enter edit · s start", ctx.theme.muted()));
-        lines.push(Line::styled("space pause · x stop", ctx.theme.muted()));
+        lines.push(Line::styled("←→ model · enter edit", ctx.theme.muted()));
+        lines.push(Line::styled("s start · space pause", ctx.theme.muted()));
+        lines.push(Line::styled("x stop", ctx.theme.muted()));
+        // Scroll so that the selected field stays in view.
+        let rows = area.height.saturating_sub(2) as usize;
+        let top = (self.form.selected + 1).saturating_sub(rows);
         Paragraph::new(lines)
+            .scroll((top as u16, 0))
             .block(block("Hyperparameters", ctx, true))
             .render(area, buf);
     }

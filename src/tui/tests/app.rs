@@ -47,6 +47,7 @@ fn every_pane_draws_with_tabs_and_status() {
         "No run open",
         "SVM: pixels",
         "Reading the runs",
+        "reading the runs",
         "No frames folder open",
     ];
     for (i, title) in titles.iter().enumerate() {
@@ -63,6 +64,8 @@ fn every_pane_draws_with_tabs_and_status() {
     }
     app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     assert_eq!(app.pane, 0);
+    app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(app.pane, 7);
     app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     assert_eq!(app.pane, 6);
     assert!(app
@@ -100,19 +103,24 @@ fn help_lists_every_action() {
 fn quit_without_training_exits_and_prompts_edit_the_form() {
     let (mut app, _rx) = app();
     app.on_key(key('2'));
+    app.on_key(key('j'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
     assert!(screen(&app, 100, 30).contains("Set epochs"));
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     app.on_key(key('0'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.train.form.values[0], "250", "0 epochs is refused");
+    assert_eq!(
+        app.train.form.value("epochs"),
+        Some("250"),
+        "0 epochs is refused"
+    );
     assert!(app.message.as_ref().unwrap().0.contains("epochs"));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     app.on_key(key('2'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.train.form.values[0], "2");
+    assert_eq!(app.train.form.value("epochs"), Some("2"));
     app.on_key(key('q'));
     assert_eq!(app.exit, Some(Exit::Quit));
 }
@@ -207,7 +215,7 @@ fn watch_follows_a_growing_metrics_file() {
 #[test]
 fn picker_opens_a_frames_folder_by_prompt_and_asks_for_the_mouse_only_when_shown() {
     let (mut app, _rx) = app();
-    app.on_key(key('7'));
+    app.on_key(key('8'));
     assert!(screen(&app, 100, 30).contains("No frames folder open"));
     app.on_key(key('o'));
     assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
@@ -227,4 +235,84 @@ fn picker_opens_a_frames_folder_by_prompt_and_asks_for_the_mouse_only_when_shown
     assert!(app.wants_mouse());
     app.on_key(key('1'));
     assert!(!app.wants_mouse(), "only while the picker is shown");
+}
+
+/// Every model chosen in the Train pane (right arrow on the model field) becomes a run of that
+/// model, with the paper's learning rate, written to the run's config.json.
+#[test]
+fn the_train_pane_starts_a_run_of_the_chosen_model() {
+    let (mut app, _rx) = app();
+    let runs = tempfile::tempdir().unwrap();
+    app.on_key(key('2'));
+    for (k, name) in crate::model::ModelConfig::NAMES.iter().enumerate() {
+        if k > 0 {
+            app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+        }
+        assert!(screen(&app, 100, 30).contains(&format!("◀ {name} ▶")));
+        let ds = app.data.dataset.clone().unwrap();
+        let job = crate::tui::trainctl::new_job(
+            &app.train.form,
+            std::path::Path::new("/data/fixture"),
+            &app.load,
+            &ds,
+            runs.path(),
+        )
+        .unwrap();
+        let paper = crate::model::ModelConfig::from_name(name).unwrap();
+        assert_eq!(job.config.model, paper);
+        assert_eq!(job.config.train.lr, paper.paper_lr());
+        let written = crate::train::RunDir::new(&job.dir.path)
+            .read_config()
+            .unwrap();
+        assert_eq!(written.model.name(), *name);
+    }
+}
+
+/// A run's reconstructions arriving ask for the other models' on the same ROIs; an answer for
+/// another pick is dropped.
+#[test]
+fn reconstructions_ask_for_the_other_models() {
+    use crate::tui::jobs::{Outcome, PeerRecon, ReconData, Request};
+    let (mut app, _rx) = app();
+    app.recon.run = Some("/runs/r".into());
+    let data = ReconData {
+        run: "/runs/r".into(),
+        model: "vqvae".into(),
+        epoch: 1,
+        rois: Vec::new(),
+        summary: crate::eval::Summary::of(&[]),
+    };
+    app.on_msg(Msg::Job(Outcome::Recon("/runs/r".into(), Ok(data))));
+    assert_eq!(
+        app.requested.last(),
+        Some(&Request::Peers {
+            run: "/runs/r".into(),
+            runs_dir: "/tmp/none".into(),
+            pick: 0
+        })
+    );
+    assert!(app.recon.peers_busy);
+    let peer = PeerRecon {
+        run: "/runs/c".into(),
+        model: "cae".into(),
+        epoch: 1,
+        recons: Vec::new(),
+        metrics: Vec::new(),
+    };
+    app.on_msg(Msg::Job(Outcome::Peers(
+        "/runs/r".into(),
+        3,
+        Ok(vec![peer.clone()]),
+    )));
+    assert!(
+        app.recon.peers.is_empty(),
+        "another pick's answer is dropped"
+    );
+    app.on_msg(Msg::Job(Outcome::Peers(
+        "/runs/r".into(),
+        0,
+        Ok(vec![peer]),
+    )));
+    assert_eq!(app.recon.peers.len(), 1);
+    assert!(!app.recon.peers_busy);
 }

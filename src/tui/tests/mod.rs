@@ -2,6 +2,8 @@
 //! half-block and heatmap cells.
 
 mod app;
+mod compare;
+mod jobs;
 mod panes;
 
 use std::sync::Arc;

@@ -156,21 +156,33 @@ fn train_pane_follows_events_and_shows_curves() {
         seconds: 6.0,
     });
     assert!(!pane.is_training());
+    pane.on_action(Action::Down);
     assert!(matches!(
         pane.on_action(Action::Select),
-        Effect::Prompt(PromptKind::Field(0), _)
+        Effect::Prompt(PromptKind::Field(1), _)
     ));
 }
 
 #[test]
 fn form_checks_fields_and_builds_configs() {
-    assert!(Form::check(0, "2").is_ok());
-    assert!(Form::check(0, "0").unwrap_err().contains("epochs"));
-    assert!(Form::check(2, "-1").unwrap_err().contains("lr"));
-    assert!(Form::check(7, "tpu").unwrap_err().contains("device"));
     let mut f = Form::default();
-    f.values[0] = "2".into();
-    f.values[3] = "16".into();
+    let at = |f: &Form, key: &str| f.fields.iter().position(|x| x.key == key).unwrap();
+    assert!(f.check(at(&f, "epochs"), "2").is_ok());
+    assert!(f
+        .check(at(&f, "epochs"), "0")
+        .unwrap_err()
+        .contains("epochs"));
+    assert!(f.check(at(&f, "lr"), "-1").unwrap_err().contains("lr"));
+    assert!(f
+        .check(at(&f, "device"), "tpu")
+        .unwrap_err()
+        .contains("device"));
+    assert!(f
+        .check(at(&f, "restart_dead"), "maybe")
+        .unwrap_err()
+        .contains("true or false"));
+    f.set(at(&f, "epochs"), "2").unwrap();
+    f.set(at(&f, "codebook_size"), "16").unwrap();
     let (model, train, dev) = f.configs().unwrap();
     assert_eq!(train.epochs, 2);
     assert_eq!(train.checkpoint_every, 1);
@@ -179,6 +191,71 @@ fn form_checks_fields_and_builds_configs() {
         panic!("the form builds a VQ-VAE");
     };
     assert_eq!(m.codebook_size, 16);
+}
+
+/// Every model can be chosen with left/right: the form shows its paper defaults (its learning
+/// rate, its own fields and no other model's) and builds its config; the shared settings stay.
+#[test]
+fn form_offers_every_model_with_its_paper_defaults() {
+    use crate::model::ModelConfig;
+    let c = ctx();
+    let mut pane = TrainPane::default();
+    assert_eq!(pane.form.model(), ModelConfig::NAMES[0]);
+    pane.form.set(1, "3").unwrap();
+    pane.form.selected = 0;
+    for (k, name) in ModelConfig::NAMES.iter().enumerate() {
+        if k > 0 {
+            assert_eq!(pane.on_action(Action::Right), Effect::Redraw);
+        }
+        let paper = ModelConfig::from_name(name).unwrap();
+        assert_eq!(pane.form.model(), *name);
+        assert_eq!(pane.form.value("epochs"), Some("3"), "epochs stay as typed");
+        let (model, train, _) = pane.form.configs().unwrap();
+        assert_eq!(
+            model, paper,
+            "{name}: the defaults build the paper's config"
+        );
+        assert_eq!(train.lr, paper.paper_lr());
+        let t = text(&render(100, 40, |a, b| pane.draw(a, b, &c)));
+        assert!(t.contains(&format!("◀ {name} ▶")), "{t}");
+        assert!(
+            t.contains(&format!("{:e}", paper.paper_lr())),
+            "{name}: lr\n{t}"
+        );
+        assert_eq!(
+            t.contains("codebook size"),
+            *name == "vqvae",
+            "{name}:\n{t}"
+        );
+    }
+    assert_eq!(pane.on_action(Action::Right), Effect::Redraw);
+    assert_eq!(pane.form.model(), ModelConfig::NAMES[0], "wraps around");
+    // In a short terminal the form scrolls to keep the selected field in view.
+    for _ in 0..pane.form.len() {
+        pane.on_action(Action::Down);
+    }
+    let last = pane.form.fields.last().unwrap().label();
+    let t = text(&render(80, 14, |a, b| pane.draw(a, b, &c)));
+    assert!(t.contains(&last), "{last} not in view:\n{t}");
+    pane.form.selected = 0;
+    pane.on_action(Action::Left);
+    assert_eq!(pane.form.model(), *ModelConfig::NAMES.last().unwrap());
+    // A model field edited, then the model switched back: defaults again.
+    pane.form = Form::for_model("vae", None);
+    let beta = pane
+        .form
+        .fields
+        .iter()
+        .position(|f| f.key == "beta")
+        .unwrap();
+    pane.form.set(beta, "0.5").unwrap();
+    let Ok((ModelConfig::Vae(v), ..)) = pane.form.configs() else {
+        panic!("a VAE form builds a VAE");
+    };
+    assert_eq!(v.beta, 0.5);
+    pane.on_action(Action::Right);
+    pane.on_action(Action::Left);
+    assert_eq!(pane.form.value("beta"), Some("1.0"));
 }
 
 fn recon_data() -> ReconData {
@@ -207,6 +284,7 @@ fn recon_data() -> ReconData {
     .collect();
     ReconData {
         run: "/runs/r".into(),
+        model: "vqvae".into(),
         epoch: 7,
         rois,
         summary: Summary::of(&[m, m]),
@@ -256,6 +334,71 @@ fn recon_pane_shows_pairs_metrics_codes_and_means() {
     let empty = ReconPane::default();
     let buf = render(80, 20, |a, b| empty.draw(a, b, &c));
     assert!(text(&buf).contains("No run open"));
+}
+
+/// Other models' runs on the same split: one row of images per model under the originals, and
+/// each model's metrics of the selected ROI.
+#[test]
+fn recon_pane_shows_every_model_side_by_side() {
+    let peer = |model: &str, level: f32, mse: f64| crate::tui::jobs::PeerRecon {
+        run: format!("/runs/{model}").into(),
+        model: model.into(),
+        epoch: 2,
+        recons: (0..4).map(|_| unit(level)).collect(),
+        metrics: (0..4)
+            .map(|i| RoiMetrics {
+                mse: mse + i as f64 * 0.001,
+                mae: 0.1,
+                ssim: 0.5,
+                psnr: 17.0,
+            })
+            .collect(),
+    };
+    let mut pane = ReconPane {
+        run: Some("/runs/r".into()),
+        data: Some(recon_data()),
+        peers: vec![peer("cae", 0.25, 0.0208), peer("vae", 0.75, 0.0324)],
+        ..Default::default()
+    };
+    let c = ctx();
+    for (w, h) in [(100, 30), (200, 60)] {
+        let buf = render(w, h, |a, b| pane.draw(a, b, &c));
+        let t = text(&buf);
+        for needle in [
+            "Models side by side",
+            "original",
+            "vqvae",
+            "cae",
+            "vae",
+            "0.0208",
+            "0.0324",
+            "0.0123",
+        ] {
+            assert!(t.contains(needle), "{w}x{h}: missing {needle}:\n{t}");
+        }
+        // Rows of 7 cells: original, vqvae, cae, vae; the cae row shows its reconstruction.
+        let (x, y) = find(&buf, "original").unwrap();
+        let name = |dy: u16| {
+            (0..3)
+                .map(|k| buf[(x + k, y + dy)].symbol())
+                .collect::<String>()
+        };
+        assert_eq!(
+            (name(7), name(14), name(21)),
+            ("vqv".into(), "cae".into(), "vae".into())
+        );
+        let (cae, vae) = (&buf[(x + 9, y + 14)], &buf[(x + 9, y + 21)]);
+        assert_eq!(cae.symbol(), "▀");
+        assert_ne!(cae.fg, vae.fg);
+    }
+    // Selecting the next ROI shows its metrics.
+    pane.on_action(Action::Right);
+    let t = text(&render(100, 30, |a, b| pane.draw(a, b, &c)));
+    assert!(
+        t.contains("Selected ROI p9_f1.png") && t.contains("0.0218"),
+        "{t}"
+    );
+    render(20, 5, |a, b| pane.draw(a, b, &c));
 }
 
 #[test]
@@ -373,7 +516,7 @@ fn runs_pane_lists_opens_and_asks_before_deleting() {
     for needle in [
         "Runs in /runs",
         "vqvae-b",
-        "▶ vqvae-a",
+        "▶[ ] vqvae-a",
         "finished",
         "2/4",
         "0.03120",

@@ -1,0 +1,176 @@
+//! Background jobs over several runs, started by [`super::jobs::spawn`]: the other models'
+//! reconstructions for the Reconstructions pane, and the Compare pane's evaluation of the marked
+//! runs (Table 1 metrics, both SVM protocols of Table 2) with paired tests (Wilcoxon and t, per
+//! ROI and per patient) of the reference run against each other run.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+
+use super::jobs::{list_runs, open, pick_rois, test_rois, RunSummary};
+use crate::eval::compare::{compare, Comparison};
+use crate::eval::{self, Classification, Protocol, RoiMetrics, Summary};
+use crate::train::{LoadedRun, RunDir};
+
+/// Another model's reconstructions of the Reconstructions pane's ROIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerRecon {
+    pub run: PathBuf,
+    pub model: String,
+    pub epoch: usize,
+    /// One per ROI of the pane, in its order.
+    pub recons: Vec<Vec<f32>>,
+    pub metrics: Vec<RoiMetrics>,
+}
+
+/// The runs under `runs_dir` trained on the same data and split as `run` (same data spec in
+/// config.json, same split.csv): the newest finished run of each model kind other than `run`'s.
+pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
+    let dir = RunDir::new(run);
+    let Ok(config) = dir.read_config() else {
+        return Vec::new();
+    };
+    let split = std::fs::read(dir.split()).ok();
+    let mut seen = vec![config.model.name().to_string()];
+    let mut runs = list_runs(runs_dir);
+    runs.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
+    let mut out = Vec::new();
+    for r in runs {
+        if r.status != "finished" || seen.contains(&r.model) || r.path == run {
+            continue;
+        }
+        let other = RunDir::new(&r.path);
+        let same = other.read_config().is_ok_and(|c| c.data == config.data)
+            && std::fs::read(other.split()).ok() == split;
+        if same {
+            seen.push(r.model.clone());
+            out.push(r);
+        }
+    }
+    out
+}
+
+pub fn peers(run: &Path, runs_dir: &Path, pick: usize) -> anyhow::Result<Vec<PeerRecon>> {
+    let base = open(run)?;
+    let test = test_rois(&base);
+    let rois = pick_rois(&test, pick);
+    let mut out = Vec::new();
+    for p in peer_runs(run, runs_dir) {
+        let other = open(&p.path)?;
+        let recons = eval::reconstruct(other.model.as_ref(), &rois)?;
+        let metrics = rois
+            .iter()
+            .zip(&recons)
+            .map(|(r, y)| RoiMetrics::of(&r.to_unit(), y))
+            .collect();
+        out.push(PeerRecon {
+            run: p.path,
+            model: p.model,
+            epoch: other.epoch,
+            recons,
+            metrics,
+        });
+    }
+    Ok(out)
+}
+
+/// One evaluated run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRun {
+    pub path: PathBuf,
+    pub name: String,
+    /// `vqvae`, `cae`, ...
+    pub model: String,
+    pub epoch: usize,
+    pub summary: Summary,
+    /// The reconstruction with nothing copied from the input, for models that copy (the MAE).
+    pub no_copy: Option<Summary>,
+    pub paper: Classification,
+    pub lopo: Classification,
+}
+
+/// The paired tests of the reference run against another run, or why they cannot be made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairing {
+    /// Index of the other run in [`CompareData::rows`].
+    pub other: usize,
+    pub result: Result<Comparison, String>,
+}
+
+/// Everything the Compare pane shows for one set of runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareData {
+    /// The runs asked for, in the order they were marked.
+    pub runs: Vec<PathBuf>,
+    pub rows: Vec<CompareRun>,
+    /// Index of the reference run: the first VQ-VAE marked, else the first run marked.
+    pub reference: usize,
+    pub pairings: Vec<Pairing>,
+}
+
+impl CompareData {
+    /// Whether row `i` was tested on the reference's test ROIs.
+    pub fn same_split(&self, i: usize) -> bool {
+        i == self.reference
+            || self
+                .pairings
+                .iter()
+                .any(|p| p.other == i && p.result.is_ok())
+    }
+}
+
+/// The first marked VQ-VAE, else the first marked run.
+pub fn reference_of(models: &[&str]) -> usize {
+    models.iter().position(|m| *m == "vqvae").unwrap_or(0)
+}
+
+/// Evaluates `runs` and pairs them; `progress` hears what is being done.
+pub fn compare_runs(runs: &[PathBuf], progress: impl Fn(&str)) -> anyhow::Result<CompareData> {
+    anyhow::ensure!(!runs.is_empty(), "no run marked");
+    let mut rows = Vec::new();
+    let mut evals = Vec::new();
+    for (i, path) in runs.iter().enumerate() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let step = |what: &str| progress(&format!("{name} ({}/{}): {what}", i + 1, runs.len()));
+        step("opening");
+        let run = LoadedRun::open(path, &Device::Cpu)?;
+        step("reconstructing the test ROIs");
+        let e = eval::evaluate(&run)?;
+        let no_copy = eval::evaluate_no_copy(&run)?.map(|e| e.summary);
+        step("SVMs, paper protocol");
+        let paper = eval::classify(&run, Protocol::Paper)?;
+        step("SVMs, leave one patient out");
+        let lopo = eval::classify(&run, Protocol::Lopo)?;
+        rows.push(CompareRun {
+            path: path.clone(),
+            name,
+            model: run.config.model.name().to_string(),
+            epoch: run.epoch,
+            summary: e.summary.clone(),
+            no_copy,
+            paper,
+            lopo,
+        });
+        evals.push(e);
+    }
+    let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    let reference = reference_of(&models);
+    let r = &rows[reference];
+    let pairings = (0..rows.len())
+        .filter(|&i| i != reference)
+        .map(|i| Pairing {
+            other: i,
+            result: compare((&r.name, &evals[reference]), (&rows[i].name, &evals[i]))
+                .map_err(|e| e.to_string()),
+        })
+        .collect();
+    Ok(CompareData {
+        runs: runs.to_vec(),
+        rows,
+        reference,
+        pairings,
+    })
+}

@@ -1,0 +1,89 @@
+//! The Compare and Reconstructions jobs on real runs: three 1-epoch runs on a small synthetic
+//! dataset, two on one split (vqvae, cae) and one on another (vae, another seed).
+
+use std::path::{Path, PathBuf};
+
+use crate::data::folder::write_folder;
+use crate::data::synth::{generate, SynthConfig};
+use crate::data::LoadOptions;
+use crate::tui::jobs::{compare_runs, load_data};
+use crate::tui::multirun::peer_runs;
+use crate::tui::panes::form::Form;
+
+/// Trains `model` for one epoch with `seed` (which also draws the split) and returns its run.
+fn train(model: &str, seed: &str, data: &Path, runs: &Path) -> PathBuf {
+    let loaded = load_data(data, &LoadOptions::default()).unwrap();
+    let mut form = Form::for_model(model, None);
+    for (key, v) in [("epochs", "1"), ("batch", "32"), ("seed", seed)] {
+        let i = form.fields.iter().position(|f| f.key == key).unwrap();
+        form.set(i, v).unwrap();
+    }
+    let job =
+        crate::tui::trainctl::new_job(&form, data, &LoadOptions::default(), &loaded.dataset, runs)
+            .unwrap();
+    let path = job.dir.path.clone();
+    let handle = crate::train::spawn(job);
+    for ev in handle.events.iter() {
+        if let crate::train::Event::Failed { message } = ev {
+            panic!("{model}: {message}");
+        }
+    }
+    handle.thread.join().unwrap();
+    // Run folders are named by the second: keep the three apart.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    path
+}
+
+#[test]
+fn peers_and_comparisons_of_real_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let runs = tmp.path().join("runs");
+    let rois = generate(&SynthConfig {
+        seed: 5,
+        healthy: 10,
+        steatotic: 10,
+        frames: 3,
+    });
+    write_folder(&data, &rois).unwrap();
+    let vq = train("vqvae", "0", &data, &runs);
+    let cae = train("cae", "0", &data, &runs);
+    let vae = train("vae", "1", &data, &runs);
+
+    // The cae run shares the vqvae run's split; the vae run does not.
+    let peers = peer_runs(&vq, &runs);
+    let models: Vec<&str> = peers.iter().map(|p| p.model.as_str()).collect();
+    assert_eq!(models, ["cae"]);
+    assert_eq!(peer_runs(&vae, &runs).len(), 0);
+
+    // Marked cae first: the VQ-VAE is still the reference.
+    let said = std::sync::Mutex::new(Vec::new());
+    let d = compare_runs(&[cae.clone(), vq.clone(), vae.clone()], |s| {
+        said.lock().unwrap().push(s.to_string())
+    })
+    .unwrap();
+    assert!(said.lock().unwrap().iter().any(|s| s.contains("(3/3)")));
+    assert_eq!(d.rows.len(), 3);
+    assert_eq!(d.rows[d.reference].model, "vqvae");
+    assert_eq!(d.pairings.len(), 2);
+    let to_cae = d.pairings.iter().find(|p| p.other == 0).unwrap();
+    let c = to_cae.result.as_ref().unwrap();
+    assert_eq!(c.tests.len(), 4);
+    assert!(c
+        .tests
+        .iter()
+        .all(|t| t.roi_t.is_some_and(|r| (0.0..=1.0).contains(&r.p))));
+    assert_eq!(c.rois, d.rows[0].summary.n);
+    let to_vae = d.pairings.iter().find(|p| p.other == 2).unwrap();
+    assert!(to_vae
+        .result
+        .as_ref()
+        .unwrap_err()
+        .contains("different test ROIs"));
+    assert!(d.same_split(0) && d.same_split(1) && !d.same_split(2));
+    for r in &d.rows {
+        assert!(r.summary.mse.mean > 0.0 && r.summary.mse.mean < 1.0);
+        assert!(r.lopo.n >= r.paper.n && r.paper.n > 0);
+        assert!(r.lopo.latents.accuracy_ci95.is_some());
+    }
+}
