@@ -4,12 +4,14 @@
 //!
 //! Loss = ||x - x^||^2 + ||sg[z_e] - z_q||^2 + beta ||z_e - sg[z_q]||^2 (mean squared errors).
 
-use candle_core::{DType, Device, Result, Tensor, Var, D};
+use candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use super::layers::{mse, Activation, Conv2d, ConvTranspose2d};
 use super::{Autoencoder, Output, Params};
 use crate::rng::{seeded, Rng};
+
+mod step;
 
 /// Hyperparameters of the VQ-VAE (paper defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +202,15 @@ impl Autoencoder for VqVae {
             ],
             codes: Some(q.codes),
         })
+    }
+
+    fn forward_backward(&self, x: &Tensor) -> Result<(Output, GradStore)> {
+        if step::applies(self, x) {
+            return step::forward_backward(self, x);
+        }
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
     }
 
     fn encode(&self, x: &Tensor) -> Result<Tensor> {

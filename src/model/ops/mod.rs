@@ -21,8 +21,8 @@
 #[cfg(test)]
 mod bench;
 mod conv;
-mod gemm;
-mod kernels;
+pub(crate) mod gemm;
+pub(crate) mod kernels;
 mod par;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,326 @@
+//! The VQ-VAE's training step on the CPU: forward pass, losses and gradients by hand on f32
+//! slices, with the convolution kernels of [`crate::model::ops`].
+//!
+//! The same math as [`VqVae::forward`] followed by candle's `backward` (checked against it in the
+//! tests below), without candle's op graph: no element-wise tensor op, no intermediate tensor
+//! and no thread-pool barrier per op, only one kernel call per convolution direction. Gradients go
+//! into a [`GradStore`] keyed by the model's variables, so the optimizer and gradient clipping do
+//! not know which path made them.
+
+use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
+
+use super::VqVae;
+use crate::model::ops::kernels::{self, Geom};
+use crate::model::ops::Activation;
+use crate::model::Output;
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+/// True when the hand-written step applies: the input and every parameter are f32 on the CPU.
+pub(super) fn applies(m: &VqVae, x: &Tensor) -> bool {
+    let ok = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+    ok(x) && m.params.iter().all(|(_, v)| ok(v.as_tensor()))
+}
+
+/// `sum(v) / n` accumulated in f64.
+fn mean(v: impl Iterator<Item = f32>, n: usize) -> f32 {
+    (v.map(f64::from).sum::<f64>() / n.max(1) as f64) as f32
+}
+
+/// Nearest codebook row (squared Euclidean distance `|z|^2 + |e|^2 - 2 z.e`, ties to the lowest
+/// index, as [`super::nearest_codes`]) for every position of `ze` (`[b, d, l]`); `book` `[k, d]`.
+pub(super) fn nearest(ze: &[f32], batch: usize, d: usize, l: usize, book: &[f32]) -> Vec<u32> {
+    use crate::model::ops::gemm::{matmul, MatMut, MatRef};
+    let k = book.len() / d.max(1);
+    let e2: Vec<f32> = book
+        .chunks_exact(d)
+        .map(|e| e.iter().map(|v| v * v).sum())
+        .collect();
+    let mut dots = vec![0f32; l * k];
+    let mut codes = Vec::with_capacity(batch * l);
+    for z in ze.chunks_exact(d * l).take(batch) {
+        // dots[s, j] = sum_c z[c, s] * book[j, c]
+        let zt = MatRef::new(z, l, d, 1, l);
+        let bt = MatRef::new(book, d, k, 1, d);
+        matmul(MatMut::row_major(&mut dots, l, k), zt, bt, false);
+        for (s, row) in dots.chunks_exact(k).enumerate() {
+            let z2: f32 = (0..d).map(|c| z[c * l + s] * z[c * l + s]).sum();
+            let mut best = (f32::INFINITY, 0u32);
+            for (j, dot) in row.iter().enumerate() {
+                let dist = (z2 + e2[j]) - 2.0 * dot;
+                if dist < best.0 {
+                    best = (dist, j as u32);
+                }
+            }
+            codes.push(best.1);
+        }
+    }
+    codes
+}
+
+struct Conv<'a> {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    wv: &'a Var,
+    bv: &'a Var,
+    /// Channels on the grid side of the weight (`c_out` of a conv, `c_in` of a transposed one).
+    m: usize,
+}
+
+impl<'a> Conv<'a> {
+    fn new(wv: &'a Var, bv: &'a Var, m: usize) -> Result<Conv<'a>> {
+        Ok(Conv {
+            w: values(wv.as_tensor())?,
+            b: values(bv.as_tensor())?,
+            wv,
+            bv,
+            m,
+        })
+    }
+
+    fn store(&self, grads: &mut GradStore, dw: Vec<f32>, db: Vec<f32>) -> Result<()> {
+        let dev = self.wv.device();
+        let dw = Tensor::from_vec(dw, self.wv.shape(), dev)?;
+        let db = Tensor::from_vec(db, self.bv.shape(), dev)?;
+        grads.insert(self.wv.as_tensor(), dw);
+        grads.insert(self.bv.as_tensor(), db);
+        Ok(())
+    }
+}
+
+/// The pre-activation gradient from the gradient after a ReLU and its output, in place.
+fn relu_grad(grad: &mut [f32], out: &[f32]) {
+    for (g, y) in grad.iter_mut().zip(out) {
+        if *y <= 0.0 {
+            *g = 0.0;
+        }
+    }
+}
+
+/// [`VqVae::forward`] in training mode and the gradients of its loss.
+pub(super) fn forward_backward(m: &VqVae, x: &Tensor) -> Result<(Output, GradStore)> {
+    let dev = x.device().clone();
+    let (batch, c_in, h, w) = x.dims4()?;
+    let xv = values(x)?;
+    let (e1, e2) = (&m.enc1, &m.enc2);
+    let (d1, d2) = (&m.dec1, &m.dec2);
+    let g1 = Geom::conv(
+        (batch, c_in, h, w),
+        e1.weight.dims4()?,
+        e1.stride,
+        e1.padding,
+    )?;
+    let l1 = Conv::new(&e1.weight, &e1.bias, e1.weight.dims()[0])?;
+    let h1 = kernels::image_to_grid(&xv, batch, &l1.w, l1.m, &g1, Some(&l1.b), Activation::Relu);
+    let g2 = Geom::conv(
+        (batch, l1.m, g1.oh, g1.ow),
+        e2.weight.dims4()?,
+        e2.stride,
+        e2.padding,
+    )?;
+    let l2 = Conv::new(&e2.weight, &e2.bias, e2.weight.dims()[0])?;
+    let ze = kernels::image_to_grid(
+        &h1,
+        batch,
+        &l2.w,
+        l2.m,
+        &g2,
+        Some(&l2.b),
+        Activation::Identity,
+    );
+
+    // Quantisation: z_q is the nearest code at each position; the decoder sees
+    // z_st = z_e + (z_q - z_e), the straight-through value (equal to z_q up to rounding).
+    let (d, l) = (l2.m, g2.grid());
+    let book = values(m.codebook.as_tensor())?;
+    if book.len() != m.cfg.codebook_size * d {
+        candle_core::bail!("codebook shape does not match the encoder's {d} channels");
+    }
+    let codes = nearest(&ze, batch, d, l, &book);
+    let mut zq = vec![0f32; ze.len()];
+    for (b, img) in zq.chunks_exact_mut(d * l).enumerate() {
+        for s in 0..l {
+            let e = &book[codes[b * l + s] as usize * d..][..d];
+            for (c, v) in e.iter().enumerate() {
+                img[c * l + s] = *v;
+            }
+        }
+    }
+    let zst: Vec<f32> = ze.iter().zip(&zq).map(|(e, q)| e + (q - e)).collect();
+
+    let g3 = Geom::conv_transpose(
+        (batch, d, g2.oh, g2.ow),
+        d1.weight.dims4()?,
+        d1.stride,
+        d1.padding,
+    )?;
+    let l3 = Conv::new(&d1.weight, &d1.bias, d)?;
+    let h3 = kernels::grid_to_image(&zst, batch, &l3.w, d, &g3, Some(&l3.b), Activation::Relu);
+    let g4 = Geom::conv_transpose(
+        (batch, g3.c, g3.h, g3.w),
+        d2.weight.dims4()?,
+        d2.stride,
+        d2.padding,
+    )?;
+    let l4 = Conv::new(&d2.weight, &d2.bias, g3.c)?;
+    let y = kernels::grid_to_image(
+        &h3,
+        batch,
+        &l4.w,
+        g3.c,
+        &g4,
+        Some(&l4.b),
+        Activation::Sigmoid,
+    );
+    if y.len() != xv.len() {
+        candle_core::bail!("the decoder's output does not match the input's shape");
+    }
+
+    // Losses (means of squares) and the gradient of the reconstruction term before the sigmoid.
+    let (ny, nz) = (y.len(), ze.len());
+    let recon = mean(y.iter().zip(&xv).map(|(a, b)| (a - b) * (a - b)), ny);
+    let vq = mean(ze.iter().zip(&zq).map(|(e, q)| (q - e) * (q - e)), nz);
+    let beta = m.cfg.beta as f32;
+    let loss = (recon + vq) + vq * beta;
+    let sy = 2.0 / ny as f32;
+    let gpre4: Vec<f32> = y
+        .iter()
+        .zip(&xv)
+        .map(|(y, x)| sy * (y - x) * (y * (1.0 - y)))
+        .collect();
+
+    let mut grads = GradStore::default();
+    // Decoder, last layer first.
+    let dw = kernels::weight_grad(&h3, &gpre4, batch, l4.m, &g4);
+    l4.store(
+        &mut grads,
+        dw,
+        kernels::bias_grad(&gpre4, g4.c, g4.h * g4.w),
+    )?;
+    let mut gpre3 =
+        kernels::image_to_grid(&gpre4, batch, &l4.w, l4.m, &g4, None, Activation::Identity);
+    relu_grad(&mut gpre3, &h3);
+    let dw = kernels::weight_grad(&zst, &gpre3, batch, d, &g3);
+    l3.store(
+        &mut grads,
+        dw,
+        kernels::bias_grad(&gpre3, g3.c, g3.h * g3.w),
+    )?;
+    let gzq = kernels::image_to_grid(&gpre3, batch, &l3.w, d, &g3, None, Activation::Identity);
+
+    // Straight-through to the encoder plus the commitment term; the codebook term to the codes.
+    let sz = 2.0 / nz as f32;
+    let mut gze = gzq;
+    for ((g, e), q) in gze.iter_mut().zip(&ze).zip(&zq) {
+        *g += beta * (sz * (e - q));
+    }
+    let mut dbook = vec![0f32; book.len()];
+    for b in 0..batch {
+        for s in 0..l {
+            let row = &mut dbook[codes[b * l + s] as usize * d..][..d];
+            for (c, r) in row.iter_mut().enumerate() {
+                let i = (b * d + c) * l + s;
+                *r += sz * (zq[i] - ze[i]);
+            }
+        }
+    }
+    let cb = &m.codebook;
+    grads.insert(
+        cb.as_tensor(),
+        Tensor::from_vec(dbook, cb.shape(), cb.device())?,
+    );
+
+    // Encoder.
+    let dw = kernels::weight_grad(&gze, &h1, batch, d, &g2);
+    l2.store(&mut grads, dw, kernels::bias_grad(&gze, d, l))?;
+    let mut gpre1 = kernels::grid_to_image(&gze, batch, &l2.w, d, &g2, None, Activation::Identity);
+    relu_grad(&mut gpre1, &h1);
+    let dw = kernels::weight_grad(&gpre1, &xv, batch, l1.m, &g1);
+    l1.store(&mut grads, dw, kernels::bias_grad(&gpre1, l1.m, g1.grid()))?;
+
+    let scalar = |v: f32| Tensor::new(v, &dev);
+    let out = Output {
+        recon: Tensor::from_vec(y, (batch, g4.c, g4.h, g4.w), &dev)?,
+        loss: scalar(loss)?,
+        terms: vec![
+            ("recon", scalar(recon)?),
+            ("codebook", scalar(vq)?),
+            ("commit", scalar(vq)?),
+        ],
+        codes: Some(Tensor::from_vec(codes, batch * l, &dev)?),
+    };
+    Ok((out, grads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testutil::batch;
+    use crate::model::{Autoencoder, VqVaeConfig};
+    use candle_core::Device;
+
+    /// Largest absolute difference, relative to the largest magnitude of `want`.
+    fn rel_diff(got: &Tensor, want: &Tensor) -> f32 {
+        let (g, w) = (values(got).unwrap(), values(want).unwrap());
+        assert_eq!(g.len(), w.len());
+        let scale = w.iter().fold(0f32, |a, v| a.max(v.abs())).max(1e-12);
+        g.iter()
+            .zip(&w)
+            .fold(0f32, |a, (x, y)| a.max((x - y).abs()))
+            / scale
+    }
+
+    #[test]
+    fn matches_candles_forward_and_backward() {
+        let m = VqVae::new(VqVaeConfig::default(), 11, &Device::Cpu).unwrap();
+        m.begin_training(&batch(16), 2).unwrap();
+        // Two different batch sizes: one image per work unit and grouped units.
+        for n in [5, 24] {
+            let x = batch(n);
+            assert!(applies(&m, &x));
+            let (out, grads) = forward_backward(&m, &x).unwrap();
+            let want = m.forward(&x, true).unwrap();
+            let want_grads = want.loss.backward().unwrap();
+            let codes = out.codes.as_ref().unwrap().to_vec1::<u32>().unwrap();
+            let want_codes = want.codes.as_ref().unwrap().to_vec1::<u32>().unwrap();
+            assert_eq!(codes, want_codes);
+            assert!(rel_diff(&out.recon, &want.recon) <= 1e-5);
+            assert!(rel_diff(&out.loss, &want.loss) <= 1e-5);
+            for ((name, t), (wname, wt)) in out.terms.iter().zip(&want.terms) {
+                assert_eq!(name, wname);
+                assert!(rel_diff(t, wt) <= 1e-5, "{name}");
+            }
+            for (name, var) in m.params().iter() {
+                let got = grads.get(var.as_tensor()).expect("a gradient");
+                let want = want_grads
+                    .get(var.as_tensor())
+                    .expect("a reference gradient");
+                assert_eq!(got.dims(), want.dims(), "{name}");
+                let d = rel_diff(got, want);
+                assert!(d <= 1e-4, "{name}: relative difference {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_agrees_with_the_candle_lookup() {
+        let m = VqVae::new(VqVaeConfig::default(), 4, &Device::Cpu).unwrap();
+        m.begin_training(&batch(8), 1).unwrap();
+        let z_e = m.encode_continuous(&batch(6)).unwrap();
+        let want = m.quantize(&z_e).unwrap().codes.to_vec1::<u32>().unwrap();
+        let got = nearest(
+            &values(&z_e).unwrap(),
+            6,
+            32,
+            49,
+            &values(m.codebook()).unwrap(),
+        );
+        assert_eq!(got, want);
+        assert!(
+            want.iter().any(|&c| c != want[0]),
+            "the test needs varied codes"
+        );
+    }
+}
