@@ -93,9 +93,7 @@ impl<'a> Conv<'a> {
 /// The pre-activation gradient from the gradient after a ReLU and its output, in place.
 fn relu_grad(grad: &mut [f32], out: &[f32]) {
     for (g, y) in grad.iter_mut().zip(out) {
-        if *y <= 0.0 {
-            *g = 0.0;
-        }
+        *g = if *y > 0.0 { *g } else { 0.0 };
     }
 }
 
@@ -193,22 +191,18 @@ pub(super) fn forward_backward(m: &VqVae, x: &Tensor) -> Result<(Output, GradSto
 
     let mut grads = GradStore::default();
     // Decoder, last layer first.
-    let dw = kernels::weight_grad(&h3, &gpre4, batch, l4.m, &g4);
+    let (gpre3, dw) = kernels::transpose_backward(&gpre4, &h3, batch, &l4.w, l4.m, &g4, Some(&h3));
     l4.store(
         &mut grads,
         dw,
         kernels::bias_grad(&gpre4, g4.c, g4.h * g4.w),
     )?;
-    let mut gpre3 =
-        kernels::image_to_grid(&gpre4, batch, &l4.w, l4.m, &g4, None, Activation::Identity);
-    relu_grad(&mut gpre3, &h3);
-    let dw = kernels::weight_grad(&zst, &gpre3, batch, d, &g3);
+    let (gzq, dw) = kernels::transpose_backward(&gpre3, &zst, batch, &l3.w, d, &g3, None);
     l3.store(
         &mut grads,
         dw,
         kernels::bias_grad(&gpre3, g3.c, g3.h * g3.w),
     )?;
-    let gzq = kernels::image_to_grid(&gpre3, batch, &l3.w, d, &g3, None, Activation::Identity);
 
     // Straight-through to the encoder plus the commitment term; the codebook term to the codes.
     let sz = 2.0 / nz as f32;
