@@ -189,7 +189,11 @@ impl Autoencoder for VqVae {
         &self.params
     }
 
-    fn forward(&self, x: &Tensor, _train: bool) -> Result<Output> {
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Output> {
+        // Without training, nothing will take gradients: the CPU path without an op graph.
+        if !train && step::applies(self, x) {
+            return step::forward(self, x);
+        }
         let z_e = self.encode_continuous(x)?;
         let q = self.quantize(&z_e)?;
         let codebook_loss = mse(&q.z_q, &z_e.detach())?;

@@ -99,6 +99,17 @@ fn relu_grad(grad: &mut [f32], out: &[f32]) {
 
 /// [`VqVae::forward`] in training mode and the gradients of its loss.
 pub(super) fn forward_backward(m: &VqVae, x: &Tensor) -> Result<(Output, GradStore)> {
+    let (out, grads) = run(m, x, true)?;
+    Ok((out, grads.unwrap_or_default()))
+}
+
+/// [`VqVae::forward`] without gradients (evaluation, inference): its output holds no op graph.
+pub(super) fn forward(m: &VqVae, x: &Tensor) -> Result<Output> {
+    Ok(run(m, x, false)?.0)
+}
+
+/// The forward pass, and the gradients when `backward`.
+fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
     let dev = x.device().clone();
     let (batch, c_in, h, w) = x.dims4()?;
     let xv = values(x)?;
@@ -182,6 +193,9 @@ pub(super) fn forward_backward(m: &VqVae, x: &Tensor) -> Result<(Output, GradSto
     let vq = mean(ze.iter().zip(&zq).map(|(e, q)| (q - e) * (q - e)), nz);
     let beta = m.cfg.beta as f32;
     let loss = (recon + vq) + vq * beta;
+    if !backward {
+        return Ok((output((y, &g4), codes, [recon, vq], loss, &dev)?, None));
+    }
     let sy = 2.0 / ny as f32;
     let gpre4: Vec<f32> = y
         .iter()
@@ -234,18 +248,32 @@ pub(super) fn forward_backward(m: &VqVae, x: &Tensor) -> Result<(Output, GradSto
     let dw = kernels::weight_grad(&gpre1, &xv, batch, l1.m, &g1);
     l1.store(&mut grads, dw, kernels::bias_grad(&gpre1, l1.m, g1.grid()))?;
 
-    let scalar = |v: f32| Tensor::new(v, &dev);
-    let out = Output {
-        recon: Tensor::from_vec(y, (batch, g4.c, g4.h, g4.w), &dev)?,
+    let out = output((y, &g4), codes, [recon, vq], loss, &dev)?;
+    Ok((out, Some(grads)))
+}
+
+/// The forward pass's [`Output`] from the reconstructions `y` (image side of `g`), the codes and
+/// the loss terms (recon, codebook = commit).
+fn output(
+    (y, g): (Vec<f32>, &Geom),
+    codes: Vec<u32>,
+    [recon, vq]: [f32; 2],
+    loss: f32,
+    dev: &candle_core::Device,
+) -> Result<Output> {
+    let batch = y.len() / g.image().max(1);
+    let n = codes.len();
+    let scalar = |v: f32| Tensor::new(v, dev);
+    Ok(Output {
+        recon: Tensor::from_vec(y, (batch, g.c, g.h, g.w), dev)?,
         loss: scalar(loss)?,
         terms: vec![
             ("recon", scalar(recon)?),
             ("codebook", scalar(vq)?),
             ("commit", scalar(vq)?),
         ],
-        codes: Some(Tensor::from_vec(codes, batch * l, &dev)?),
-    };
-    Ok((out, grads))
+        codes: Some(Tensor::from_vec(codes, n, dev)?),
+    })
 }
 
 #[cfg(test)]
@@ -296,6 +324,24 @@ mod tests {
                 assert!(d <= 1e-4, "{name}: relative difference {d}");
             }
         }
+    }
+
+    #[test]
+    fn evaluation_forward_matches_candles() {
+        let m = VqVae::new(VqVaeConfig::default(), 13, &Device::Cpu).unwrap();
+        m.begin_training(&batch(16), 3).unwrap();
+        let x = batch(7);
+        let got = forward(&m, &x).unwrap();
+        let want = m.forward(&x, true).unwrap();
+        assert!(rel_diff(&got.recon, &want.recon) <= 1e-5);
+        assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
+        assert_eq!(
+            got.codes.unwrap().to_vec1::<u32>().unwrap(),
+            want.codes.unwrap().to_vec1::<u32>().unwrap()
+        );
+        // What `forward(x, false)` now returns on the CPU.
+        let eval = m.forward(&x, false).unwrap();
+        assert_eq!(values(&eval.recon).unwrap(), values(&got.recon).unwrap());
     }
 
     #[test]
