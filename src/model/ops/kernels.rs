@@ -259,7 +259,7 @@ pub(crate) fn image_to_grid(
 ) -> Vec<f32> {
     let (rows, l) = (g.rows(), g.grid());
     let (hp, wp) = padded(g);
-    let mut out = vec![0f32; batch * m * l];
+    let mut out = super::par::output(batch * m * l);
     let gsz = group_io(g, m, batch);
     // The weight [m, rows], stored column-major for groups: with a column-major output too, the
     // gemm then reads both operands in place instead of packing (transposing) the patches.
@@ -333,7 +333,7 @@ pub(crate) fn grid_to_image(
 ) -> Vec<f32> {
     let (rows, l) = (g.rows(), g.grid());
     let (hp, wp) = padded(g);
-    let mut out = vec![0f32; batch * g.image()];
+    let mut out = super::par::output(batch * g.image());
     let w_hwc = weight_to_hwc(w, m, g);
     let w_hwc = MatRef::row_major(&w_hwc, m, rows);
     let gsz = group_io(g, m, batch);
@@ -413,7 +413,7 @@ pub(crate) fn transpose_backward(
 ) -> (Vec<f32>, Vec<f32>) {
     let (rows, l) = (g.rows(), g.grid());
     let (hp, wp) = padded(g);
-    let mut out = vec![0f32; batch * m * l];
+    let mut out = super::par::output(batch * m * l);
     let gsz = group(g, batch);
     let units = batch.div_ceil(gsz.max(1));
     let small = m * rows <= SMALL_WEIGHT;

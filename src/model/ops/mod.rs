@@ -23,7 +23,7 @@ mod bench;
 mod conv;
 pub(crate) mod gemm;
 pub(crate) mod kernels;
-mod par;
+pub(crate) mod par;
 #[cfg(test)]
 mod tests;
 

@@ -52,8 +52,34 @@ pub(super) fn lock<'a, 'b>(
 
 /// Scratch buffers kept between calls: a fresh large allocation costs a page fault per 4 KiB.
 static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
-/// At most this many buffers are kept (a few per thread and op).
-const POOL_MAX: usize = 16;
+/// At most this many buffers are kept (a few per thread and op, and the activations and gradients
+/// of one hand-written training step: see [`output`] and [`recycle`]).
+const POOL_MAX: usize = 32;
+
+/// A buffer of `len` floats for a kernel's output, which the kernel overwrites entirely: a kept
+/// buffer of about that size when there is one (no allocation, no zeroing, no page faults), else
+/// a new one. Its content is unspecified.
+pub(crate) fn output(len: usize) -> Vec<f32> {
+    let reused = POOL.lock().ok().and_then(|mut pool| {
+        // Only a close fit: the buffer may end up inside a tensor that lives long.
+        let i = (0..pool.len())
+            .filter(|&i| (len..=2 * len).contains(&pool[i].capacity()))
+            .min_by_key(|&i| pool[i].capacity())?;
+        Some(pool.swap_remove(i))
+    });
+    let mut v = reused.unwrap_or_default();
+    v.resize(len, 0.0);
+    v
+}
+
+/// Keeps `v` for a later [`output`] or [`Scratch`] (when there is room).
+pub(crate) fn recycle(v: Vec<f32>) {
+    if let Ok(mut pool) = POOL.lock() {
+        if pool.len() < POOL_MAX && v.capacity() > 0 {
+            pool.push(v);
+        }
+    }
+}
 
 /// A scratch buffer from [`POOL`], given back when dropped. Its content is unspecified.
 pub(super) struct Scratch(Vec<f32>);

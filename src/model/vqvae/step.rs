@@ -11,6 +11,7 @@ use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
 
 use super::VqVae;
 use crate::model::ops::kernels::{self, Geom};
+use crate::model::ops::par;
 use crate::model::ops::Activation;
 use crate::model::Output;
 
@@ -148,7 +149,7 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
         candle_core::bail!("codebook shape does not match the encoder's {d} channels");
     }
     let codes = nearest(&ze, batch, d, l, &book);
-    let mut zq = vec![0f32; ze.len()];
+    let mut zq = par::output(ze.len());
     for (b, img) in zq.chunks_exact_mut(d * l).enumerate() {
         for s in 0..l {
             let e = &book[codes[b * l + s] as usize * d..][..d];
@@ -194,6 +195,9 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
     let beta = m.cfg.beta as f32;
     let loss = (recon + vq) + vq * beta;
     if !backward {
+        for v in [xv, h1, ze, zq, zst, h3] {
+            par::recycle(v);
+        }
         return Ok((output((y, &g4), codes, [recon, vq], loss, &dev)?, None));
     }
     let sy = 2.0 / ny as f32;
@@ -248,6 +252,10 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
     let dw = kernels::weight_grad(&gpre1, &xv, batch, l1.m, &g1);
     l1.store(&mut grads, dw, kernels::bias_grad(&gpre1, l1.m, g1.grid()))?;
 
+    // The next step's kernels take these buffers back instead of allocating and zeroing anew.
+    for v in [xv, h1, ze, zq, zst, h3, gpre4, gpre3, gze, gpre1] {
+        par::recycle(v);
+    }
     let out = output((y, &g4), codes, [recon, vq], loss, &dev)?;
     Ok((out, Some(grads)))
 }
