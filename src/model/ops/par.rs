@@ -68,57 +68,63 @@ pub(crate) fn output(len: usize) -> Vec<f32> {
         Some(pool.swap_remove(i))
     });
     let mut v = reused.unwrap_or_default();
-    v.resize(len, 0.0);
+    v.resize(len, 0.0); // shortens without writing, or fills what was never written
     v
 }
 
-/// Keeps `v` for a later [`output`] or [`Scratch`] (when there is room).
+/// Keeps `v` for a later [`output`] or [`Scratch`]. A full pool drops its smallest buffer for a
+/// larger one.
 pub(crate) fn recycle(v: Vec<f32>) {
+    if v.capacity() == 0 {
+        return;
+    }
     if let Ok(mut pool) = POOL.lock() {
-        if pool.len() < POOL_MAX && v.capacity() > 0 {
+        if pool.len() < POOL_MAX {
             pool.push(v);
+        } else if let Some(i) = (0..pool.len()).min_by_key(|&i| pool[i].capacity()) {
+            if pool[i].capacity() < v.capacity() {
+                pool[i] = v;
+            }
         }
     }
 }
 
 /// A scratch buffer from [`POOL`], given back when dropped. Its content is unspecified.
-pub(super) struct Scratch(Vec<f32>);
+pub(super) struct Scratch(Vec<f32>, usize);
 
 impl Scratch {
     pub(super) fn new(len: usize) -> Scratch {
         let reused = POOL.lock().ok().and_then(|mut pool| {
-            // The smallest buffer that is large enough, else the largest one (it will grow).
-            let fit = (0..pool.len())
+            // The smallest buffer that is large enough (growing a smaller one would copy it).
+            let i = (0..pool.len())
                 .filter(|&i| pool[i].capacity() >= len)
-                .min_by_key(|&i| pool[i].capacity());
-            let i = fit.or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].capacity()))?;
+                .min_by_key(|&i| pool[i].capacity())?;
             Some(pool.swap_remove(i))
         });
         let mut v = reused.unwrap_or_default();
-        v.resize(len, 0.0);
-        Scratch(v)
+        // Never shortened: a later, longer use of this buffer need not fill it again.
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+        Scratch(v, len)
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Ok(mut pool) = POOL.lock() {
-            if pool.len() < POOL_MAX {
-                pool.push(std::mem::take(&mut self.0));
-            }
-        }
+        recycle(std::mem::take(&mut self.0));
     }
 }
 
 impl Deref for Scratch {
     type Target = [f32];
     fn deref(&self) -> &[f32] {
-        &self.0
+        &self.0[..self.1]
     }
 }
 
 impl DerefMut for Scratch {
     fn deref_mut(&mut self) -> &mut [f32] {
-        &mut self.0
+        &mut self.0[..self.1]
     }
 }
