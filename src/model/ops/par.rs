@@ -3,6 +3,7 @@
 //! Work runs on candle's own CPU thread pool (`candle_core::utils::barrier_pool`, the one its
 //! element-wise ops use), so the ops spawn no threads and do not compete with a second pool.
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut, Range};
 use std::sync::{Mutex, MutexGuard};
 
@@ -26,11 +27,37 @@ where
             f(u, u * gsz, gsz.min(batch - u * gsz));
         }
     };
-    if units > 1 && flops >= MIN_FLOPS_PARALLEL && threads() > 1 {
+    if units > 1 && flops >= MIN_FLOPS_PARALLEL && threads() > 1 && !INSIDE.with(Cell::get) {
         // Runs inline when called from inside the pool, so nesting cannot deadlock.
         candle_core::utils::barrier_pool().execute_chunked(units, run);
     } else {
         run(0..units);
+    }
+}
+
+thread_local! {
+    /// Set while a thread runs a task of [`for_parts`]: the kernels it calls then run inline.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f(0) .. f(n - 1)` as tasks on candle's CPU thread pool (a thread that is free takes the
+/// next one, so a thread that is slow to wake costs little). Kernels called from a task run
+/// inline: the threads synchronise once for all of them.
+pub(crate) fn for_parts<F>(n: usize, f: F)
+where
+    F: Fn(usize) + Sync,
+{
+    let run = |r: Range<usize>| {
+        let was = INSIDE.with(|c| c.replace(true));
+        for i in r {
+            f(i);
+        }
+        INSIDE.with(|c| c.set(was));
+    };
+    if n > 1 && threads() > 1 && !INSIDE.with(Cell::get) {
+        candle_core::utils::barrier_pool().execute_chunked(n, run);
+    } else {
+        run(0..n);
     }
 }
 

@@ -7,6 +7,8 @@
 //! into a [`GradStore`] keyed by the model's variables, so the optimizer and gradient clipping do
 //! not know which path made them.
 
+use std::sync::Mutex;
+
 use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
 
 use super::VqVae;
@@ -23,11 +25,6 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 pub(super) fn applies(m: &VqVae, x: &Tensor) -> bool {
     let ok = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
     ok(x) && m.params.iter().all(|(_, v)| ok(v.as_tensor()))
-}
-
-/// `sum(v) / n` accumulated in f64.
-fn mean(v: impl Iterator<Item = f32>, n: usize) -> f32 {
-    (v.map(f64::from).sum::<f64>() / n.max(1) as f64) as f32
 }
 
 /// Nearest codebook row (squared Euclidean distance `|z|^2 + |e|^2 - 2 z.e`, ties to the lowest
@@ -61,33 +58,20 @@ pub(super) fn nearest(ze: &[f32], batch: usize, d: usize, l: usize, book: &[f32]
     codes
 }
 
-struct Conv<'a> {
+struct Conv {
     w: Vec<f32>,
     b: Vec<f32>,
-    wv: &'a Var,
-    bv: &'a Var,
     /// Channels on the grid side of the weight (`c_out` of a conv, `c_in` of a transposed one).
     m: usize,
 }
 
-impl<'a> Conv<'a> {
-    fn new(wv: &'a Var, bv: &'a Var, m: usize) -> Result<Conv<'a>> {
+impl Conv {
+    fn new(wv: &Var, bv: &Var, m: usize) -> Result<Conv> {
         Ok(Conv {
             w: values(wv.as_tensor())?,
             b: values(bv.as_tensor())?,
-            wv,
-            bv,
             m,
         })
-    }
-
-    fn store(&self, grads: &mut GradStore, dw: Vec<f32>, db: Vec<f32>) -> Result<()> {
-        let dev = self.wv.device();
-        let dw = Tensor::from_vec(dw, self.wv.shape(), dev)?;
-        let db = Tensor::from_vec(db, self.bv.shape(), dev)?;
-        grads.insert(self.wv.as_tensor(), dw);
-        grads.insert(self.bv.as_tensor(), db);
-        Ok(())
     }
 }
 
@@ -109,46 +93,156 @@ pub(super) fn forward(m: &VqVae, x: &Tensor) -> Result<Output> {
     Ok(run(m, x, false)?.0)
 }
 
-/// The forward pass, and the gradients when `backward`.
-fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
-    let dev = x.device().clone();
-    let (batch, c_in, h, w) = x.dims4()?;
-    let xv = values(x)?;
+/// Parts a batch is cut into: run on the thread pool, one part per task, so that a step
+/// synchronises the threads once instead of once per kernel. A fixed count (not the thread
+/// count), so that the numbers do not depend on how many threads there are.
+const PARTS: usize = 4;
+
+/// The parameters and geometry of the four layers, read once per step.
+struct Layers {
+    l: [Conv; 4],
+    g: [Geom; 4],
+    book: Vec<f32>,
+    /// Latent channels and positions per ROI.
+    d: usize,
+    l_pos: usize,
+    beta: f32,
+}
+
+/// What one part of a batch gives: reconstructions, codes, the sums of squares of the two loss
+/// terms and, when the backward pass ran, the gradients in the order of [`grad_vars`].
+struct Part {
+    y: Vec<f32>,
+    codes: Vec<u32>,
+    sums: [f64; 2],
+    grads: Vec<Vec<f32>>,
+}
+
+/// The variables whose gradients [`part`] returns, in its order.
+fn grad_vars(m: &VqVae) -> [&Var; 9] {
+    [
+        &m.dec2.weight,
+        &m.dec2.bias,
+        &m.dec1.weight,
+        &m.dec1.bias,
+        &m.codebook,
+        &m.enc2.weight,
+        &m.enc2.bias,
+        &m.enc1.weight,
+        &m.enc1.bias,
+    ]
+}
+
+fn layers(m: &VqVae, (c_in, h, w): (usize, usize, usize)) -> Result<Layers> {
     let (e1, e2) = (&m.enc1, &m.enc2);
     let (d1, d2) = (&m.dec1, &m.dec2);
-    let g1 = Geom::conv(
-        (batch, c_in, h, w),
-        e1.weight.dims4()?,
-        e1.stride,
-        e1.padding,
-    )?;
+    let g1 = Geom::conv((1, c_in, h, w), e1.weight.dims4()?, e1.stride, e1.padding)?;
     let l1 = Conv::new(&e1.weight, &e1.bias, e1.weight.dims()[0])?;
-    let h1 = kernels::image_to_grid(&xv, batch, &l1.w, l1.m, &g1, Some(&l1.b), Activation::Relu);
     let g2 = Geom::conv(
-        (batch, l1.m, g1.oh, g1.ow),
+        (1, l1.m, g1.oh, g1.ow),
         e2.weight.dims4()?,
         e2.stride,
         e2.padding,
     )?;
     let l2 = Conv::new(&e2.weight, &e2.bias, e2.weight.dims()[0])?;
-    let ze = kernels::image_to_grid(
-        &h1,
-        batch,
-        &l2.w,
-        l2.m,
-        &g2,
-        Some(&l2.b),
-        Activation::Identity,
-    );
-
-    // Quantisation: z_q is the nearest code at each position; the decoder sees
-    // z_st = z_e + (z_q - z_e), the straight-through value (equal to z_q up to rounding).
-    let (d, l) = (l2.m, g2.grid());
+    let d = l2.m;
+    let g3 = Geom::conv_transpose(
+        (1, d, g2.oh, g2.ow),
+        d1.weight.dims4()?,
+        d1.stride,
+        d1.padding,
+    )?;
+    let l3 = Conv::new(&d1.weight, &d1.bias, d)?;
+    let g4 = Geom::conv_transpose(
+        (1, g3.c, g3.h, g3.w),
+        d2.weight.dims4()?,
+        d2.stride,
+        d2.padding,
+    )?;
+    let l4 = Conv::new(&d2.weight, &d2.bias, g3.c)?;
+    if (g4.c, g4.h, g4.w) != (c_in, h, w) {
+        candle_core::bail!("the decoder's output does not match the input's shape");
+    }
     let book = values(m.codebook.as_tensor())?;
     if book.len() != m.cfg.codebook_size * d {
         candle_core::bail!("codebook shape does not match the encoder's {d} channels");
     }
-    let codes = nearest(&ze, batch, d, l, &book);
+    Ok(Layers {
+        l: [l1, l2, l3, l4],
+        g: [g1, g2, g3, g4],
+        book,
+        d,
+        l_pos: g2.grid(),
+        beta: m.cfg.beta as f32,
+    })
+}
+
+/// The forward pass, and the gradients when `backward`, of a batch cut into [`PARTS`] parts.
+fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
+    let dev = x.device().clone();
+    let (batch, c_in, h, w) = x.dims4()?;
+    let xv = values(x)?;
+    let p = layers(m, (c_in, h, w))?;
+    let img = c_in * h * w;
+    let size = batch.div_ceil(PARTS).max(1);
+    let starts: Vec<usize> = (0..batch).step_by(size).collect();
+    let results: Vec<Mutex<Option<Part>>> = starts.iter().map(|_| Mutex::new(None)).collect();
+    par::for_parts(starts.len(), |i| {
+        let n = size.min(batch - starts[i]);
+        let xs = &xv[starts[i] * img..(starts[i] + n) * img];
+        let out = part(&p, xs, n, batch, backward);
+        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+    });
+    let mut y = Vec::with_capacity(xv.len());
+    let mut codes = Vec::with_capacity(batch * p.l_pos);
+    let mut sums = [0f64; 2];
+    let mut grads: Vec<Vec<f32>> = Vec::new();
+    for r in results {
+        let Some(part) = r.into_inner().unwrap_or_else(|e| e.into_inner()) else {
+            candle_core::bail!("a part of the training step did not run");
+        };
+        y.extend_from_slice(&part.y);
+        par::recycle(part.y);
+        codes.extend_from_slice(&part.codes);
+        sums[0] += part.sums[0];
+        sums[1] += part.sums[1];
+        if grads.is_empty() {
+            grads = part.grads;
+        } else {
+            for (acc, g) in grads.iter_mut().zip(part.grads) {
+                acc.iter_mut().zip(&g).for_each(|(a, v)| *a += *v);
+            }
+        }
+    }
+    par::recycle(xv);
+    let recon = (sums[0] / (batch * img).max(1) as f64) as f32;
+    let vq = (sums[1] / (batch * p.d * p.l_pos).max(1) as f64) as f32;
+    let loss = (recon + vq) + vq * p.beta;
+    let out = output((y, &p.g[3]), codes, [recon, vq], loss, &dev)?;
+    if !backward {
+        return Ok((out, None));
+    }
+    let mut store = GradStore::default();
+    for (var, g) in grad_vars(m).into_iter().zip(grads) {
+        let t = Tensor::from_vec(g, var.shape(), var.device())?;
+        store.insert(var.as_tensor(), t);
+    }
+    Ok((out, Some(store)))
+}
+
+/// Forward pass (and backward when `backward`) of the `n` ROIs `xv`, out of a batch of `total`
+/// (the losses are means over the whole batch, so the gradients are scaled by it).
+fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part {
+    let [l1, l2, l3, l4] = &p.l;
+    let [g1, g2, g3, g4] = &p.g;
+    let (d, l, beta) = (p.d, p.l_pos, p.beta);
+    let h1 = kernels::image_to_grid(xv, n, &l1.w, l1.m, g1, Some(&l1.b), Activation::Relu);
+    let ze = kernels::image_to_grid(&h1, n, &l2.w, d, g2, Some(&l2.b), Activation::Identity);
+
+    // Quantisation: z_q is the nearest code at each position; the decoder sees
+    // z_st = z_e + (z_q - z_e), the straight-through value (equal to z_q up to rounding).
+    let book = &p.book;
+    let codes = nearest(&ze, n, d, l, book);
     let mut zq = par::output(ze.len());
     for (b, img) in zq.chunks_exact_mut(d * l).enumerate() {
         for s in 0..l {
@@ -159,77 +253,51 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
         }
     }
     let zst: Vec<f32> = ze.iter().zip(&zq).map(|(e, q)| e + (q - e)).collect();
+    let h3 = kernels::grid_to_image(&zst, n, &l3.w, d, g3, Some(&l3.b), Activation::Relu);
+    let y = kernels::grid_to_image(&h3, n, &l4.w, l4.m, g4, Some(&l4.b), Activation::Sigmoid);
 
-    let g3 = Geom::conv_transpose(
-        (batch, d, g2.oh, g2.ow),
-        d1.weight.dims4()?,
-        d1.stride,
-        d1.padding,
-    )?;
-    let l3 = Conv::new(&d1.weight, &d1.bias, d)?;
-    let h3 = kernels::grid_to_image(&zst, batch, &l3.w, d, &g3, Some(&l3.b), Activation::Relu);
-    let g4 = Geom::conv_transpose(
-        (batch, g3.c, g3.h, g3.w),
-        d2.weight.dims4()?,
-        d2.stride,
-        d2.padding,
-    )?;
-    let l4 = Conv::new(&d2.weight, &d2.bias, g3.c)?;
-    let y = kernels::grid_to_image(
-        &h3,
-        batch,
-        &l4.w,
-        g3.c,
-        &g4,
-        Some(&l4.b),
-        Activation::Sigmoid,
-    );
-    if y.len() != xv.len() {
-        candle_core::bail!("the decoder's output does not match the input's shape");
-    }
-
-    // Losses (means of squares) and the gradient of the reconstruction term before the sigmoid.
-    let (ny, nz) = (y.len(), ze.len());
-    let recon = mean(y.iter().zip(&xv).map(|(a, b)| (a - b) * (a - b)), ny);
-    let vq = mean(ze.iter().zip(&zq).map(|(e, q)| (q - e) * (q - e)), nz);
-    let beta = m.cfg.beta as f32;
-    let loss = (recon + vq) + vq * beta;
+    // Sums of squares of the two loss terms.
+    let sq = |a: f32, b: f32| f64::from((a - b) * (a - b));
+    let sums = [
+        y.iter().zip(xv).map(|(a, b)| sq(*a, *b)).sum::<f64>(),
+        ze.iter().zip(&zq).map(|(e, q)| sq(*q, *e)).sum::<f64>(),
+    ];
     if !backward {
-        for v in [xv, h1, ze, zq, zst, h3] {
+        for v in [h1, ze, zq, zst, h3] {
             par::recycle(v);
         }
-        return Ok((output((y, &g4), codes, [recon, vq], loss, &dev)?, None));
+        return Part {
+            y,
+            codes,
+            sums,
+            grads: Vec::new(),
+        };
     }
-    let sy = 2.0 / ny as f32;
+    // The gradient of the reconstruction term before the sigmoid.
+    let sy = 2.0 / (total * g4.image()) as f32;
     let gpre4: Vec<f32> = y
         .iter()
-        .zip(&xv)
+        .zip(xv)
         .map(|(y, x)| sy * (y - x) * (y * (1.0 - y)))
         .collect();
 
-    let mut grads = GradStore::default();
+    let mut grads = Vec::with_capacity(9);
     // Decoder, last layer first.
-    let (gpre3, dw) = kernels::transpose_backward(&gpre4, &h3, batch, &l4.w, l4.m, &g4, Some(&h3));
-    l4.store(
-        &mut grads,
-        dw,
-        kernels::bias_grad(&gpre4, g4.c, g4.h * g4.w),
-    )?;
-    let (gzq, dw) = kernels::transpose_backward(&gpre3, &zst, batch, &l3.w, d, &g3, None);
-    l3.store(
-        &mut grads,
-        dw,
-        kernels::bias_grad(&gpre3, g3.c, g3.h * g3.w),
-    )?;
+    let (gpre3, dw) = kernels::transpose_backward(&gpre4, &h3, n, &l4.w, l4.m, g4, Some(&h3));
+    grads.push(dw);
+    grads.push(kernels::bias_grad(&gpre4, g4.c, g4.h * g4.w));
+    let (gzq, dw) = kernels::transpose_backward(&gpre3, &zst, n, &l3.w, d, g3, None);
+    grads.push(dw);
+    grads.push(kernels::bias_grad(&gpre3, g3.c, g3.h * g3.w));
 
     // Straight-through to the encoder plus the commitment term; the codebook term to the codes.
-    let sz = 2.0 / nz as f32;
+    let sz = 2.0 / (total * d * l) as f32;
     let mut gze = gzq;
     for ((g, e), q) in gze.iter_mut().zip(&ze).zip(&zq) {
         *g += beta * (sz * (e - q));
     }
     let mut dbook = vec![0f32; book.len()];
-    for b in 0..batch {
+    for b in 0..n {
         for s in 0..l {
             let row = &mut dbook[codes[b * l + s] as usize * d..][..d];
             for (c, r) in row.iter_mut().enumerate() {
@@ -238,26 +306,26 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
             }
         }
     }
-    let cb = &m.codebook;
-    grads.insert(
-        cb.as_tensor(),
-        Tensor::from_vec(dbook, cb.shape(), cb.device())?,
-    );
+    grads.push(dbook);
 
     // Encoder.
-    let dw = kernels::weight_grad(&gze, &h1, batch, d, &g2);
-    l2.store(&mut grads, dw, kernels::bias_grad(&gze, d, l))?;
-    let mut gpre1 = kernels::grid_to_image(&gze, batch, &l2.w, d, &g2, None, Activation::Identity);
+    grads.push(kernels::weight_grad(&gze, &h1, n, d, g2));
+    grads.push(kernels::bias_grad(&gze, d, l));
+    let mut gpre1 = kernels::grid_to_image(&gze, n, &l2.w, d, g2, None, Activation::Identity);
     relu_grad(&mut gpre1, &h1);
-    let dw = kernels::weight_grad(&gpre1, &xv, batch, l1.m, &g1);
-    l1.store(&mut grads, dw, kernels::bias_grad(&gpre1, l1.m, g1.grid()))?;
+    grads.push(kernels::weight_grad(&gpre1, xv, n, l1.m, g1));
+    grads.push(kernels::bias_grad(&gpre1, l1.m, g1.grid()));
 
     // The next step's kernels take these buffers back instead of allocating and zeroing anew.
-    for v in [xv, h1, ze, zq, zst, h3, gpre4, gpre3, gze, gpre1] {
+    for v in [h1, ze, zq, zst, h3, gpre4, gpre3, gze, gpre1] {
         par::recycle(v);
     }
-    let out = output((y, &g4), codes, [recon, vq], loss, &dev)?;
-    Ok((out, Some(grads)))
+    Part {
+        y,
+        codes,
+        sums,
+        grads,
+    }
 }
 
 /// The forward pass's [`Output`] from the reconstructions `y` (image side of `g`), the codes and
@@ -330,6 +398,26 @@ mod tests {
                 assert_eq!(got.dims(), want.dims(), "{name}");
                 let d = rel_diff(got, want);
                 assert!(d <= 1e-4, "{name}: relative difference {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_is_bitwise_repeatable_whichever_thread_runs_which_part() {
+        let m = VqVae::new(VqVaeConfig::default(), 17, &Device::Cpu).unwrap();
+        m.begin_training(&batch(16), 4).unwrap();
+        let x = batch(64);
+        let (a, ga) = forward_backward(&m, &x).unwrap();
+        for _ in 0..3 {
+            let (b, gb) = forward_backward(&m, &x).unwrap();
+            assert_eq!(values(&a.loss).unwrap(), values(&b.loss).unwrap());
+            for (name, var) in m.params().iter() {
+                let (u, v) = (ga.get(var.as_tensor()), gb.get(var.as_tensor()));
+                assert_eq!(
+                    values(u.unwrap()).unwrap(),
+                    values(v.unwrap()).unwrap(),
+                    "{name}"
+                );
             }
         }
     }
