@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::data::{Dataset, Label, Side, Split};
 use crate::eval;
-use crate::model::{roi_tensor, ModelConfig};
+use crate::model::{roi_tensor, Autoencoder, ModelConfig};
 use crate::train::{self, DataSpec, Event, Job, RunConfig, RunDir, TrainConfig};
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +28,7 @@ pub struct ModelBench {
 pub struct BenchReport {
     pub models: std::collections::BTreeMap<String, ModelBench>,
     pub gemm_gflops: f64,
+    /// The VQ-VAE's training GFLOP/s over `gemm_gflops` (0 when the VQ-VAE was not benchmarked).
     pub gemm_ratio: f64,
     pub svm_fit_seconds: std::collections::BTreeMap<String, f64>,
     pub threads: usize,
@@ -80,18 +81,27 @@ pub fn gemm_gflops(device: &Device) -> candle_core::Result<f64> {
     Ok(best)
 }
 
-/// Runs the benchmark on a dataset: trains `epochs` epochs of the VQ-VAE in a temporary run
-/// directory (the first epoch is a warm-up when there are more than one).
-pub fn run(data: &Dataset, epochs: usize, device: &Device) -> anyhow::Result<BenchReport> {
-    let split = Split::stratified(data, 0.2, 0)?;
-    let tmp = std::env::temp_dir().join(format!("vqtex-bench-{}", std::process::id()));
+/// Seconds per epoch of `model` over `epochs` epochs (the first is a warm-up when there are more
+/// than one), trained in a temporary run directory.
+fn time_training(
+    data: &Dataset,
+    split: &Split,
+    model: &ModelConfig,
+    epochs: usize,
+    device: &Device,
+) -> anyhow::Result<(f64, usize)> {
+    let tmp = std::env::temp_dir().join(format!(
+        "vqtex-bench-{}-{}",
+        std::process::id(),
+        model.name()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
-    let model = ModelConfig::default();
     let config = RunConfig {
         version: RunConfig::VERSION,
         model: model.clone(),
         train: TrainConfig {
             epochs: epochs.max(1),
+            lr: model.paper_lr(),
             checkpoint_every: usize::MAX,
             ..TrainConfig::default()
         },
@@ -112,50 +122,104 @@ pub fn run(data: &Dataset, epochs: usize, device: &Device) -> anyhow::Result<Ben
         resume: false,
     });
     let mut times = Vec::new();
+    let mut failed = None;
     for ev in handle.events.iter() {
         match ev {
             Event::Epoch(r) => times.push(r.seconds),
-            Event::Failed { message } => anyhow::bail!("benchmark training failed: {message}"),
+            Event::Failed { message } => failed = Some(message),
             _ => {}
         }
     }
     let _ = handle.thread.join();
-    let timed: Vec<f64> = if times.len() > 1 {
-        times[1..].to_vec()
+    let _ = std::fs::remove_dir_all(&tmp);
+    if let Some(message) = failed {
+        anyhow::bail!("benchmark training of {} failed: {message}", model.name());
+    }
+    let timed = if times.len() > 1 {
+        &times[1..]
     } else {
-        times.clone()
+        &times[..]
     };
     let spe = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
-    let n_train = data.indices(&split, Side::Train).len();
-    // FLOPs are counted for the VQ-VAE only (the benchmarked model); others report 0.
-    let flops_per_roi = match &model {
-        ModelConfig::Vqvae(c) => 6.0 * vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size),
-        _ => 0.0,
-    };
-    let train_gflops = flops_per_roi * n_train as f64 / spe / 1e9;
+    Ok((spe, timed.len()))
+}
 
-    // Inference: reconstructions of the test ROIs with the trained weights of a fresh model.
-    let m = model.build(0, device)?;
-    let test: Vec<_> = data
-        .indices(&split, Side::Test)
-        .into_iter()
-        .map(|i| &data.rois[i])
-        .collect();
-    let x = roi_tensor(&test, device)?;
-    let _ = m.forward(&x, false)?;
+/// Reconstructions per second of the test ROIs, by a freshly built model.
+fn inference_rate(m: &dyn Autoencoder, x: &Tensor) -> anyhow::Result<f64> {
+    let _ = m.forward(x, false)?;
     let t = Instant::now();
     let reps = 20;
     for _ in 0..reps {
-        let _ = m.forward(&x, false)?.recon.to_device(&Device::Cpu)?;
+        let _ = m.forward(x, false)?.recon.to_device(&Device::Cpu)?;
     }
-    let inference = (reps * test.len()) as f64 / t.elapsed().as_secs_f64();
+    Ok((reps * x.dim(0)?) as f64 / t.elapsed().as_secs_f64())
+}
 
-    // SVM fits on 440 training ROIs: pixels (784) and latent vectors (32).
-    let train_rois: Vec<_> = data
-        .indices(&split, Side::Train)
-        .into_iter()
-        .map(|i| &data.rois[i])
-        .collect();
+/// Runs the benchmark on a dataset: for each model in `models` (names of
+/// [`ModelConfig::NAMES`]; all of them when empty), `epochs` epochs of training and the inference
+/// rate; then the SVM fits, on pixels and on the latents of the first model, and the gemm rate.
+pub fn run(
+    data: &Dataset,
+    epochs: usize,
+    models: &[String],
+    device: &Device,
+) -> anyhow::Result<BenchReport> {
+    let split = Split::stratified(data, 0.2, 0)?;
+    let names: Vec<&str> = match models.is_empty() {
+        true => ModelConfig::NAMES.to_vec(),
+        false => models.iter().map(|s| s.as_str()).collect(),
+    };
+    let configs = names
+        .iter()
+        .map(|n| {
+            ModelConfig::from_name(n).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown model '{n}' (expected one of: {})",
+                    ModelConfig::NAMES.join(", ")
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let n_train = data.indices(&split, Side::Train).len();
+    let pick = |side: Side| -> Vec<&crate::data::Roi> {
+        data.indices(&split, side)
+            .into_iter()
+            .map(|i| &data.rois[i])
+            .collect()
+    };
+    let (train_rois, test_rois) = (pick(Side::Train), pick(Side::Test));
+    let x_test = roi_tensor(&test_rois, device)?;
+
+    let mut models = std::collections::BTreeMap::new();
+    let mut latent_model = None;
+    for model in &configs {
+        let (spe, timed) = time_training(data, &split, model, epochs, device)?;
+        // FLOPs are counted from the layer shapes for the VQ-VAE only; other models report 0.
+        let flops_per_roi = match model {
+            ModelConfig::Vqvae(c) => {
+                6.0 * vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size)
+            }
+            _ => 0.0,
+        };
+        let m = model.build(0, device)?;
+        let inference = inference_rate(m.as_ref(), &x_test)?;
+        if latent_model.is_none() {
+            latent_model = Some(m);
+        }
+        models.insert(
+            model.name().to_string(),
+            ModelBench {
+                seconds_per_epoch: spe,
+                flops_per_roi,
+                train_gflops: flops_per_roi * n_train as f64 / spe / 1e9,
+                inference_rois_per_sec: inference,
+                epochs_timed: timed,
+                paper_run_seconds: spe * 250.0,
+            },
+        );
+    }
+
+    // SVM fits on the training ROIs: pixels (784) and latent vectors (32).
     let labels: Vec<Label> = train_rois.iter().map(|r| r.label).collect();
     let mut svm = std::collections::BTreeMap::new();
     let px = eval::pixels(&train_rois);
@@ -165,32 +229,22 @@ pub fn run(data: &Dataset, epochs: usize, device: &Device) -> anyhow::Result<Ben
         format!("pixels_{}x{}", px.nrows(), px.ncols()),
         t.elapsed().as_secs_f64(),
     );
-    let z = eval::latents(m.as_ref(), &train_rois)?;
-    let t = Instant::now();
-    eval::svm::fit_predict(&z, &labels, &z.slice(ndarray::s![0..1, ..]).to_owned())?;
-    svm.insert(
-        format!("latents_{}x{}", z.nrows(), z.ncols()),
-        t.elapsed().as_secs_f64(),
-    );
-    let _ = std::fs::remove_dir_all(&tmp);
+    if let Some(m) = &latent_model {
+        let z = eval::latents(m.as_ref(), &train_rois)?;
+        let t = Instant::now();
+        eval::svm::fit_predict(&z, &labels, &z.slice(ndarray::s![0..1, ..]).to_owned())?;
+        svm.insert(
+            format!("latents_{}_{}x{}", m.name(), z.nrows(), z.ncols()),
+            t.elapsed().as_secs_f64(),
+        );
+    }
 
     let gemm = gemm_gflops(device)?;
-    let mut models = std::collections::BTreeMap::new();
-    models.insert(
-        "vqvae".to_string(),
-        ModelBench {
-            seconds_per_epoch: spe,
-            flops_per_roi,
-            train_gflops,
-            inference_rois_per_sec: inference,
-            epochs_timed: timed.len(),
-            paper_run_seconds: spe * 250.0,
-        },
-    );
+    let vq_gflops = models.get("vqvae").map_or(0.0, |m| m.train_gflops);
     Ok(BenchReport {
         models,
         gemm_gflops: gemm,
-        gemm_ratio: train_gflops / gemm,
+        gemm_ratio: vq_gflops / gemm,
         svm_fit_seconds: svm,
         threads: std::thread::available_parallelism()
             .map(|n| n.get())

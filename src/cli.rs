@@ -58,6 +58,9 @@ pub struct BenchArgs {
     /// Epochs to time (the first is a warm-up when more than one).
     #[arg(long, default_value_t = 4)]
     pub epochs: usize,
+    /// Models to benchmark, comma-separated (default: all of vqvae, cae, vae, vaenf).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = parse_model_name)]
+    pub models: Vec<String>,
     /// ROI folder to train on (default: sample-data).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -100,6 +103,10 @@ fn parse_models(s: &str) -> Result<ModelList, String> {
         ));
     }
     Ok(ModelList(list))
+}
+
+fn parse_model_name(s: &str) -> Result<String, String> {
+    parse_model(s).map(|m| m.name().to_string())
 }
 
 fn parse_model(s: &str) -> Result<crate::model::ModelConfig, String> {

@@ -11,7 +11,7 @@ pub mod transformer;
 pub mod vae;
 pub mod vqvae;
 
-use candle_core::{Device, Tensor};
+use candle_core::{backprop::GradStore, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use cae::{Cae, CaeConfig};
@@ -41,6 +41,14 @@ pub trait Autoencoder: Send {
     fn params(&self) -> &Params;
     /// Full forward pass with loss. `train` enables training-only behaviour (noise, masks).
     fn forward(&self, x: &Tensor, train: bool) -> candle_core::Result<Output>;
+    /// A training-mode forward pass and the gradients of its loss (what training runs each step).
+    /// The default is [`Autoencoder::forward`] then candle's backward; a model may do both by
+    /// hand where that is faster.
+    fn forward_backward(&self, x: &Tensor) -> candle_core::Result<(Output, GradStore)> {
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
+    }
     /// The latent map of `x` that [`Autoencoder::decode`] accepts.
     fn encode(&self, x: &Tensor) -> candle_core::Result<Tensor>;
     /// Decodes a latent map to images in [0, 1].

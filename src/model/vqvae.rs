@@ -4,12 +4,14 @@
 //!
 //! Loss = ||x - x^||^2 + ||sg[z_e] - z_q||^2 + beta ||z_e - sg[z_q]||^2 (mean squared errors).
 
-use candle_core::{DType, Device, Result, Tensor, Var, D};
+use candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use super::layers::{mse, Activation, Conv2d, ConvTranspose2d};
 use super::{Autoencoder, Output, Params};
 use crate::rng::{seeded, Rng};
+
+mod step;
 
 /// Hyperparameters of the VQ-VAE (paper defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,27 +123,34 @@ impl VqVae {
         Ok(Quantized { z_q, codes })
     }
 
-    /// Replaces the given codebook rows with encoder outputs at random latent positions of `x`.
+    /// Replaces the given codebook rows with encoder outputs at random latent positions of `x`
+    /// (drawn uniformly over all ROIs and positions). Only the ROIs drawn are encoded.
     pub fn reseed_codes(&self, rows: &[usize], x: &Tensor, rng: &mut Rng) -> Result<()> {
         use rand::Rng as _;
         if rows.is_empty() {
             return Ok(());
         }
-        let d = self.cfg.latent_dim;
-        let mut positions = Vec::new();
         let n = x.dim(0)?;
-        let mut start = 0;
-        while start < n {
-            let len = 256.min(n - start);
-            let z_e = self.encode_continuous(&x.narrow(0, start, len)?)?;
-            let (b, _, h, w) = z_e.dims4()?;
-            positions.push(z_e.permute((0, 2, 3, 1))?.reshape((b * h * w, d))?);
-            start += len;
+        if n == 0 {
+            candle_core::bail!("no ROIs to draw codebook vectors from");
         }
-        let all = Tensor::cat(&positions, 0)?.to_vec2::<f32>()?;
+        let d = self.cfg.latent_dim;
+        let (_, _, h, w) = self.encode_continuous(&x.narrow(0, 0, 1)?)?.dims4()?;
+        let per = h * w;
+        let picks: Vec<usize> = rows.iter().map(|_| rng.random_range(0..n * per)).collect();
+        let mut rois: Vec<u32> = picks.iter().map(|&p| (p / per) as u32).collect();
+        rois.sort_unstable();
+        rois.dedup();
+        let idx = Tensor::new(rois.as_slice(), x.device())?;
+        let z_e = self.encode_continuous(&x.index_select(&idx, 0)?)?;
+        let z = z_e
+            .permute((0, 2, 3, 1))?
+            .reshape((rois.len() * per, d))?
+            .to_vec2::<f32>()?;
         let mut book = self.codebook.as_tensor().to_vec2::<f32>()?;
-        for &r in rows {
-            book[r] = all[rng.random_range(0..all.len())].clone();
+        for (&r, &p) in rows.iter().zip(&picks) {
+            let j = rois.partition_point(|&i| (i as usize) < p / per);
+            book[r] = z[j * per + p % per].clone();
         }
         let flat: Vec<f32> = book.into_iter().flatten().collect();
         let t = Tensor::from_vec(flat, (self.cfg.codebook_size, d), self.codebook.device())?;
@@ -180,7 +189,11 @@ impl Autoencoder for VqVae {
         &self.params
     }
 
-    fn forward(&self, x: &Tensor, _train: bool) -> Result<Output> {
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Output> {
+        // Without training, nothing will take gradients: the CPU path without an op graph.
+        if !train && step::applies(self, x) {
+            return step::forward(self, x);
+        }
         let z_e = self.encode_continuous(x)?;
         let q = self.quantize(&z_e)?;
         let codebook_loss = mse(&q.z_q, &z_e.detach())?;
@@ -200,6 +213,15 @@ impl Autoencoder for VqVae {
             ],
             codes: Some(q.codes),
         })
+    }
+
+    fn forward_backward(&self, x: &Tensor) -> Result<(Output, GradStore)> {
+        if step::applies(self, x) {
+            return step::forward_backward(self, x);
+        }
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
     }
 
     fn encode(&self, x: &Tensor) -> Result<Tensor> {
@@ -330,6 +352,37 @@ mod tests {
             .collect();
         assert_eq!(codes, vec![1, 0, 3, 2, 1]);
         assert_eq!(codes, brute);
+    }
+
+    #[test]
+    fn reseeding_copies_encoder_outputs_at_the_drawn_positions() {
+        use rand::Rng as _;
+        let dev = Device::Cpu;
+        let m = VqVae::new(VqVaeConfig::default(), 7, &dev).unwrap();
+        let x = batch(10, &dev);
+        let rows = [3usize, 0, 63, 17];
+        let before = m.codebook().to_vec2::<f32>().unwrap();
+        m.reseed_codes(&rows, &x, &mut seeded(5, "t")).unwrap();
+        let after = m.codebook().to_vec2::<f32>().unwrap();
+        // The same draws against the encoding of every ROI.
+        let all = m
+            .encode_continuous(&x)
+            .unwrap()
+            .permute((0, 2, 3, 1))
+            .unwrap()
+            .reshape((10 * 49, 32))
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let mut rng = seeded(5, "t");
+        for &r in &rows {
+            let want = &all[rng.random_range(0..all.len())];
+            let diff = after[r].iter().zip(want).map(|(a, b)| (a - b).abs());
+            assert!(diff.fold(0f32, f32::max) <= 1e-5, "row {r}");
+        }
+        for r in (0..64).filter(|r| !rows.contains(r)) {
+            assert_eq!(after[r], before[r], "row {r} was not to change");
+        }
     }
 
     #[test]

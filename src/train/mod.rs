@@ -4,6 +4,8 @@ pub mod checkpoint;
 pub mod config;
 pub mod event;
 pub mod optim;
+#[cfg(test)]
+mod phase_bench;
 pub mod run;
 pub mod runlog;
 pub mod worker;

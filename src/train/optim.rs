@@ -7,8 +7,9 @@ use candle_core::{backprop::GradStore, Result, Tensor, Var};
 
 pub struct Adam {
     vars: Vec<(String, Var)>,
-    m: Vec<Tensor>,
-    v: Vec<Tensor>,
+    /// First and second moments, one flat f32 buffer per variable (in the variable's layout).
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
@@ -17,12 +18,19 @@ pub struct Adam {
     pub step: u64,
 }
 
+/// The flat f32 values of a tensor.
+fn flat(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1()
+}
+
 impl Adam {
     pub fn new(vars: Vec<(String, Var)>, lr: f64) -> Result<Adam> {
-        let m = vars
+        let m: Vec<Vec<f32>> = vars
             .iter()
-            .map(|(_, v)| v.zeros_like())
-            .collect::<Result<Vec<_>>>()?;
+            .map(|(_, v)| vec![0f32; v.elem_count()])
+            .collect();
         let v = m.clone();
         Ok(Adam {
             vars,
@@ -37,26 +45,32 @@ impl Adam {
     }
 
     /// One update from the gradients of a loss. Variables without a gradient are left alone.
+    /// The update runs on plain f32 buffers (one pass per variable, no candle op graph).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let t = self.step as i32;
-        let bc1 = 1.0 - self.beta1.powi(t);
-        let bc2 = 1.0 - self.beta2.powi(t);
-        for (i, (_, var)) in self.vars.iter().enumerate() {
+        let bc1 = (1.0 - self.beta1.powi(t)) as f32;
+        let bc2 = (1.0 - self.beta2.powi(t)) as f32;
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        let (lr, eps) = (self.lr as f32, self.eps as f32);
+        for (i, (name, var)) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            // Gradients carry the op graph that made them: detach, or every step's graph stays
-            // reachable from the moments and memory grows without bound.
-            let g = g.detach();
-            let m = ((&self.m[i] * self.beta1)? + (&g * (1.0 - self.beta1))?)?.detach();
-            let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?.detach();
-            let m_hat = (&m / bc1)?;
-            let v_hat = (&v / bc2)?;
-            let update = (m_hat / (v_hat.sqrt()? + self.eps)?)?;
-            var.set(&(var.as_tensor().detach() - (update * self.lr)?)?)?;
-            self.m[i] = m;
-            self.v[i] = v;
+            if g.dims() != var.dims() {
+                candle_core::bail!("gradient of {name} has shape {:?}", g.dims());
+            }
+            let g = flat(g)?;
+            let mut p = flat(var.as_tensor())?;
+            let (m, v) = (&mut self.m[i], &mut self.v[i]);
+            for (((p, g), m), v) in p.iter_mut().zip(&g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = *m * b1 + *g * (1.0 - b1);
+                *v = *v * b2 + (*g * *g) * (1.0 - b2);
+                let (m_hat, v_hat) = (*m / bc1, *v / bc2);
+                *p -= lr * (m_hat / (v_hat.sqrt() + eps));
+            }
+            let p = Tensor::from_vec(p, var.shape(), var.device())?.to_dtype(var.dtype())?;
+            var.set(&p)?;
         }
         Ok(())
     }
@@ -64,9 +78,12 @@ impl Adam {
     /// The moments by name, for a checkpoint.
     pub fn state(&self) -> HashMap<String, Tensor> {
         let mut out = HashMap::new();
-        for (i, (name, _)) in self.vars.iter().enumerate() {
-            out.insert(format!("adam.m.{name}"), self.m[i].clone());
-            out.insert(format!("adam.v.{name}"), self.v[i].clone());
+        for (i, (name, var)) in self.vars.iter().enumerate() {
+            for (key, buf) in [("m", &self.m[i]), ("v", &self.v[i])] {
+                if let Ok(t) = Tensor::from_slice(buf, var.shape(), var.device()) {
+                    out.insert(format!("adam.{key}.{name}"), t);
+                }
+            }
         }
         out
     }
@@ -81,7 +98,7 @@ impl Adam {
                 if t.dims() != var.dims() {
                     candle_core::bail!("optimizer state for {name} has the wrong shape");
                 }
-                *slot = t.to_device(var.device())?;
+                *slot = flat(t)?;
             }
         }
         self.step = step;
@@ -106,5 +123,37 @@ mod tests {
         assert!((after[0] - 0.9).abs() < 1e-5, "{after:?}");
         assert!((after[1] + 1.9).abs() < 1e-5, "{after:?}");
         assert_eq!(opt.step, 1);
+    }
+
+    #[test]
+    fn state_round_trips_and_continues_exactly() {
+        let dev = Device::Cpu;
+        let start = Tensor::new(&[[0.5f32, -1.5], [2.0, 0.25]], &dev).unwrap();
+        let run = |steps: usize, resume_at: Option<usize>| {
+            let w = Var::from_tensor(&start).unwrap();
+            let mut opt = Adam::new(vec![("w".into(), w.clone())], 0.05).unwrap();
+            for s in 0..steps {
+                if resume_at == Some(s) {
+                    // A fresh optimizer from the saved state, as `--resume` does.
+                    let saved = opt.state();
+                    let mut fresh = Adam::new(vec![("w".into(), w.clone())], 0.05).unwrap();
+                    fresh.load_state(&saved, opt.step).unwrap();
+                    opt = fresh;
+                }
+                let loss = (w.as_tensor().sqr().unwrap() * w.as_tensor().sin().unwrap())
+                    .unwrap()
+                    .sum_all()
+                    .unwrap();
+                opt.step(&loss.backward().unwrap()).unwrap();
+            }
+            w.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let straight = run(6, None);
+        assert_eq!(run(6, Some(3)), straight);
+        assert_ne!(run(3, None), straight);
     }
 }

@@ -255,7 +255,7 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
             }
             let idx = Tensor::from_slice(chunk, chunk.len(), &job.device).map_err(e("batch"))?;
             let xb = x_train.index_select(&idx, 0).map_err(e("batch"))?;
-            let out = model.forward(&xb, true).map_err(e("forward pass"))?;
+            let (out, mut grads) = model.forward_backward(&xb).map_err(e("training step"))?;
             let terms = read_terms(&out).map_err(e("reading losses"))?;
             if !terms["total"].is_finite() {
                 let last = checkpoint::list(&job.dir.checkpoints()).last().copied();
@@ -269,7 +269,6 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
                     }
                 ));
             }
-            let mut grads = out.loss.backward().map_err(e("backward pass"))?;
             if let Some(max_norm) = model.grad_clip() {
                 clip_grad_norm(model.as_ref(), &mut grads, max_norm).map_err(e("clipping"))?;
             }

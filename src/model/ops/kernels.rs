@@ -259,7 +259,7 @@ pub(crate) fn image_to_grid(
 ) -> Vec<f32> {
     let (rows, l) = (g.rows(), g.grid());
     let (hp, wp) = padded(g);
-    let mut out = vec![0f32; batch * m * l];
+    let mut out = super::par::output(batch * m * l);
     let gsz = group_io(g, m, batch);
     // The weight [m, rows], stored column-major for groups: with a column-major output too, the
     // gemm then reads both operands in place instead of packing (transposing) the patches.
@@ -333,7 +333,7 @@ pub(crate) fn grid_to_image(
 ) -> Vec<f32> {
     let (rows, l) = (g.rows(), g.grid());
     let (hp, wp) = padded(g);
-    let mut out = vec![0f32; batch * g.image()];
+    let mut out = super::par::output(batch * g.image());
     let w_hwc = weight_to_hwc(w, m, g);
     let w_hwc = MatRef::row_major(&w_hwc, m, rows);
     let gsz = group_io(g, m, batch);
@@ -394,6 +394,84 @@ pub(crate) fn weight_grad(a: &[f32], src: &[f32], batch: usize, m: usize, g: &Ge
         }
     }
     weight_from_hwc(&total, m, g)
+}
+
+/// The backward pass of a transposed convolution after its activation's derivative, sharing one
+/// im2col of the image-side gradient `src` (`[batch, c, h, w]`) between its two products:
+/// `dx_b = W x im2col(src_b)` (`[batch, m, oh, ow]`, multiplied by `mask > 0` where a mask is
+/// given: the derivative of a ReLU whose output is `mask`) and the weight gradient
+/// `sum_b a_b x im2col(src_b)^T` (`[m, c, kh, kw]`) of the grid-side input `a`. The same numbers
+/// as [`image_to_grid`] and [`weight_grad`] called apart, without building the patches twice.
+pub(crate) fn transpose_backward(
+    src: &[f32],
+    a: &[f32],
+    batch: usize,
+    w: &[f32],
+    m: usize,
+    g: &Geom,
+    mask: Option<&[f32]>,
+) -> (Vec<f32>, Vec<f32>) {
+    let (rows, l) = (g.rows(), g.grid());
+    let (hp, wp) = padded(g);
+    let mut out = super::par::output(batch * m * l);
+    let gsz = group(g, batch);
+    let units = batch.div_ceil(gsz.max(1));
+    let small = m * rows <= SMALL_WEIGHT;
+    let w_hwc = weight_to_hwc(w, m, g);
+    let w_cm = match small {
+        true => Vec::new(),
+        false => transpose(&w_hwc, m, rows),
+    };
+    let w_hwc = MatRef::row_major(&w_hwc, m, rows);
+    let accs: Vec<Mutex<Vec<f32>>> = (0..units).map(|_| Mutex::new(Vec::new())).collect();
+    let chunks = unit_chunks(&mut out, gsz, m * l);
+    for_units(batch, gsz, 4 * batch * m * rows * l, |u, first, cnt| {
+        let ld = cnt * l;
+        let mut xp = Scratch::new(hp * wp * g.c);
+        let mut cols = Scratch::new(ld * rows);
+        let mut tmp = Scratch::new(m * ld);
+        patches(src, first, cnt, g, &mut xp, &mut cols);
+        let mut out = lock(&chunks, u);
+        if small {
+            for (j, o) in out.chunks_exact_mut(m * l).enumerate() {
+                let cols_j = MatRef::row_major(&cols[j * l * rows..(j + 1) * l * rows], l, rows);
+                matmul(MatMut::row_major(o, m, l), w_hwc, cols_j.t(), false);
+            }
+        } else {
+            let cols_t = MatRef::row_major(&cols, ld, rows).t();
+            let w_cm = MatRef::row_major(&w_cm, rows, m).t();
+            matmul(MatMut::row_major(&mut tmp, ld, m).t(), w_cm, cols_t, false);
+            for (j, o) in out.chunks_exact_mut(m * l).enumerate() {
+                let t = &tmp[j * l * m..(j + 1) * l * m];
+                for (ch, dst) in o.chunks_exact_mut(l).enumerate() {
+                    for (d, v) in dst.iter_mut().zip(t[ch..].iter().step_by(m)) {
+                        *d = *v;
+                    }
+                }
+            }
+        }
+        if let Some(mask) = mask {
+            let mask = &mask[first * m * l..(first + cnt) * m * l];
+            for (d, y) in out.iter_mut().zip(mask) {
+                *d = if *y > 0.0 { *d } else { 0.0 };
+            }
+        }
+        gather(a, first, cnt, m, l, &mut tmp);
+        let mut acc = accs[u].lock().unwrap_or_else(|e| e.into_inner());
+        acc.resize(m * rows, 0.0);
+        let cols_m = MatRef::row_major(&cols, ld, rows);
+        let tmp_m = MatRef::row_major(&tmp, m, ld);
+        matmul(MatMut::row_major(&mut acc, m, rows), tmp_m, cols_m, false);
+    });
+    drop(chunks);
+    let mut total = vec![0f32; m * rows];
+    for acc in accs {
+        let acc = acc.into_inner().unwrap_or_else(|e| e.into_inner());
+        for (t, v) in total.iter_mut().zip(&acc) {
+            *t += *v;
+        }
+    }
+    (out, weight_from_hwc(&total, m, g))
 }
 
 /// `sum over b and s of g[b, c, s]` for `g` `[batch, c, s]`: the bias gradient.

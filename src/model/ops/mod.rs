@@ -21,10 +21,10 @@
 #[cfg(test)]
 mod bench;
 mod conv;
-mod gemm;
-mod kernels;
+pub(crate) mod gemm;
+pub(crate) mod kernels;
 pub mod norm;
-mod par;
+pub(crate) mod par;
 #[cfg(test)]
 mod tests;
 

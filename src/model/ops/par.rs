@@ -3,6 +3,7 @@
 //! Work runs on candle's own CPU thread pool (`candle_core::utils::barrier_pool`, the one its
 //! element-wise ops use), so the ops spawn no threads and do not compete with a second pool.
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut, Range};
 use std::sync::{Mutex, MutexGuard};
 
@@ -26,11 +27,37 @@ where
             f(u, u * gsz, gsz.min(batch - u * gsz));
         }
     };
-    if units > 1 && flops >= MIN_FLOPS_PARALLEL && threads() > 1 {
+    if units > 1 && flops >= MIN_FLOPS_PARALLEL && threads() > 1 && !INSIDE.with(Cell::get) {
         // Runs inline when called from inside the pool, so nesting cannot deadlock.
         candle_core::utils::barrier_pool().execute_chunked(units, run);
     } else {
         run(0..units);
+    }
+}
+
+thread_local! {
+    /// Set while a thread runs a task of [`for_parts`]: the kernels it calls then run inline.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f(0) .. f(n - 1)` as tasks on candle's CPU thread pool (a thread that is free takes the
+/// next one, so a thread that is slow to wake costs little). Kernels called from a task run
+/// inline: the threads synchronise once for all of them.
+pub(crate) fn for_parts<F>(n: usize, f: F)
+where
+    F: Fn(usize) + Sync,
+{
+    let run = |r: Range<usize>| {
+        let was = INSIDE.with(|c| c.replace(true));
+        for i in r {
+            f(i);
+        }
+        INSIDE.with(|c| c.set(was));
+    };
+    if n > 1 && threads() > 1 && !INSIDE.with(Cell::get) {
+        candle_core::utils::barrier_pool().execute_chunked(n, run);
+    } else {
+        run(0..n);
     }
 }
 
@@ -52,47 +79,79 @@ pub(super) fn lock<'a, 'b>(
 
 /// Scratch buffers kept between calls: a fresh large allocation costs a page fault per 4 KiB.
 static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
-/// At most this many buffers are kept (a few per thread and op).
-const POOL_MAX: usize = 16;
+/// At most this many buffers are kept (a few per thread and op, and the activations and gradients
+/// of one hand-written training step: see [`output`] and [`recycle`]).
+const POOL_MAX: usize = 32;
+
+/// A buffer of `len` floats for a kernel's output, which the kernel overwrites entirely: a kept
+/// buffer of about that size when there is one (no allocation, no zeroing, no page faults), else
+/// a new one. Its content is unspecified.
+pub(crate) fn output(len: usize) -> Vec<f32> {
+    let reused = POOL.lock().ok().and_then(|mut pool| {
+        // Only a close fit: the buffer may end up inside a tensor that lives long.
+        let i = (0..pool.len())
+            .filter(|&i| (len..=2 * len).contains(&pool[i].capacity()))
+            .min_by_key(|&i| pool[i].capacity())?;
+        Some(pool.swap_remove(i))
+    });
+    let mut v = reused.unwrap_or_default();
+    v.resize(len, 0.0); // shortens without writing, or fills what was never written
+    v
+}
+
+/// Keeps `v` for a later [`output`] or [`Scratch`]. A full pool drops its smallest buffer for a
+/// larger one.
+pub(crate) fn recycle(v: Vec<f32>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    if let Ok(mut pool) = POOL.lock() {
+        if pool.len() < POOL_MAX {
+            pool.push(v);
+        } else if let Some(i) = (0..pool.len()).min_by_key(|&i| pool[i].capacity()) {
+            if pool[i].capacity() < v.capacity() {
+                pool[i] = v;
+            }
+        }
+    }
+}
 
 /// A scratch buffer from [`POOL`], given back when dropped. Its content is unspecified.
-pub(super) struct Scratch(Vec<f32>);
+pub(super) struct Scratch(Vec<f32>, usize);
 
 impl Scratch {
     pub(super) fn new(len: usize) -> Scratch {
         let reused = POOL.lock().ok().and_then(|mut pool| {
-            // The smallest buffer that is large enough, else the largest one (it will grow).
-            let fit = (0..pool.len())
+            // The smallest buffer that is large enough (growing a smaller one would copy it).
+            let i = (0..pool.len())
                 .filter(|&i| pool[i].capacity() >= len)
-                .min_by_key(|&i| pool[i].capacity());
-            let i = fit.or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].capacity()))?;
+                .min_by_key(|&i| pool[i].capacity())?;
             Some(pool.swap_remove(i))
         });
         let mut v = reused.unwrap_or_default();
-        v.resize(len, 0.0);
-        Scratch(v)
+        // Never shortened: a later, longer use of this buffer need not fill it again.
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+        Scratch(v, len)
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Ok(mut pool) = POOL.lock() {
-            if pool.len() < POOL_MAX {
-                pool.push(std::mem::take(&mut self.0));
-            }
-        }
+        recycle(std::mem::take(&mut self.0));
     }
 }
 
 impl Deref for Scratch {
     type Target = [f32];
     fn deref(&self) -> &[f32] {
-        &self.0
+        &self.0[..self.1]
     }
 }
 
 impl DerefMut for Scratch {
     fn deref_mut(&mut self) -> &mut [f32] {
-        &mut self.0
+        &mut self.0[..self.1]
     }
 }

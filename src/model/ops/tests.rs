@@ -406,3 +406,35 @@ fn gradients_are_bitwise_deterministic_at_batch_64() {
         }
     }
 }
+
+#[test]
+fn transpose_backward_matches_the_two_kernels_apart() {
+    use super::kernels::{self, Geom};
+    let mut rng = Lcg(21);
+    // The VQ-VAE decoder's two layers (small and large weights), and an odd geometry.
+    for (x, wd, stride, pad, masked) in [
+        ([9, 64, 14, 14], [64, 1, 4, 4], 2, 1, true),
+        ([9, 32, 7, 7], [32, 64, 4, 4], 2, 1, false),
+        ([3, 5, 6, 4], [5, 3, 3, 2], 1, 1, true),
+    ] {
+        let g = Geom::conv_transpose(x.into(), wd.into(), stride, pad).unwrap();
+        let vals = |dims: &[usize], rng: &mut Lcg| -> Vec<f32> {
+            rng.tensor(dims).flatten_all().unwrap().to_vec1().unwrap()
+        };
+        let a = vals(&x, &mut rng);
+        let w = vals(&wd, &mut rng);
+        let src = vals(&[x[0], g.c, g.h, g.w], &mut rng);
+        let mask = masked.then(|| a.clone());
+        let (dx, dw) = kernels::transpose_backward(&src, &a, x[0], &w, x[1], &g, mask.as_deref());
+        let mut want_dx =
+            kernels::image_to_grid(&src, x[0], &w, x[1], &g, None, Activation::Identity);
+        if masked {
+            want_dx = kernels::act_grad(&want_dx, &a, Activation::Relu);
+        }
+        let want_dw = kernels::weight_grad(&a, &src, x[0], x[1], &g);
+        let t = |v: &[f32]| Tensor::from_slice(v, v.len(), &Device::Cpu).unwrap();
+        assert!(rel_err(&t(&dx), &t(&want_dx)) <= TOL, "dx of {x:?}");
+        assert!(rel_err(&t(&dw), &t(&want_dw)) <= TOL, "dw of {x:?}");
+        assert!(dx.iter().any(|v| *v != 0.0) && dw.iter().any(|v| *v != 0.0));
+    }
+}

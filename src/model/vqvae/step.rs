@@ -1,0 +1,462 @@
+//! The VQ-VAE's training step on the CPU: forward pass, losses and gradients by hand on f32
+//! slices, with the convolution kernels of [`crate::model::ops`].
+//!
+//! The same math as [`VqVae::forward`] followed by candle's `backward` (checked against it in the
+//! tests below), without candle's op graph: no element-wise tensor op, no intermediate tensor
+//! and no thread-pool barrier per op, only one kernel call per convolution direction. Gradients go
+//! into a [`GradStore`] keyed by the model's variables, so the optimizer and gradient clipping do
+//! not know which path made them.
+
+use std::sync::Mutex;
+
+use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
+
+use super::VqVae;
+use crate::model::ops::kernels::{self, Geom};
+use crate::model::ops::par;
+use crate::model::ops::Activation;
+use crate::model::Output;
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+/// True when the hand-written step applies: the input and every parameter are f32 on the CPU.
+pub(super) fn applies(m: &VqVae, x: &Tensor) -> bool {
+    let ok = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+    ok(x) && m.params.iter().all(|(_, v)| ok(v.as_tensor()))
+}
+
+/// Nearest codebook row (squared Euclidean distance `|z|^2 + |e|^2 - 2 z.e`, ties to the lowest
+/// index, as [`super::nearest_codes`]) for every position of `ze` (`[b, d, l]`); `book` `[k, d]`.
+pub(super) fn nearest(ze: &[f32], batch: usize, d: usize, l: usize, book: &[f32]) -> Vec<u32> {
+    use crate::model::ops::gemm::{matmul, MatMut, MatRef};
+    let k = book.len() / d.max(1);
+    let e2: Vec<f32> = book
+        .chunks_exact(d)
+        .map(|e| e.iter().map(|v| v * v).sum())
+        .collect();
+    let mut dots = vec![0f32; l * k];
+    let mut codes = Vec::with_capacity(batch * l);
+    for z in ze.chunks_exact(d * l).take(batch) {
+        // dots[s, j] = sum_c z[c, s] * book[j, c]
+        let zt = MatRef::new(z, l, d, 1, l);
+        let bt = MatRef::new(book, d, k, 1, d);
+        matmul(MatMut::row_major(&mut dots, l, k), zt, bt, false);
+        for (s, row) in dots.chunks_exact(k).enumerate() {
+            let z2: f32 = (0..d).map(|c| z[c * l + s] * z[c * l + s]).sum();
+            let mut best = (f32::INFINITY, 0u32);
+            for (j, dot) in row.iter().enumerate() {
+                let dist = (z2 + e2[j]) - 2.0 * dot;
+                if dist < best.0 {
+                    best = (dist, j as u32);
+                }
+            }
+            codes.push(best.1);
+        }
+    }
+    codes
+}
+
+struct Conv {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    /// Channels on the grid side of the weight (`c_out` of a conv, `c_in` of a transposed one).
+    m: usize,
+}
+
+impl Conv {
+    fn new(wv: &Var, bv: &Var, m: usize) -> Result<Conv> {
+        Ok(Conv {
+            w: values(wv.as_tensor())?,
+            b: values(bv.as_tensor())?,
+            m,
+        })
+    }
+}
+
+/// The pre-activation gradient from the gradient after a ReLU and its output, in place.
+fn relu_grad(grad: &mut [f32], out: &[f32]) {
+    for (g, y) in grad.iter_mut().zip(out) {
+        *g = if *y > 0.0 { *g } else { 0.0 };
+    }
+}
+
+/// [`VqVae::forward`] in training mode and the gradients of its loss.
+pub(super) fn forward_backward(m: &VqVae, x: &Tensor) -> Result<(Output, GradStore)> {
+    let (out, grads) = run(m, x, true)?;
+    Ok((out, grads.unwrap_or_default()))
+}
+
+/// [`VqVae::forward`] without gradients (evaluation, inference): its output holds no op graph.
+pub(super) fn forward(m: &VqVae, x: &Tensor) -> Result<Output> {
+    Ok(run(m, x, false)?.0)
+}
+
+/// Parts a batch is cut into: run on the thread pool, one part per task, so that a step
+/// synchronises the threads once instead of once per kernel. A fixed count (not the thread
+/// count), so that the numbers do not depend on how many threads there are.
+const PARTS: usize = 4;
+
+/// The parameters and geometry of the four layers, read once per step.
+struct Layers {
+    l: [Conv; 4],
+    g: [Geom; 4],
+    book: Vec<f32>,
+    /// Latent channels and positions per ROI.
+    d: usize,
+    l_pos: usize,
+    beta: f32,
+}
+
+/// What one part of a batch gives: reconstructions, codes, the sums of squares of the two loss
+/// terms and, when the backward pass ran, the gradients in the order of [`grad_vars`].
+struct Part {
+    y: Vec<f32>,
+    codes: Vec<u32>,
+    sums: [f64; 2],
+    grads: Vec<Vec<f32>>,
+}
+
+/// The variables whose gradients [`part`] returns, in its order.
+fn grad_vars(m: &VqVae) -> [&Var; 9] {
+    [
+        &m.dec2.weight,
+        &m.dec2.bias,
+        &m.dec1.weight,
+        &m.dec1.bias,
+        &m.codebook,
+        &m.enc2.weight,
+        &m.enc2.bias,
+        &m.enc1.weight,
+        &m.enc1.bias,
+    ]
+}
+
+fn layers(m: &VqVae, (c_in, h, w): (usize, usize, usize)) -> Result<Layers> {
+    let (e1, e2) = (&m.enc1, &m.enc2);
+    let (d1, d2) = (&m.dec1, &m.dec2);
+    let g1 = Geom::conv((1, c_in, h, w), e1.weight.dims4()?, e1.stride, e1.padding)?;
+    let l1 = Conv::new(&e1.weight, &e1.bias, e1.weight.dims()[0])?;
+    let g2 = Geom::conv(
+        (1, l1.m, g1.oh, g1.ow),
+        e2.weight.dims4()?,
+        e2.stride,
+        e2.padding,
+    )?;
+    let l2 = Conv::new(&e2.weight, &e2.bias, e2.weight.dims()[0])?;
+    let d = l2.m;
+    let g3 = Geom::conv_transpose(
+        (1, d, g2.oh, g2.ow),
+        d1.weight.dims4()?,
+        d1.stride,
+        d1.padding,
+    )?;
+    let l3 = Conv::new(&d1.weight, &d1.bias, d)?;
+    let g4 = Geom::conv_transpose(
+        (1, g3.c, g3.h, g3.w),
+        d2.weight.dims4()?,
+        d2.stride,
+        d2.padding,
+    )?;
+    let l4 = Conv::new(&d2.weight, &d2.bias, g3.c)?;
+    if (g4.c, g4.h, g4.w) != (c_in, h, w) {
+        candle_core::bail!("the decoder's output does not match the input's shape");
+    }
+    let book = values(m.codebook.as_tensor())?;
+    if book.len() != m.cfg.codebook_size * d {
+        candle_core::bail!("codebook shape does not match the encoder's {d} channels");
+    }
+    Ok(Layers {
+        l: [l1, l2, l3, l4],
+        g: [g1, g2, g3, g4],
+        book,
+        d,
+        l_pos: g2.grid(),
+        beta: m.cfg.beta as f32,
+    })
+}
+
+/// The forward pass, and the gradients when `backward`, of a batch cut into [`PARTS`] parts.
+fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
+    let dev = x.device().clone();
+    let (batch, c_in, h, w) = x.dims4()?;
+    let xv = values(x)?;
+    let p = layers(m, (c_in, h, w))?;
+    let img = c_in * h * w;
+    let size = batch.div_ceil(PARTS).max(1);
+    let starts: Vec<usize> = (0..batch).step_by(size).collect();
+    let results: Vec<Mutex<Option<Part>>> = starts.iter().map(|_| Mutex::new(None)).collect();
+    par::for_parts(starts.len(), |i| {
+        let n = size.min(batch - starts[i]);
+        let xs = &xv[starts[i] * img..(starts[i] + n) * img];
+        let out = part(&p, xs, n, batch, backward);
+        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+    });
+    let mut y = Vec::with_capacity(xv.len());
+    let mut codes = Vec::with_capacity(batch * p.l_pos);
+    let mut sums = [0f64; 2];
+    let mut grads: Vec<Vec<f32>> = Vec::new();
+    for r in results {
+        let Some(part) = r.into_inner().unwrap_or_else(|e| e.into_inner()) else {
+            candle_core::bail!("a part of the training step did not run");
+        };
+        y.extend_from_slice(&part.y);
+        par::recycle(part.y);
+        codes.extend_from_slice(&part.codes);
+        sums[0] += part.sums[0];
+        sums[1] += part.sums[1];
+        if grads.is_empty() {
+            grads = part.grads;
+        } else {
+            for (acc, g) in grads.iter_mut().zip(part.grads) {
+                acc.iter_mut().zip(&g).for_each(|(a, v)| *a += *v);
+            }
+        }
+    }
+    par::recycle(xv);
+    let recon = (sums[0] / (batch * img).max(1) as f64) as f32;
+    let vq = (sums[1] / (batch * p.d * p.l_pos).max(1) as f64) as f32;
+    let loss = (recon + vq) + vq * p.beta;
+    let out = output((y, &p.g[3]), codes, [recon, vq], loss, &dev)?;
+    if !backward {
+        return Ok((out, None));
+    }
+    let mut store = GradStore::default();
+    for (var, g) in grad_vars(m).into_iter().zip(grads) {
+        let t = Tensor::from_vec(g, var.shape(), var.device())?;
+        store.insert(var.as_tensor(), t);
+    }
+    Ok((out, Some(store)))
+}
+
+/// Forward pass (and backward when `backward`) of the `n` ROIs `xv`, out of a batch of `total`
+/// (the losses are means over the whole batch, so the gradients are scaled by it).
+fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part {
+    let [l1, l2, l3, l4] = &p.l;
+    let [g1, g2, g3, g4] = &p.g;
+    let (d, l, beta) = (p.d, p.l_pos, p.beta);
+    let h1 = kernels::image_to_grid(xv, n, &l1.w, l1.m, g1, Some(&l1.b), Activation::Relu);
+    let ze = kernels::image_to_grid(&h1, n, &l2.w, d, g2, Some(&l2.b), Activation::Identity);
+
+    // Quantisation: z_q is the nearest code at each position; the decoder sees
+    // z_st = z_e + (z_q - z_e), the straight-through value (equal to z_q up to rounding).
+    let book = &p.book;
+    let codes = nearest(&ze, n, d, l, book);
+    let mut zq = par::output(ze.len());
+    for (b, img) in zq.chunks_exact_mut(d * l).enumerate() {
+        for s in 0..l {
+            let e = &book[codes[b * l + s] as usize * d..][..d];
+            for (c, v) in e.iter().enumerate() {
+                img[c * l + s] = *v;
+            }
+        }
+    }
+    let zst: Vec<f32> = ze.iter().zip(&zq).map(|(e, q)| e + (q - e)).collect();
+    let h3 = kernels::grid_to_image(&zst, n, &l3.w, d, g3, Some(&l3.b), Activation::Relu);
+    let y = kernels::grid_to_image(&h3, n, &l4.w, l4.m, g4, Some(&l4.b), Activation::Sigmoid);
+
+    // Sums of squares of the two loss terms.
+    let sq = |a: f32, b: f32| f64::from((a - b) * (a - b));
+    let sums = [
+        y.iter().zip(xv).map(|(a, b)| sq(*a, *b)).sum::<f64>(),
+        ze.iter().zip(&zq).map(|(e, q)| sq(*q, *e)).sum::<f64>(),
+    ];
+    if !backward {
+        for v in [h1, ze, zq, zst, h3] {
+            par::recycle(v);
+        }
+        return Part {
+            y,
+            codes,
+            sums,
+            grads: Vec::new(),
+        };
+    }
+    // The gradient of the reconstruction term before the sigmoid.
+    let sy = 2.0 / (total * g4.image()) as f32;
+    let gpre4: Vec<f32> = y
+        .iter()
+        .zip(xv)
+        .map(|(y, x)| sy * (y - x) * (y * (1.0 - y)))
+        .collect();
+
+    let mut grads = Vec::with_capacity(9);
+    // Decoder, last layer first.
+    let (gpre3, dw) = kernels::transpose_backward(&gpre4, &h3, n, &l4.w, l4.m, g4, Some(&h3));
+    grads.push(dw);
+    grads.push(kernels::bias_grad(&gpre4, g4.c, g4.h * g4.w));
+    let (gzq, dw) = kernels::transpose_backward(&gpre3, &zst, n, &l3.w, d, g3, None);
+    grads.push(dw);
+    grads.push(kernels::bias_grad(&gpre3, g3.c, g3.h * g3.w));
+
+    // Straight-through to the encoder plus the commitment term; the codebook term to the codes.
+    let sz = 2.0 / (total * d * l) as f32;
+    let mut gze = gzq;
+    for ((g, e), q) in gze.iter_mut().zip(&ze).zip(&zq) {
+        *g += beta * (sz * (e - q));
+    }
+    let mut dbook = vec![0f32; book.len()];
+    for b in 0..n {
+        for s in 0..l {
+            let row = &mut dbook[codes[b * l + s] as usize * d..][..d];
+            for (c, r) in row.iter_mut().enumerate() {
+                let i = (b * d + c) * l + s;
+                *r += sz * (zq[i] - ze[i]);
+            }
+        }
+    }
+    grads.push(dbook);
+
+    // Encoder.
+    grads.push(kernels::weight_grad(&gze, &h1, n, d, g2));
+    grads.push(kernels::bias_grad(&gze, d, l));
+    let mut gpre1 = kernels::grid_to_image(&gze, n, &l2.w, d, g2, None, Activation::Identity);
+    relu_grad(&mut gpre1, &h1);
+    grads.push(kernels::weight_grad(&gpre1, xv, n, l1.m, g1));
+    grads.push(kernels::bias_grad(&gpre1, l1.m, g1.grid()));
+
+    // The next step's kernels take these buffers back instead of allocating and zeroing anew.
+    for v in [h1, ze, zq, zst, h3, gpre4, gpre3, gze, gpre1] {
+        par::recycle(v);
+    }
+    Part {
+        y,
+        codes,
+        sums,
+        grads,
+    }
+}
+
+/// The forward pass's [`Output`] from the reconstructions `y` (image side of `g`), the codes and
+/// the loss terms (recon, codebook = commit).
+fn output(
+    (y, g): (Vec<f32>, &Geom),
+    codes: Vec<u32>,
+    [recon, vq]: [f32; 2],
+    loss: f32,
+    dev: &candle_core::Device,
+) -> Result<Output> {
+    let batch = y.len() / g.image().max(1);
+    let n = codes.len();
+    let scalar = |v: f32| Tensor::new(v, dev);
+    Ok(Output {
+        recon: Tensor::from_vec(y, (batch, g.c, g.h, g.w), dev)?,
+        loss: scalar(loss)?,
+        terms: vec![
+            ("recon", scalar(recon)?),
+            ("codebook", scalar(vq)?),
+            ("commit", scalar(vq)?),
+        ],
+        codes: Some(Tensor::from_vec(codes, n, dev)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testutil::batch;
+    use crate::model::{Autoencoder, VqVaeConfig};
+    use candle_core::Device;
+
+    /// Largest absolute difference, relative to the largest magnitude of `want`.
+    fn rel_diff(got: &Tensor, want: &Tensor) -> f32 {
+        let (g, w) = (values(got).unwrap(), values(want).unwrap());
+        assert_eq!(g.len(), w.len());
+        let scale = w.iter().fold(0f32, |a, v| a.max(v.abs())).max(1e-12);
+        g.iter()
+            .zip(&w)
+            .fold(0f32, |a, (x, y)| a.max((x - y).abs()))
+            / scale
+    }
+
+    #[test]
+    fn matches_candles_forward_and_backward() {
+        let m = VqVae::new(VqVaeConfig::default(), 11, &Device::Cpu).unwrap();
+        m.begin_training(&batch(16), 2).unwrap();
+        // Two different batch sizes: one image per work unit and grouped units.
+        for n in [5, 24] {
+            let x = batch(n);
+            assert!(applies(&m, &x));
+            let (out, grads) = forward_backward(&m, &x).unwrap();
+            let want = m.forward(&x, true).unwrap();
+            let want_grads = want.loss.backward().unwrap();
+            let codes = out.codes.as_ref().unwrap().to_vec1::<u32>().unwrap();
+            let want_codes = want.codes.as_ref().unwrap().to_vec1::<u32>().unwrap();
+            assert_eq!(codes, want_codes);
+            assert!(rel_diff(&out.recon, &want.recon) <= 1e-5);
+            assert!(rel_diff(&out.loss, &want.loss) <= 1e-5);
+            for ((name, t), (wname, wt)) in out.terms.iter().zip(&want.terms) {
+                assert_eq!(name, wname);
+                assert!(rel_diff(t, wt) <= 1e-5, "{name}");
+            }
+            for (name, var) in m.params().iter() {
+                let got = grads.get(var.as_tensor()).expect("a gradient");
+                let want = want_grads
+                    .get(var.as_tensor())
+                    .expect("a reference gradient");
+                assert_eq!(got.dims(), want.dims(), "{name}");
+                let d = rel_diff(got, want);
+                assert!(d <= 1e-4, "{name}: relative difference {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_is_bitwise_repeatable_whichever_thread_runs_which_part() {
+        let m = VqVae::new(VqVaeConfig::default(), 17, &Device::Cpu).unwrap();
+        m.begin_training(&batch(16), 4).unwrap();
+        let x = batch(64);
+        let (a, ga) = forward_backward(&m, &x).unwrap();
+        for _ in 0..3 {
+            let (b, gb) = forward_backward(&m, &x).unwrap();
+            assert_eq!(values(&a.loss).unwrap(), values(&b.loss).unwrap());
+            for (name, var) in m.params().iter() {
+                let (u, v) = (ga.get(var.as_tensor()), gb.get(var.as_tensor()));
+                assert_eq!(
+                    values(u.unwrap()).unwrap(),
+                    values(v.unwrap()).unwrap(),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn evaluation_forward_matches_candles() {
+        let m = VqVae::new(VqVaeConfig::default(), 13, &Device::Cpu).unwrap();
+        m.begin_training(&batch(16), 3).unwrap();
+        let x = batch(7);
+        let got = forward(&m, &x).unwrap();
+        let want = m.forward(&x, true).unwrap();
+        assert!(rel_diff(&got.recon, &want.recon) <= 1e-5);
+        assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
+        assert_eq!(
+            got.codes.unwrap().to_vec1::<u32>().unwrap(),
+            want.codes.unwrap().to_vec1::<u32>().unwrap()
+        );
+        // What `forward(x, false)` now returns on the CPU.
+        let eval = m.forward(&x, false).unwrap();
+        assert_eq!(values(&eval.recon).unwrap(), values(&got.recon).unwrap());
+    }
+
+    #[test]
+    fn nearest_agrees_with_the_candle_lookup() {
+        let m = VqVae::new(VqVaeConfig::default(), 4, &Device::Cpu).unwrap();
+        m.begin_training(&batch(8), 1).unwrap();
+        let z_e = m.encode_continuous(&batch(6)).unwrap();
+        let want = m.quantize(&z_e).unwrap().codes.to_vec1::<u32>().unwrap();
+        let got = nearest(
+            &values(&z_e).unwrap(),
+            6,
+            32,
+            49,
+            &values(m.codebook()).unwrap(),
+        );
+        assert_eq!(got, want);
+        assert!(
+            want.iter().any(|&c| c != want[0]),
+            "the test needs varied codes"
+        );
+    }
+}
