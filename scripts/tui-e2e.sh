@@ -53,6 +53,7 @@ key 4; wait_for "No run open" 10
 key 5; wait_for "protocol paper" 10
 key 6; wait_for "uns in " 10
 key 7; wait_for "Mark runs with space" 10
+key 8; wait_for "No frames folder open" 10
 key '?'; wait_for "Keys (? or esc closes" 5
 key '?'; sleep 0.5
 screen | grep -qF "Keys (? or esc" && fail "help did not close"

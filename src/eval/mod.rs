@@ -34,8 +34,12 @@ pub enum EvalError {
     },
 }
 
-/// Runs `f` over `x` in batches and concatenates the results along dim 0.
-fn batched(
+/// Runs `f` over `x` in batches and concatenates the results along dim 0. Each result is
+/// detached: evaluation needs no gradients, and a result that kept its op graph would keep every
+/// intermediate activation of its batch alive (gigabytes for the MAE).
+pub(crate) const EVAL_BATCH: usize = 128;
+
+pub(crate) fn batched(
     x: &Tensor,
     batch: usize,
     f: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
@@ -45,7 +49,7 @@ fn batched(
     let mut start = 0;
     while start < n {
         let len = batch.min(n - start);
-        parts.push(f(&x.narrow(0, start, len)?)?);
+        parts.push(f(&x.narrow(0, start, len)?)?.detach());
         start += len;
     }
     Tensor::cat(&parts, 0)
@@ -54,14 +58,14 @@ fn batched(
 /// Reconstructions of ROIs, each as 784 floats in [0, 1].
 pub fn reconstruct(model: &dyn Autoencoder, rois: &[&Roi]) -> Result<Vec<Vec<f32>>, EvalError> {
     let x = roi_tensor(rois, model_device(model))?;
-    let y = batched(&x, 256, |b| Ok(model.forward(b, false)?.recon))?;
+    let y = batched(&x, EVAL_BATCH, |b| Ok(model.forward(b, false)?.recon))?;
     Ok(y.flatten_from(1)?.to_vec2::<f32>()?)
 }
 
 /// The per-ROI latent vectors (32-d for the paper's models).
 pub fn latents(model: &dyn Autoencoder, rois: &[&Roi]) -> Result<Array2<f64>, EvalError> {
     let x = roi_tensor(rois, model_device(model))?;
-    let z = batched(&x, 256, |b| model.latent_summary(b))?;
+    let z = batched(&x, EVAL_BATCH, |b| model.latent_summary(b))?;
     let (n, d) = z.dims2()?;
     let v: Vec<f64> = z
         .flatten_all()?
@@ -142,7 +146,7 @@ pub fn reconstruct_no_copy(
     {
         return Ok(None);
     }
-    let y = batched(&x, 256, |b| {
+    let y = batched(&x, EVAL_BATCH, |b| {
         model
             .recon_no_copy(b)?
             .ok_or_else(|| candle_core::Error::Msg("recon_no_copy stopped answering".into()))

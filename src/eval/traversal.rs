@@ -35,7 +35,7 @@ pub fn traverse(
         .collect();
     let x = roi_tensor(&train, &run.device)?;
     // The latent the decoder takes: a map [N, D, 7, 7] (VQ-VAE, CAE) or a vector [N, D] (VAEs).
-    let z = model.encode(&x)?;
+    let z = super::batched(&x, super::EVAL_BATCH, |b| model.encode(b))?;
     let d = z.dim(1)?;
     if dim >= d {
         return Err(EvalError::Invalid(format!(
@@ -49,7 +49,7 @@ pub fn traverse(
         ));
     }
     let mean = z.mean_keepdim(0)?;
-    let summary = model.latent_summary(&x)?; // [N, D]
+    let summary = super::batched(&x, super::EVAL_BATCH, |b| model.latent_summary(b))?; // [N, D]
     let col: Vec<f32> = summary.narrow(1, dim, 1)?.flatten_all()?.to_vec1()?;
     let m = col.iter().map(|&v| v as f64).sum::<f64>() / col.len() as f64;
     let sd = (col.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / col.len() as f64).sqrt();
