@@ -85,6 +85,8 @@ key Space; wait_for "[1] vqvae" 5
 key 7; wait_for "[1] vqvae" 5
 key r; wait_for "Table 1 · reconstruction" 300
 wait_for "mark a second run" 5
+# Tab goes on to the ROI picker (8), and from the last pane back round to Data.
+key Tab; wait_for "No frames folder open" 5
 key Tab; wait_for "Patients 55/55" 5
 
 # Quit; the shell's screen is back and the tty is in cooked mode again.

@@ -37,7 +37,8 @@ pub enum EvalError {
 /// Runs `f` over `x` in batches and concatenates the results along dim 0. Each result is
 /// detached: evaluation needs no gradients, and a result that kept its op graph would keep every
 /// intermediate activation of its batch alive (gigabytes for the MAE).
-pub(crate) const EVAL_BATCH: usize = 128;
+/// ROIs per evaluation forward: small enough that the MAE's activations stay in the hundreds of MB.
+pub(crate) const EVAL_BATCH: usize = 32;
 
 pub(crate) fn batched(
     x: &Tensor,

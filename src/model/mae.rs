@@ -395,7 +395,9 @@ impl Mae {
         for group in self.context_groups() {
             let masks = Masks(vec![group; b]);
             let (pred, _, w) = self.predict(x, &masks)?;
-            let part = pred.broadcast_mul(&w)?;
+            // Detached: each group's op graph (every activation of its forward) is freed before
+            // the next group runs, instead of all four staying alive until the sum is dropped.
+            let part = pred.broadcast_mul(&w)?.detach();
             acc = Some(match acc {
                 Some(a) => (a + part)?,
                 None => part,
