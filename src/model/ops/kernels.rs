@@ -24,7 +24,7 @@ use super::par::{for_units, lock, threads, unit_chunks, Scratch};
 use super::Activation;
 
 /// Target size, in floats, of one thread's patch matrix (a few hundred KiB: stays in L2).
-const COLS_BUDGET: usize = 256 * 1024;
+pub(super) const COLS_BUDGET: usize = 256 * 1024;
 /// Weights up to this many floats are cheap to pack for every image (see [`group_io`]).
 const SMALL_WEIGHT: usize = 8 * 1024;
 
@@ -84,7 +84,7 @@ fn padded(g: &Geom) -> (usize, usize) {
 }
 
 /// `w` (`[m, c, kh, kw]`) as `[m, kh, kw, c]`: the column order of the channels-last patches.
-fn weight_to_hwc(w: &[f32], m: usize, g: &Geom) -> Vec<f32> {
+pub(super) fn weight_to_hwc(w: &[f32], m: usize, g: &Geom) -> Vec<f32> {
     let (kk, rows) = (g.kh * g.kw, g.rows());
     let mut out = vec![0f32; m * rows];
     for (src, dst) in w.chunks_exact(rows).zip(out.chunks_exact_mut(rows)) {
@@ -98,7 +98,7 @@ fn weight_to_hwc(w: &[f32], m: usize, g: &Geom) -> Vec<f32> {
 }
 
 /// The inverse of [`weight_to_hwc`].
-fn weight_from_hwc(w: &[f32], m: usize, g: &Geom) -> Vec<f32> {
+pub(super) fn weight_from_hwc(w: &[f32], m: usize, g: &Geom) -> Vec<f32> {
     let (kk, rows) = (g.kh * g.kw, g.rows());
     let mut out = vec![0f32; m * rows];
     for (src, dst) in w.chunks_exact(rows).zip(out.chunks_exact_mut(rows)) {
@@ -183,7 +183,7 @@ fn im2col_hwc(xp: &[f32], g: &Geom, dst: &mut [f32]) {
 
 /// `dst.copy_from_slice(src)`, without a `memcpy` call for the short runs of one-channel images.
 #[inline(always)]
-fn copy(dst: &mut [f32], src: &[f32]) {
+pub(super) fn copy(dst: &mut [f32], src: &[f32]) {
     fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
         let d: &mut [f32; N] = dst.try_into().expect("copy: lengths differ");
         *d = *<&[f32; N]>::try_from(src).expect("copy: lengths differ");
@@ -402,6 +402,8 @@ pub(crate) fn weight_grad(a: &[f32], src: &[f32], batch: usize, m: usize, g: &Ge
 /// given: the derivative of a ReLU whose output is `mask`) and the weight gradient
 /// `sum_b a_b x im2col(src_b)^T` (`[m, c, kh, kw]`) of the grid-side input `a`. The same numbers
 /// as [`image_to_grid`] and [`weight_grad`] called apart, without building the patches twice.
+/// (The training steps now use [`super::nhwc`]; this one is the reference its tests compare with.)
+#[cfg(test)]
 pub(crate) fn transpose_backward(
     src: &[f32],
     a: &[f32],

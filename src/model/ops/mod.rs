@@ -23,6 +23,7 @@ mod bench;
 mod conv;
 pub(crate) mod gemm;
 pub(crate) mod kernels;
+pub(crate) mod nhwc;
 pub mod norm;
 pub(crate) mod par;
 #[cfg(test)]

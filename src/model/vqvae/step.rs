@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
 
 use super::VqVae;
-use crate::model::ops::kernels::{self, Geom};
+use crate::model::ops::kernels::Geom;
+use crate::model::ops::nhwc::{self, Weight};
 use crate::model::ops::par;
 use crate::model::ops::Activation;
 use crate::model::Output;
@@ -28,23 +29,31 @@ pub(super) fn applies(m: &VqVae, x: &Tensor) -> bool {
 }
 
 /// Nearest codebook row (squared Euclidean distance `|z|^2 + |e|^2 - 2 z.e`, ties to the lowest
-/// index, as [`super::nearest_codes`]) for every position of `ze` (`[b, d, l]`); `book` `[k, d]`.
-pub(super) fn nearest(ze: &[f32], batch: usize, d: usize, l: usize, book: &[f32]) -> Vec<u32> {
+/// index, as [`super::nearest_codes`]) for every row of `z` (`[rows, d]`); `book` `[k, d]`.
+pub(super) fn nearest(z: &[f32], d: usize, book: &[f32]) -> Vec<u32> {
     use crate::model::ops::gemm::{matmul, MatMut, MatRef};
-    let k = book.len() / d.max(1);
+    /// Rows per product: the distances of a block stay in cache.
+    const BLOCK: usize = 256;
+    let d = d.max(1);
+    let k = book.len() / d;
     let e2: Vec<f32> = book
         .chunks_exact(d)
         .map(|e| e.iter().map(|v| v * v).sum())
         .collect();
-    let mut dots = vec![0f32; l * k];
-    let mut codes = Vec::with_capacity(batch * l);
-    for z in ze.chunks_exact(d * l).take(batch) {
-        // dots[s, j] = sum_c z[c, s] * book[j, c]
-        let zt = MatRef::new(z, l, d, 1, l);
-        let bt = MatRef::new(book, d, k, 1, d);
-        matmul(MatMut::row_major(&mut dots, l, k), zt, bt, false);
-        for (s, row) in dots.chunks_exact(k).enumerate() {
-            let z2: f32 = (0..d).map(|c| z[c * l + s] * z[c * l + s]).sum();
+    let mut dots = vec![0f32; BLOCK.min(z.len() / d) * k];
+    let mut codes = Vec::with_capacity(z.len() / d);
+    let book_t = MatRef::row_major(book, k, d).t();
+    for block in z.chunks(BLOCK * d) {
+        let r = block.len() / d;
+        let dots = &mut dots[..r * k];
+        matmul(
+            MatMut::row_major(dots, r, k),
+            MatRef::row_major(&block[..r * d], r, d),
+            book_t,
+            false,
+        );
+        for (row, zr) in dots.chunks_exact(k).zip(block.chunks_exact(d)) {
+            let z2: f32 = zr.iter().map(|v| v * v).sum();
             let mut best = (f32::INFINITY, 0u32);
             for (j, dot) in row.iter().enumerate() {
                 let dist = (z2 + e2[j]) - 2.0 * dot;
@@ -56,30 +65,6 @@ pub(super) fn nearest(ze: &[f32], batch: usize, d: usize, l: usize, book: &[f32]
         }
     }
     codes
-}
-
-struct Conv {
-    w: Vec<f32>,
-    b: Vec<f32>,
-    /// Channels on the grid side of the weight (`c_out` of a conv, `c_in` of a transposed one).
-    m: usize,
-}
-
-impl Conv {
-    fn new(wv: &Var, bv: &Var, m: usize) -> Result<Conv> {
-        Ok(Conv {
-            w: values(wv.as_tensor())?,
-            b: values(bv.as_tensor())?,
-            m,
-        })
-    }
-}
-
-/// The pre-activation gradient from the gradient after a ReLU and its output, in place.
-fn relu_grad(grad: &mut [f32], out: &[f32]) {
-    for (g, y) in grad.iter_mut().zip(out) {
-        *g = if *y > 0.0 { *g } else { 0.0 };
-    }
 }
 
 /// [`VqVae::forward`] in training mode and the gradients of its loss.
@@ -95,13 +80,15 @@ pub(super) fn forward(m: &VqVae, x: &Tensor) -> Result<Output> {
 
 /// Parts a batch is cut into: run on the thread pool, one part per task, so that a step
 /// synchronises the threads once instead of once per kernel. A fixed count (not the thread
-/// count), so that the numbers do not depend on how many threads there are.
+/// count), and every kernel of a part runs on one thread, so the numbers do not depend on how
+/// many threads there are.
 const PARTS: usize = 4;
 
-/// The parameters and geometry of the four layers, read once per step.
+/// The parameters and geometry of the four layers, read once per step; weights in the
+/// channels-last order of [`nhwc`].
 struct Layers {
-    l: [Conv; 4],
-    g: [Geom; 4],
+    w: [Weight; 4],
+    b: [Vec<f32>; 4],
     book: Vec<f32>,
     /// Latent channels and positions per ROI.
     d: usize,
@@ -109,8 +96,9 @@ struct Layers {
     beta: f32,
 }
 
-/// What one part of a batch gives: reconstructions, codes, the sums of squares of the two loss
-/// terms and, when the backward pass ran, the gradients in the order of [`grad_vars`].
+/// What one part of a batch gives: reconstructions (channels last), codes, the sums of squares
+/// of the two loss terms and, when the backward pass ran, the gradients in the order of
+/// [`grad_vars`] (weights in [`Weight`]'s order).
 struct Part {
     y: Vec<f32>,
     codes: Vec<u32>,
@@ -137,29 +125,26 @@ fn layers(m: &VqVae, (c_in, h, w): (usize, usize, usize)) -> Result<Layers> {
     let (e1, e2) = (&m.enc1, &m.enc2);
     let (d1, d2) = (&m.dec1, &m.dec2);
     let g1 = Geom::conv((1, c_in, h, w), e1.weight.dims4()?, e1.stride, e1.padding)?;
-    let l1 = Conv::new(&e1.weight, &e1.bias, e1.weight.dims()[0])?;
+    let m1 = e1.weight.dims()[0];
     let g2 = Geom::conv(
-        (1, l1.m, g1.oh, g1.ow),
+        (1, m1, g1.oh, g1.ow),
         e2.weight.dims4()?,
         e2.stride,
         e2.padding,
     )?;
-    let l2 = Conv::new(&e2.weight, &e2.bias, e2.weight.dims()[0])?;
-    let d = l2.m;
+    let d = e2.weight.dims()[0];
     let g3 = Geom::conv_transpose(
         (1, d, g2.oh, g2.ow),
         d1.weight.dims4()?,
         d1.stride,
         d1.padding,
     )?;
-    let l3 = Conv::new(&d1.weight, &d1.bias, d)?;
     let g4 = Geom::conv_transpose(
         (1, g3.c, g3.h, g3.w),
         d2.weight.dims4()?,
         d2.stride,
         d2.padding,
     )?;
-    let l4 = Conv::new(&d2.weight, &d2.bias, g3.c)?;
     if (g4.c, g4.h, g4.w) != (c_in, h, w) {
         candle_core::bail!("the decoder's output does not match the input's shape");
     }
@@ -167,9 +152,21 @@ fn layers(m: &VqVae, (c_in, h, w): (usize, usize, usize)) -> Result<Layers> {
     if book.len() != m.cfg.codebook_size * d {
         candle_core::bail!("codebook shape does not match the encoder's {d} channels");
     }
+    let weight =
+        |v: &Var, m, g| Ok::<_, candle_core::Error>(Weight::new(&values(v.as_tensor())?, m, g));
     Ok(Layers {
-        l: [l1, l2, l3, l4],
-        g: [g1, g2, g3, g4],
+        w: [
+            weight(&e1.weight, m1, g1)?,
+            weight(&e2.weight, d, g2)?,
+            weight(&d1.weight, d, g3)?,
+            weight(&d2.weight, g3.c, g4)?,
+        ],
+        b: [
+            values(e1.bias.as_tensor())?,
+            values(e2.bias.as_tensor())?,
+            values(d1.bias.as_tensor())?,
+            values(d2.bias.as_tensor())?,
+        ],
         book,
         d,
         l_pos: g2.grid(),
@@ -181,8 +178,8 @@ fn layers(m: &VqVae, (c_in, h, w): (usize, usize, usize)) -> Result<Layers> {
 fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
     let dev = x.device().clone();
     let (batch, c_in, h, w) = x.dims4()?;
-    let xv = values(x)?;
     let p = layers(m, (c_in, h, w))?;
+    let xv = nhwc::from_nchw(&values(x)?, c_in, h * w);
     let img = c_in * h * w;
     let size = batch.div_ceil(PARTS).max(1);
     let starts: Vec<usize> = (0..batch).step_by(size).collect();
@@ -193,7 +190,8 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
         let out = part(&p, xs, n, batch, backward);
         *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
     });
-    let mut y = Vec::with_capacity(xv.len());
+    let mut y = par::output(0);
+    y.reserve(xv.len());
     let mut codes = Vec::with_capacity(batch * p.l_pos);
     let mut sums = [0f64; 2];
     let mut grads: Vec<Vec<f32>> = Vec::new();
@@ -218,43 +216,61 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
     let recon = (sums[0] / (batch * img).max(1) as f64) as f32;
     let vq = (sums[1] / (batch * p.d * p.l_pos).max(1) as f64) as f32;
     let loss = (recon + vq) + vq * p.beta;
-    let out = output((y, &p.g[3]), codes, [recon, vq], loss, &dev)?;
+    let y = nhwc::to_nchw(y, c_in, h * w);
+    let out = output((y, p.w[3].geom()), codes, [recon, vq], loss, &dev)?;
     if !backward {
         return Ok((out, None));
     }
     let mut store = GradStore::default();
-    for (var, g) in grad_vars(m).into_iter().zip(grads) {
+    // The layer whose weight each gradient of `grad_vars` is, to undo the channels-last order.
+    let [w1, w2, w3, w4] = &p.w;
+    let weights = [
+        Some(w4),
+        None,
+        Some(w3),
+        None,
+        None,
+        Some(w2),
+        None,
+        Some(w1),
+        None,
+    ];
+    for ((var, g), weight) in grad_vars(m).into_iter().zip(grads).zip(weights) {
+        let g = match weight {
+            Some(w) => w.to_candle(&g),
+            None => g,
+        };
         let t = Tensor::from_vec(g, var.shape(), var.device())?;
         store.insert(var.as_tensor(), t);
     }
     Ok((out, Some(store)))
 }
 
-/// Forward pass (and backward when `backward`) of the `n` ROIs `xv`, out of a batch of `total`
-/// (the losses are means over the whole batch, so the gradients are scaled by it).
+/// Forward pass (and backward when `backward`) of the `n` ROIs `xv` (channels last), out of a
+/// batch of `total` (the losses are means over the whole batch, so the gradients are scaled by
+/// it).
 fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part {
-    let [l1, l2, l3, l4] = &p.l;
-    let [g1, g2, g3, g4] = &p.g;
+    let [w1, w2, w3, w4] = &p.w;
+    let [b1, b2, b3, b4] = &p.b;
     let (d, l, beta) = (p.d, p.l_pos, p.beta);
-    let h1 = kernels::image_to_grid(xv, n, &l1.w, l1.m, g1, Some(&l1.b), Activation::Relu);
-    let ze = kernels::image_to_grid(&h1, n, &l2.w, d, g2, Some(&l2.b), Activation::Identity);
+    let h1 = nhwc::conv(xv, n, w1, Some(b1), Activation::Relu);
+    // [n * l, d]: one latent vector a row.
+    let ze = nhwc::conv(&h1, n, w2, Some(b2), Activation::Identity);
 
     // Quantisation: z_q is the nearest code at each position; the decoder sees
     // z_st = z_e + (z_q - z_e), the straight-through value (equal to z_q up to rounding).
     let book = &p.book;
-    let codes = nearest(&ze, n, d, l, book);
+    let codes = nearest(&ze, d, book);
     let mut zq = par::output(ze.len());
-    for (b, img) in zq.chunks_exact_mut(d * l).enumerate() {
-        for s in 0..l {
-            let e = &book[codes[b * l + s] as usize * d..][..d];
-            for (c, v) in e.iter().enumerate() {
-                img[c * l + s] = *v;
-            }
-        }
+    for (row, c) in zq.chunks_exact_mut(d).zip(&codes) {
+        row.copy_from_slice(&book[*c as usize * d..][..d]);
     }
-    let zst: Vec<f32> = ze.iter().zip(&zq).map(|(e, q)| e + (q - e)).collect();
-    let h3 = kernels::grid_to_image(&zst, n, &l3.w, d, g3, Some(&l3.b), Activation::Relu);
-    let y = kernels::grid_to_image(&h3, n, &l4.w, l4.m, g4, Some(&l4.b), Activation::Sigmoid);
+    let mut zst = par::output(ze.len());
+    for ((s, e), q) in zst.iter_mut().zip(&ze).zip(&zq) {
+        *s = e + (q - e);
+    }
+    let h3 = nhwc::transpose(&zst, n, w3, Some(b3), Activation::Relu, None);
+    let y = nhwc::transpose(&h3, n, w4, Some(b4), Activation::Sigmoid, None);
 
     // Sums of squares of the two loss terms.
     let sq = |a: f32, b: f32| f64::from((a - b) * (a - b));
@@ -274,21 +290,18 @@ fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part 
         };
     }
     // The gradient of the reconstruction term before the sigmoid.
-    let sy = 2.0 / (total * g4.image()) as f32;
-    let gpre4: Vec<f32> = y
-        .iter()
-        .zip(xv)
-        .map(|(y, x)| sy * (y - x) * (y * (1.0 - y)))
-        .collect();
+    let sy = 2.0 / (total * w4.geom().image()) as f32;
+    let mut gpre4 = par::output(y.len());
+    for ((g, y), x) in gpre4.iter_mut().zip(&y).zip(xv) {
+        *g = sy * (y - x) * (y * (1.0 - y));
+    }
 
     let mut grads = Vec::with_capacity(9);
     // Decoder, last layer first.
-    let (gpre3, dw) = kernels::transpose_backward(&gpre4, &h3, n, &l4.w, l4.m, g4, Some(&h3));
-    grads.push(dw);
-    grads.push(kernels::bias_grad(&gpre4, g4.c, g4.h * g4.w));
-    let (gzq, dw) = kernels::transpose_backward(&gpre3, &zst, n, &l3.w, d, g3, None);
-    grads.push(dw);
-    grads.push(kernels::bias_grad(&gpre3, g3.c, g3.h * g3.w));
+    let (gpre3, dw, db) = nhwc::transpose_backward(&gpre4, &h3, n, w4, Some(&h3));
+    grads.extend([dw, db]);
+    let (gzq, dw, db) = nhwc::transpose_backward(&gpre3, &zst, n, w3, None);
+    grads.extend([dw, db]);
 
     // Straight-through to the encoder plus the commitment term; the codebook term to the codes.
     let sz = 2.0 / (total * d * l) as f32;
@@ -297,24 +310,20 @@ fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part 
         *g += beta * (sz * (e - q));
     }
     let mut dbook = vec![0f32; book.len()];
-    for b in 0..n {
-        for s in 0..l {
-            let row = &mut dbook[codes[b * l + s] as usize * d..][..d];
-            for (c, r) in row.iter_mut().enumerate() {
-                let i = (b * d + c) * l + s;
-                *r += sz * (zq[i] - ze[i]);
-            }
+    for ((c, e), q) in codes.iter().zip(ze.chunks_exact(d)).zip(zq.chunks_exact(d)) {
+        let row = &mut dbook[*c as usize * d..][..d];
+        for ((r, e), q) in row.iter_mut().zip(e).zip(q) {
+            *r += sz * (q - e);
         }
     }
     grads.push(dbook);
 
     // Encoder.
-    grads.push(kernels::weight_grad(&gze, &h1, n, d, g2));
-    grads.push(kernels::bias_grad(&gze, d, l));
-    let mut gpre1 = kernels::grid_to_image(&gze, n, &l2.w, d, g2, None, Activation::Identity);
-    relu_grad(&mut gpre1, &h1);
-    grads.push(kernels::weight_grad(&gpre1, xv, n, l1.m, g1));
-    grads.push(kernels::bias_grad(&gpre1, l1.m, g1.grid()));
+    let (gpre1, dw, db) = nhwc::conv_backward(&gze, &h1, n, w2, true, Some(&h1));
+    grads.extend([dw, db]);
+    let gpre1 = gpre1.unwrap_or_default();
+    let (_, dw, db) = nhwc::conv_backward(&gpre1, xv, n, w1, false, None);
+    grads.extend([dw, db]);
 
     // The next step's kernels take these buffers back instead of allocating and zeroing anew.
     for v in [h1, ze, zq, zst, h3, gpre4, gpre3, gze, gpre1] {
@@ -446,13 +455,9 @@ mod tests {
         m.begin_training(&batch(8), 1).unwrap();
         let z_e = m.encode_continuous(&batch(6)).unwrap();
         let want = m.quantize(&z_e).unwrap().codes.to_vec1::<u32>().unwrap();
-        let got = nearest(
-            &values(&z_e).unwrap(),
-            6,
-            32,
-            49,
-            &values(m.codebook()).unwrap(),
-        );
+        // One latent vector a row, as the step holds them.
+        let rows = z_e.permute((0, 2, 3, 1)).unwrap();
+        let got = nearest(&values(&rows).unwrap(), 32, &values(m.codebook()).unwrap());
         assert_eq!(got, want);
         assert!(
             want.iter().any(|&c| c != want[0]),

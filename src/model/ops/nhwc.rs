@@ -1,0 +1,450 @@
+//! Channels-last convolution kernels for the hand-written training steps.
+//!
+//! Activations are `[n, h, w, c]` (NHWC): the positions of a batch are the rows of one matrix and
+//! the channels its columns. A convolution's output is then exactly what the gemm writes
+//! (`[n * oh * ow, m]`), and the next layer reads its patches straight out of it: no padded copy,
+//! no channels-first <-> channels-last conversion, no transposes, unlike [`super::kernels`],
+//! which works on candle's NCHW tensors. Padding is handled while building the patches.
+//!
+//! Each function runs on the calling thread: the caller splits a batch into parts and runs the
+//! parts on the pool (see [`super::par::for_parts`]), so that a step synchronises the threads once.
+//! The results do not depend on the number of threads.
+
+use super::gemm::{matmul, MatMut, MatRef};
+use super::kernels::{copy, weight_from_hwc, weight_to_hwc, Geom, COLS_BUDGET};
+use super::par::{self, Scratch};
+use super::Activation;
+
+/// A convolution's weight in the column order of channels-last patches: `[m, kh, kw, c]`, `m`
+/// being the channel count on the grid side (`c_out` of a convolution, `c_in` of a transposed
+/// one), with the layer's geometry.
+pub(crate) struct Weight {
+    hwc: Vec<f32>,
+    m: usize,
+    g: Geom,
+}
+
+impl Weight {
+    /// From candle's layout `[m, c, kh, kw]`.
+    pub(crate) fn new(w: &[f32], m: usize, g: Geom) -> Weight {
+        assert_eq!(
+            w.len(),
+            m * g.rows(),
+            "weight size does not match its geometry"
+        );
+        Weight {
+            hwc: weight_to_hwc(w, m, &g),
+            m,
+            g,
+        }
+    }
+
+    /// A gradient in this weight's order (`[m, kh, kw, c]`) back to candle's `[m, c, kh, kw]`.
+    pub(crate) fn to_candle(&self, grad: &[f32]) -> Vec<f32> {
+        weight_from_hwc(grad, self.m, &self.g)
+    }
+
+    pub(crate) fn geom(&self) -> &Geom {
+        &self.g
+    }
+
+    /// `[m, rows]`, row major.
+    fn mat(&self) -> MatRef<'_> {
+        MatRef::row_major(&self.hwc, self.m, self.g.rows())
+    }
+}
+
+/// Images per gemm: as many as keep the patch matrix within [`COLS_BUDGET`] (in cache).
+fn group(g: &Geom) -> usize {
+    (COLS_BUDGET / (g.rows() * g.grid()).max(1)).max(1)
+}
+
+/// The kernel columns `lo..hi` (of `0..kw`) that fall inside the image for the patch whose left
+/// edge is at image column `x0` (negative inside the left padding).
+fn inside(x0: isize, g: &Geom) -> (usize, usize) {
+    let kw = g.kw as isize;
+    let lo = (-x0).clamp(0, kw) as usize;
+    let hi = (g.w as isize - x0).clamp(0, kw) as usize;
+    (lo, hi.max(lo))
+}
+
+/// Calls `f(row, ki, lo, hi, at)` for every patch row `row` (`0..oh * ow`) and kernel row `ki`
+/// whose image row is inside the image: kernel columns `lo..hi` read the `(hi - lo) * c` floats
+/// of the image at `at`; everything else of the patch is padding.
+#[inline(always)]
+fn segments(g: &Geom, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
+    let (s, p) = (g.stride as isize, g.pad as isize);
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let x0 = ox as isize * s - p;
+            let (lo, hi) = inside(x0, g);
+            for ki in 0..g.kh {
+                let y = oy as isize * s + ki as isize - p;
+                if y < 0 || y >= g.h as isize || lo == hi {
+                    continue;
+                }
+                let at = (y as usize * g.w + (x0 + lo as isize) as usize) * g.c;
+                f(oy * g.ow + ox, ki, lo, hi, at);
+            }
+        }
+    }
+}
+
+/// Patches of one image `src` (`[h, w, c]`) into `dst` (`[oh * ow, kh * kw * c]`, row major):
+/// row `(oy, ox)` holds, for each kernel row, `kw * c` floats of the image (zeros in the padding).
+fn im2col(src: &[f32], g: &Geom, dst: &mut [f32]) {
+    let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
+    dst.fill(0.0);
+    segments(g, |row, ki, lo, hi, at| {
+        let part = &mut dst[row * rows + ki * seg..][..seg];
+        copy(&mut part[lo * c..hi * c], &src[at..at + (hi - lo) * c]);
+    });
+}
+
+/// Adds patches `src` (`[oh * ow, kh * kw * c]`) into the image `dst` (`[h, w, c]`), dropping
+/// what falls in the padding: the adjoint of [`im2col`].
+fn col2im(src: &[f32], g: &Geom, dst: &mut [f32]) {
+    let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
+    segments(g, |row, ki, lo, hi, at| {
+        let part = &src[row * rows + ki * seg..][..seg];
+        for (d, v) in dst[at..at + (hi - lo) * c]
+            .iter_mut()
+            .zip(&part[lo * c..hi * c])
+        {
+            *d += *v;
+        }
+    });
+}
+
+#[inline]
+fn activate(act: Activation, v: f32) -> f32 {
+    match act {
+        Activation::Identity => v,
+        Activation::Relu => v.max(0.0),
+        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+    }
+}
+
+/// `v = act(v)` over `out`.
+fn apply(out: &mut [f32], act: Activation) {
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => out.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::Sigmoid => out.iter_mut().for_each(|v| *v = activate(act, *v)),
+    }
+}
+
+/// Every row of `out` (`[.., c]`) set to `bias`, or to zeros.
+fn fill_rows(out: &mut [f32], bias: Option<&[f32]>, c: usize) {
+    match bias {
+        Some(b) => out.chunks_exact_mut(c).for_each(|r| r.copy_from_slice(b)),
+        None => out.fill(0.0),
+    }
+}
+
+/// `g = g * (y > 0)` elementwise: the derivative of a ReLU whose output is `y`.
+fn relu_mask(grad: &mut [f32], y: &[f32]) {
+    for (g, y) in grad.iter_mut().zip(y) {
+        *g = if *y > 0.0 { *g } else { 0.0 };
+    }
+}
+
+/// The sum of the rows of `x` (`[.., c]`): a bias gradient.
+pub(crate) fn col_sums(x: &[f32], c: usize) -> Vec<f32> {
+    let mut out = vec![0f32; c];
+    if c > 0 {
+        for row in x.chunks_exact(c) {
+            out.iter_mut().zip(row).for_each(|(o, v)| *o += *v);
+        }
+    }
+    out
+}
+
+/// The images `0..n` in groups of `gsz`: `(first, count)`.
+fn groups(n: usize, gsz: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).step_by(gsz).map(move |f| (f, gsz.min(n - f)))
+}
+
+/// A convolution of the `n` images `src` (`[n, h, w, c]`):
+/// `act(im2col(src) x W^T + bias)`, `[n, oh, ow, m]`.
+pub(crate) fn conv(
+    src: &[f32],
+    n: usize,
+    w: &Weight,
+    bias: Option<&[f32]>,
+    act: Activation,
+) -> Vec<f32> {
+    let g = &w.g;
+    let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
+    assert_eq!(src.len(), n * img, "conv: input size");
+    let mut out = par::output(n * l * m);
+    let gsz = group(g);
+    let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    for (first, cnt) in groups(n, gsz) {
+        let ld = cnt * l;
+        for j in 0..cnt {
+            let s = &src[(first + j) * img..][..img];
+            im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
+        }
+        let dst = &mut out[first * l * m..][..ld * m];
+        if let Some(b) = bias {
+            fill_rows(dst, Some(b), m);
+        }
+        let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
+        matmul(
+            MatMut::row_major(dst, ld, m),
+            cols,
+            w.mat().t(),
+            bias.is_some(),
+        );
+        apply(dst, act);
+    }
+    out
+}
+
+/// A transposed convolution of the `n` grids `a` (`[n, oh, ow, m]`):
+/// `act(col2im(a x W) + bias)`, `[n, h, w, c]`. Without bias and activation, the input gradient
+/// of a convolution; with `mask`, that gradient times the derivative of the ReLU whose output is
+/// `mask` (`[n, h, w, c]`).
+pub(crate) fn transpose(
+    a: &[f32],
+    n: usize,
+    w: &Weight,
+    bias: Option<&[f32]>,
+    act: Activation,
+    mask: Option<&[f32]>,
+) -> Vec<f32> {
+    let g = &w.g;
+    let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
+    assert_eq!(a.len(), n * l * m, "transpose: input size");
+    let mut out = par::output(n * img);
+    fill_rows(&mut out, bias, g.c);
+    let gsz = group(g);
+    let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    for (first, cnt) in groups(n, gsz) {
+        let ld = cnt * l;
+        let a = MatRef::row_major(&a[first * l * m..][..ld * m], ld, m);
+        matmul(
+            MatMut::row_major(&mut cols[..ld * rows], ld, rows),
+            a,
+            w.mat(),
+            false,
+        );
+        for j in 0..cnt {
+            let dst = &mut out[(first + j) * img..][..img];
+            col2im(&cols[j * l * rows..][..l * rows], g, dst);
+            apply(dst, act);
+        }
+    }
+    if let Some(mask) = mask {
+        relu_mask(&mut out, mask);
+    }
+    out
+}
+
+/// The gradients of a convolution `y = conv(x)` (before its activation): from `gy`
+/// (`[n, oh, ow, m]`) and its input `x` (`[n, h, w, c]`), the weight gradient (in [`Weight`]'s
+/// order: see [`Weight::to_candle`]), the bias gradient and, when `input`, the input gradient
+/// (times the ReLU derivative of `mask` when given).
+pub(crate) fn conv_backward(
+    gy: &[f32],
+    x: &[f32],
+    n: usize,
+    w: &Weight,
+    input: bool,
+    mask: Option<&[f32]>,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let g = &w.g;
+    let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
+    assert_eq!(x.len(), n * img, "conv_backward: input size");
+    assert_eq!(gy.len(), n * l * m, "conv_backward: gradient size");
+    let mut dw = vec![0f32; m * rows];
+    let gsz = group(g);
+    let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    for (first, cnt) in groups(n, gsz) {
+        let ld = cnt * l;
+        for j in 0..cnt {
+            let s = &x[(first + j) * img..][..img];
+            im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
+        }
+        let gy = MatRef::row_major(&gy[first * l * m..][..ld * m], ld, m);
+        let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
+        let acc = first > 0;
+        matmul(MatMut::row_major(&mut dw, m, rows), gy.t(), cols, acc);
+    }
+    drop(cols);
+    let dx = input.then(|| transpose(gy, n, w, None, Activation::Identity, mask));
+    (dx, dw, col_sums(gy, m))
+}
+
+/// The gradients of a transposed convolution `y = transpose(a)` (before its activation): from
+/// `gy` (`[n, h, w, c]`) and its input `a` (`[n, oh, ow, m]`), the input gradient (times the ReLU
+/// derivative of `mask` when given), the weight gradient (in [`Weight`]'s order) and the bias
+/// gradient. One set of patches of `gy` serves both products.
+pub(crate) fn transpose_backward(
+    gy: &[f32],
+    a: &[f32],
+    n: usize,
+    w: &Weight,
+    mask: Option<&[f32]>,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let g = &w.g;
+    let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
+    assert_eq!(gy.len(), n * img, "transpose_backward: gradient size");
+    assert_eq!(a.len(), n * l * m, "transpose_backward: input size");
+    let mut da = par::output(n * l * m);
+    let mut dw = vec![0f32; m * rows];
+    let gsz = group(g);
+    let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    for (first, cnt) in groups(n, gsz) {
+        let ld = cnt * l;
+        for j in 0..cnt {
+            let s = &gy[(first + j) * img..][..img];
+            im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
+        }
+        let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
+        let dst = &mut da[first * l * m..][..ld * m];
+        matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
+        if let Some(mask) = mask {
+            relu_mask(dst, &mask[first * l * m..][..ld * m]);
+        }
+        let a = MatRef::row_major(&a[first * l * m..][..ld * m], ld, m);
+        matmul(MatMut::row_major(&mut dw, m, rows), a.t(), cols, first > 0);
+    }
+    (da, dw, col_sums(gy, g.c))
+}
+
+/// `[n, c, h, w]` to `[n, h, w, c]` (`hw` = `h * w`); a copy when `c` is 1.
+pub(crate) fn from_nchw(x: &[f32], c: usize, hw: usize) -> Vec<f32> {
+    let mut out = par::output(x.len());
+    if c == 1 {
+        out.copy_from_slice(x);
+        return out;
+    }
+    for (src, dst) in x.chunks_exact(c * hw).zip(out.chunks_exact_mut(c * hw)) {
+        for (ch, plane) in src.chunks_exact(hw).enumerate() {
+            for (i, v) in plane.iter().enumerate() {
+                dst[i * c + ch] = *v;
+            }
+        }
+    }
+    out
+}
+
+/// `[n, h, w, c]` to `[n, c, h, w]`: the inverse of [`from_nchw`]; no copy when `c` is 1.
+pub(crate) fn to_nchw(x: Vec<f32>, c: usize, hw: usize) -> Vec<f32> {
+    if c == 1 {
+        return x;
+    }
+    let mut out = vec![0f32; x.len()];
+    for (src, dst) in x.chunks_exact(c * hw).zip(out.chunks_exact_mut(c * hw)) {
+        for (i, px) in src.chunks_exact(c).enumerate() {
+            for (ch, v) in px.iter().enumerate() {
+                dst[ch * hw + i] = *v;
+            }
+        }
+    }
+    par::recycle(x);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ops::kernels;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    fn close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths");
+        let scale = want.iter().fold(1e-6f32, |a, v| a.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * scale, "{what}[{i}]: {a} vs {b}");
+        }
+    }
+
+    /// (transposed, (m, c, h or grid h, w or grid w), (kh, kw), stride | pad << 4)
+    type Case = (bool, (usize, usize, usize, usize), (usize, usize), usize);
+
+    /// Geometries of every layer the models use, plus odd sizes, stride 1 and padding 0.
+    fn geoms() -> Vec<Case> {
+        vec![
+            (false, (64, 1, 28, 28), (4, 4), 2 | 1 << 4),
+            (false, (32, 64, 14, 14), (4, 4), 2 | 1 << 4),
+            (true, (32, 64, 7, 7), (4, 4), 2 | 1 << 4),
+            (true, (64, 1, 14, 14), (4, 4), 2 | 1 << 4),
+            (false, (5, 3, 9, 7), (3, 2), 1),
+            (false, (4, 2, 11, 8), (3, 3), 2 | 1 << 4),
+            (true, (3, 5, 5, 6), (3, 4), 2 | 1 << 4),
+            (true, (2, 3, 4, 3), (2, 2), 1),
+        ]
+    }
+
+    /// The channels-last kernels give the numbers of the channels-first ones (themselves checked
+    /// against candle in `ops::tests`), for every direction.
+    #[test]
+    fn channels_last_kernels_match_the_channels_first_ones() {
+        let n = 3;
+        for (i, (tr, (m, c, h, w), (kh, kw), sp)) in geoms().into_iter().enumerate() {
+            let (stride, pad) = (sp & 15, sp >> 4);
+            let g = match tr {
+                false => Geom::conv((1, c, h, w), (m, c, kh, kw), stride, pad).unwrap(),
+                true => Geom::conv_transpose((1, m, h, w), (m, c, kh, kw), stride, pad).unwrap(),
+            };
+            let (img, grid) = (g.image(), g.grid() * m);
+            let wt = values(m * g.rows(), 3 + i as u64);
+            let bias_img = values(g.c, 5);
+            let bias_grid = values(m, 6);
+            let x = values(n * img, 7 + i as u64);
+            let a = values(n * grid, 11 + i as u64);
+            let weight = Weight::new(&wt, m, g);
+            let (hw, l) = (g.h * g.w, g.grid());
+            let x_l = from_nchw(&x, g.c, hw);
+            let a_l = from_nchw(&a, m, l);
+            let relu = Activation::Relu;
+
+            // Forward of a convolution (image -> grid) and of a transposed one (grid -> image).
+            let want = kernels::image_to_grid(&x, n, &wt, m, &g, Some(&bias_grid), relu);
+            let got = conv(&x_l, n, &weight, Some(&bias_grid), relu);
+            close(&to_nchw(got, m, l), &want, "conv");
+            let want = kernels::grid_to_image(&a, n, &wt, m, &g, Some(&bias_img), relu);
+            let got = transpose(&a_l, n, &weight, Some(&bias_img), relu, None);
+            close(&to_nchw(got, g.c, hw), &want, "transpose");
+
+            // Backward of a convolution, with the input gradient masked by a ReLU output.
+            let want_dw = kernels::weight_grad(&a, &x, n, m, &g);
+            let dx = kernels::grid_to_image(&a, n, &wt, m, &g, None, Activation::Identity);
+            let want_dx = kernels::act_grad(&dx, &x, relu);
+            let (dx, dw, db) = conv_backward(&a_l, &x_l, n, &weight, true, Some(&x_l));
+            close(&weight.to_candle(&dw), &want_dw, "conv weight grad");
+            close(&to_nchw(dx.unwrap(), g.c, hw), &want_dx, "conv input grad");
+            close(&db, &kernels::bias_grad(&a, m, l), "conv bias grad");
+
+            // Backward of a transposed convolution.
+            let (want_da, want_dw) = kernels::transpose_backward(&x, &a, n, &wt, m, &g, Some(&a));
+            let (da, dw, db) = transpose_backward(&x_l, &a_l, n, &weight, Some(&a_l));
+            close(&to_nchw(da, m, l), &want_da, "transpose input grad");
+            close(&weight.to_candle(&dw), &want_dw, "transpose weight grad");
+            close(&db, &kernels::bias_grad(&x, g.c, hw), "transpose bias grad");
+        }
+    }
+
+    #[test]
+    fn layout_conversions_are_inverse() {
+        let x = values(2 * 3 * 20, 1);
+        let l = from_nchw(&x, 3, 20);
+        assert_ne!(l, x);
+        assert_eq!(l[1], x[20], "channel 1 of pixel 0 follows channel 0");
+        assert_eq!(to_nchw(l, 3, 20), x);
+    }
+}
