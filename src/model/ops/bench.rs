@@ -263,3 +263,83 @@ fn fused_relu() {
         (with - without) * 1e3
     );
 }
+
+/// The channels-last kernels of one part of a VQ-VAE training step (16 ROIs, one thread), stage
+/// by stage: `cargo test --release --lib model::ops::bench::nhwc_stages -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a test"]
+fn nhwc_stages() {
+    use super::kernels::Geom;
+    use super::nhwc::{self, Weight};
+    use super::Activation::{Identity, Relu, Sigmoid};
+    let n = 16;
+    let vals = |len: usize, seed: u64| tensor(&[len], seed).to_vec1::<f32>().unwrap();
+    let g1 = Geom::conv((1, 1, 28, 28), (64, 1, 4, 4), 2, 1).unwrap();
+    let g2 = Geom::conv((1, 64, 14, 14), (32, 64, 4, 4), 2, 1).unwrap();
+    let g3 = Geom::conv_transpose((1, 32, 7, 7), (32, 64, 4, 4), 2, 1).unwrap();
+    let g4 = Geom::conv_transpose((1, 64, 14, 14), (64, 1, 4, 4), 2, 1).unwrap();
+    let w1 = Weight::new(&vals(64 * 16, 1), 64, g1);
+    let w2 = Weight::new(&vals(32 * 1024, 2), 32, g2);
+    let w3 = Weight::new(&vals(32 * 1024, 3), 32, g3);
+    let w4 = Weight::new(&vals(64 * 16, 4), 64, g4);
+    let (b64, b32, b1) = (vals(64, 5), vals(32, 6), vals(1, 7));
+    let x = vals(n * 784, 8);
+    let h1 = nhwc::conv(&x, n, &w1, Some(&b64), Relu);
+    let ze = nhwc::conv(&h1, n, &w2, Some(&b32), Identity);
+    let h3 = nhwc::transpose(&ze, n, &w3, Some(&b64), Relu, None);
+    let y = nhwc::transpose(&h3, n, &w4, Some(&b1), Sigmoid, None);
+    let mf = |a: usize, b: usize, c: usize| 2.0 * (n * a * b * c) as f64;
+    let stages: Vec<(&str, f64, Box<dyn Fn()>)> = vec![
+        (
+            "enc1 conv",
+            mf(196, 16, 64),
+            Box::new(|| drop(nhwc::conv(&x, n, &w1, Some(&b64), Relu))),
+        ),
+        (
+            "enc2 conv",
+            mf(49, 1024, 32),
+            Box::new(|| drop(nhwc::conv(&h1, n, &w2, Some(&b32), Identity))),
+        ),
+        (
+            "dec1 convT",
+            mf(49, 1024, 32),
+            Box::new(|| drop(nhwc::transpose(&ze, n, &w3, Some(&b64), Relu, None))),
+        ),
+        (
+            "dec2 convT",
+            mf(196, 16, 64),
+            Box::new(|| drop(nhwc::transpose(&h3, n, &w4, Some(&b1), Sigmoid, None))),
+        ),
+        (
+            "dec2 backward",
+            2.0 * mf(196, 16, 64),
+            Box::new(|| drop(nhwc::transpose_backward(&y, &h3, n, &w4, Some(&h3)))),
+        ),
+        (
+            "dec1 backward",
+            2.0 * mf(49, 1024, 32),
+            Box::new(|| drop(nhwc::transpose_backward(&h3, &ze, n, &w3, None))),
+        ),
+        (
+            "enc2 backward",
+            2.0 * mf(49, 1024, 32),
+            Box::new(|| drop(nhwc::conv_backward(&ze, &h1, n, &w2, true, Some(&h1)))),
+        ),
+        (
+            "enc1 backward",
+            mf(196, 16, 64),
+            Box::new(|| drop(nhwc::conv_backward(&h1, &x, n, &w1, false, None))),
+        ),
+    ];
+    let mut total = (0.0, 0.0);
+    for (name, flops, f) in &stages {
+        let t = time(f);
+        total = (total.0 + t, total.1 + flops);
+        println!("{name}: {:.3} ms, {:.1} GFLOP/s", t * 1e3, flops / t / 1e9);
+    }
+    println!(
+        "all stages: {:.3} ms, {:.1} GFLOP/s (one thread)",
+        total.0 * 1e3,
+        total.1 / total.0 / 1e9
+    );
+}

@@ -68,9 +68,9 @@ fn inside(x0: isize, g: &Geom) -> (usize, usize) {
     (lo, hi.max(lo))
 }
 
-/// Calls `f(row, ki, lo, hi, at)` for every patch row `row` (`0..oh * ow`) and kernel row `ki`
-/// whose image row is inside the image: kernel columns `lo..hi` read the `(hi - lo) * c` floats
-/// of the image at `at`; everything else of the patch is padding.
+/// Calls `f(row, ki, lo, hi, at)` for every patch row `row` (`0..oh * ow`) and kernel row `ki`:
+/// kernel columns `lo..hi` read the `(hi - lo) * c` floats of the image at `at`; everything else
+/// of the patch is padding (`lo == hi` when the whole kernel row is).
 #[inline(always)]
 fn segments(g: &Geom, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
     let (s, p) = (g.stride as isize, g.pad as isize);
@@ -81,6 +81,7 @@ fn segments(g: &Geom, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
             for ki in 0..g.kh {
                 let y = oy as isize * s + ki as isize - p;
                 if y < 0 || y >= g.h as isize || lo == hi {
+                    f(oy * g.ow + ox, ki, 0, 0, 0);
                     continue;
                 }
                 let at = (y as usize * g.w + (x0 + lo as isize) as usize) * g.c;
@@ -92,11 +93,17 @@ fn segments(g: &Geom, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
 
 /// Patches of one image `src` (`[h, w, c]`) into `dst` (`[oh * ow, kh * kw * c]`, row major):
 /// row `(oy, ox)` holds, for each kernel row, `kw * c` floats of the image (zeros in the padding).
+/// Every float of `dst` is written once.
 fn im2col(src: &[f32], g: &Geom, dst: &mut [f32]) {
     let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
-    dst.fill(0.0);
     segments(g, |row, ki, lo, hi, at| {
         let part = &mut dst[row * rows + ki * seg..][..seg];
+        if lo == hi {
+            part.fill(0.0);
+            return;
+        }
+        part[..lo * c].fill(0.0);
+        part[hi * c..].fill(0.0);
         copy(&mut part[lo * c..hi * c], &src[at..at + (hi - lo) * c]);
     });
 }
@@ -106,6 +113,9 @@ fn im2col(src: &[f32], g: &Geom, dst: &mut [f32]) {
 fn col2im(src: &[f32], g: &Geom, dst: &mut [f32]) {
     let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
     segments(g, |row, ki, lo, hi, at| {
+        if lo == hi {
+            return;
+        }
         let part = &src[row * rows + ki * seg..][..seg];
         for (d, v) in dst[at..at + (hi - lo) * c]
             .iter_mut()
