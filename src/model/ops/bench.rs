@@ -289,7 +289,8 @@ fn nhwc_stages() {
     let h3 = nhwc::transpose(&ze, n, &w3, Some(&b64), Relu, None);
     let y = nhwc::transpose(&h3, n, &w4, Some(&b1), Sigmoid, None);
     let mf = |a: usize, b: usize, c: usize| 2.0 * (n * a * b * c) as f64;
-    let stages: Vec<(&str, f64, Box<dyn Fn()>)> = vec![
+    type Stage<'a> = (&'static str, f64, Box<dyn Fn() + 'a>);
+    let stages: Vec<Stage> = vec![
         (
             "enc1 conv",
             mf(196, 16, 64),
