@@ -344,3 +344,65 @@ fn nhwc_stages() {
         total.1 / total.0 / 1e9
     );
 }
+
+/// The gemm alone on the big layers' shapes (one group of 5 ROIs), against a large square one:
+/// `cargo test --release --lib model::ops::bench::gemm_shapes -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a test"]
+fn gemm_shapes() {
+    use super::gemm::{matmul, MatMut, MatRef};
+    let vals = |len: usize, seed: u64| tensor(&[len], seed).to_vec1::<f32>().unwrap();
+    let (ld, rows, m) = (245, 1024, 32);
+    let cols = vals(ld * rows, 1);
+    let w = vals(m * rows, 2);
+    let a = vals(ld * m, 3);
+    let mut out = vec![0f32; ld * rows];
+    let mut dw = vec![0f32; m * rows];
+    let mut small = vec![0f32; ld * m];
+    let fl = 2.0 * (ld * rows * m) as f64;
+    let t = time(|| {
+        let w_t = MatRef::row_major(&w, m, rows).t();
+        matmul(
+            MatMut::row_major(&mut small, ld, m),
+            MatRef::row_major(&cols, ld, rows),
+            w_t,
+            false,
+        )
+    });
+    println!("[245,1024]x[1024,32]: {:.1} GFLOP/s", fl / t / 1e9);
+    let t = time(|| {
+        let w = MatRef::row_major(&w, m, rows);
+        matmul(
+            MatMut::row_major(&mut out, ld, rows),
+            MatRef::row_major(&a, ld, m),
+            w,
+            false,
+        )
+    });
+    println!("[245,32]x[32,1024]: {:.1} GFLOP/s", fl / t / 1e9);
+    let t = time(|| {
+        let a_t = MatRef::row_major(&a, ld, m).t();
+        matmul(
+            MatMut::row_major(&mut dw, m, rows),
+            a_t,
+            MatRef::row_major(&cols, ld, rows),
+            false,
+        )
+    });
+    println!("[32,245]x[245,1024]: {:.1} GFLOP/s", fl / t / 1e9);
+    let n = 512;
+    let (x, y) = (vals(n * n, 4), vals(n * n, 5));
+    let mut z = vec![0f32; n * n];
+    let t = time(|| {
+        matmul(
+            MatMut::row_major(&mut z, n, n),
+            MatRef::row_major(&x, n, n),
+            MatRef::row_major(&y, n, n),
+            false,
+        )
+    });
+    println!(
+        "[512,512]x[512,512]: {:.1} GFLOP/s",
+        2.0 * (n * n * n) as f64 / t / 1e9
+    );
+}
