@@ -117,13 +117,25 @@ fn col2im(src: &[f32], g: &Geom, dst: &mut [f32]) {
             return;
         }
         let part = &src[row * rows + ki * seg..][..seg];
-        for (d, v) in dst[at..at + (hi - lo) * c]
-            .iter_mut()
-            .zip(&part[lo * c..hi * c])
-        {
-            *d += *v;
-        }
+        add(&mut dst[at..at + (hi - lo) * c], &part[lo * c..hi * c]);
     });
+}
+
+/// `dst += src`, with fixed-size loops for the short runs of one-channel images.
+#[inline(always)]
+fn add(dst: &mut [f32], src: &[f32]) {
+    fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let d: &mut [f32; N] = dst.try_into().expect("add: lengths differ");
+        let s: &[f32; N] = src.try_into().expect("add: lengths differ");
+        for i in 0..N {
+            d[i] += s[i];
+        }
+    }
+    match dst.len() {
+        3 => fixed::<3>(dst, src),
+        4 => fixed::<4>(dst, src),
+        _ => dst.iter_mut().zip(src).for_each(|(d, v)| *d += *v),
+    }
 }
 
 #[inline]
@@ -135,20 +147,26 @@ fn activate(act: Activation, v: f32) -> f32 {
     }
 }
 
-/// `v = act(v)` over `out`.
-fn apply(out: &mut [f32], act: Activation) {
-    match act {
-        Activation::Identity => {}
-        Activation::Relu => out.iter_mut().for_each(|v| *v = v.max(0.0)),
-        Activation::Sigmoid => out.iter_mut().for_each(|v| *v = activate(act, *v)),
+/// `v = act(v + bias[channel])` over `out` (`[.., c]`).
+fn bias_act(out: &mut [f32], bias: Option<&[f32]>, c: usize, act: Activation) {
+    #[inline(always)]
+    fn each(out: &mut [f32], bias: Option<&[f32]>, c: usize, f: impl Fn(f32) -> f32) {
+        match bias {
+            // One channel: a plain loop, not rows of one float.
+            Some(b) if c == 1 => out.iter_mut().for_each(|v| *v = f(*v + b[0])),
+            Some(b) => {
+                for row in out.chunks_exact_mut(c) {
+                    row.iter_mut().zip(b).for_each(|(v, b)| *v = f(*v + b));
+                }
+            }
+            None => out.iter_mut().for_each(|v| *v = f(*v)),
+        }
     }
-}
-
-/// Every row of `out` (`[.., c]`) set to `bias`, or to zeros.
-fn fill_rows(out: &mut [f32], bias: Option<&[f32]>, c: usize) {
-    match bias {
-        Some(b) => out.chunks_exact_mut(c).for_each(|r| r.copy_from_slice(b)),
-        None => out.fill(0.0),
+    match (act, bias) {
+        (Activation::Identity, None) => {}
+        (Activation::Identity, _) => each(out, bias, c, |v| v),
+        (Activation::Relu, _) => each(out, bias, c, |v| v.max(0.0)),
+        (Activation::Sigmoid, _) => each(out, bias, c, |v| activate(act, v)),
     }
 }
 
@@ -197,17 +215,9 @@ pub(crate) fn conv(
             im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
         }
         let dst = &mut out[first * l * m..][..ld * m];
-        if let Some(b) = bias {
-            fill_rows(dst, Some(b), m);
-        }
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
-        matmul(
-            MatMut::row_major(dst, ld, m),
-            cols,
-            w.mat().t(),
-            bias.is_some(),
-        );
-        apply(dst, act);
+        matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
+        bias_act(dst, bias, m, act);
     }
     out
 }
@@ -228,7 +238,7 @@ pub(crate) fn transpose(
     let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
     assert_eq!(a.len(), n * l * m, "transpose: input size");
     let mut out = par::output(n * img);
-    fill_rows(&mut out, bias, g.c);
+    out.fill(0.0);
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
     for (first, cnt) in groups(n, gsz) {
@@ -243,7 +253,7 @@ pub(crate) fn transpose(
         for j in 0..cnt {
             let dst = &mut out[(first + j) * img..][..img];
             col2im(&cols[j * l * rows..][..l * rows], g, dst);
-            apply(dst, act);
+            bias_act(dst, bias, g.c, act);
         }
     }
     if let Some(mask) = mask {
