@@ -390,6 +390,58 @@ fn gemm_shapes() {
         )
     });
     println!("[32,245]x[245,1024]: {:.1} GFLOP/s", fl / t / 1e9);
+    // The one-channel layers' shapes, 16 ROIs: [3136, 16] x [16, 64] (enc1 forward, dec2 input
+    // gradient), [3136, 64] x [64, 16] (dec2 forward), [64, 3136] x [3136, 16] (their weights).
+    let (pos, taps, ch) = (16 * 196, 16, 64);
+    let p = vals(pos * taps, 6);
+    let h = vals(pos * ch, 7);
+    let w16 = vals(taps * ch, 8);
+    let mut out_h = vec![0f32; pos * ch];
+    let mut out_p = vec![0f32; pos * taps];
+    let mut dw16 = vec![0f32; ch * taps];
+    let fl = 2.0 * (pos * taps * ch) as f64;
+    let t = time(|| {
+        let w = MatRef::row_major(&w16, taps, ch);
+        matmul(
+            MatMut::row_major(&mut out_h, pos, ch),
+            MatRef::row_major(&p, pos, taps),
+            w,
+            false,
+        )
+    });
+    println!(
+        "[3136,16]x[16,64]: {:.3} ms, {:.1} GFLOP/s",
+        t * 1e3,
+        fl / t / 1e9
+    );
+    let t = time(|| {
+        let w = MatRef::row_major(&w16, taps, ch).t();
+        matmul(
+            MatMut::row_major(&mut out_p, pos, taps),
+            MatRef::row_major(&h, pos, ch),
+            w,
+            false,
+        )
+    });
+    println!(
+        "[3136,64]x[64,16]: {:.3} ms, {:.1} GFLOP/s",
+        t * 1e3,
+        fl / t / 1e9
+    );
+    let t = time(|| {
+        let h_t = MatRef::row_major(&h, pos, ch).t();
+        matmul(
+            MatMut::row_major(&mut dw16, ch, taps),
+            h_t,
+            MatRef::row_major(&p, pos, taps),
+            false,
+        )
+    });
+    println!(
+        "[64,3136]x[3136,16]: {:.3} ms, {:.1} GFLOP/s",
+        t * 1e3,
+        fl / t / 1e9
+    );
     let n = 512;
     let (x, y) = (vals(n * n, 4), vals(n * n, 5));
     let mut z = vec![0f32; n * n];
