@@ -91,34 +91,99 @@ fn segments(g: &Geom, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
     }
 }
 
-/// Patches of one image `src` (`[h, w, c]`) into `dst` (`[oh * ow, kh * kw * c]`, row major):
-/// row `(oy, ox)` holds, for each kernel row, `kw * c` floats of the image (zeros in the padding).
-/// Every float of `dst` is written once.
-fn im2col(src: &[f32], g: &Geom, dst: &mut [f32]) {
-    let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
-    segments(g, |row, ki, lo, hi, at| {
-        let part = &mut dst[row * rows + ki * seg..][..seg];
-        if lo == hi {
-            part.fill(0.0);
-            return;
-        }
-        part[..lo * c].fill(0.0);
-        part[hi * c..].fill(0.0);
-        copy(&mut part[lo * c..hi * c], &src[at..at + (hi - lo) * c]);
-    });
+/// Kernel rows of fewer floats than this (`kw * c`: one-channel images) go through a zero-padded
+/// copy of the image, so that no segment needs the bounds logic of [`segments`], which would
+/// cost more than the copy of a few floats.
+const SHORT: usize = 32;
+
+/// Builds patches of images of one geometry ([`Patcher::im2col`]) and adds them back
+/// ([`Patcher::col2im`]), with a padded scratch image when the kernel rows are short.
+struct Patcher<'g> {
+    g: &'g Geom,
+    padded: Option<Scratch>,
 }
 
-/// Adds patches `src` (`[oh * ow, kh * kw * c]`) into the image `dst` (`[h, w, c]`), dropping
-/// what falls in the padding: the adjoint of [`im2col`].
-fn col2im(src: &[f32], g: &Geom, dst: &mut [f32]) {
-    let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
-    segments(g, |row, ki, lo, hi, at| {
-        if lo == hi {
-            return;
+impl<'g> Patcher<'g> {
+    fn new(g: &'g Geom) -> Self {
+        let (hp, wp) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+        let short = g.kw * g.c < SHORT;
+        Patcher {
+            g,
+            padded: short.then(|| Scratch::new(hp * wp * g.c)),
         }
-        let part = &src[row * rows + ki * seg..][..seg];
-        add(&mut dst[at..at + (hi - lo) * c], &part[lo * c..hi * c]);
-    });
+    }
+
+    /// Patches of one image `src` (`[h, w, c]`) into `dst` (`[oh * ow, kh * kw * c]`, row
+    /// major): row `(oy, ox)` holds, for each kernel row, `kw * c` floats of the image (zeros in
+    /// the padding). Every float of `dst` is written once.
+    fn im2col(&mut self, src: &[f32], dst: &mut [f32]) {
+        let g = self.g;
+        let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
+        let Some(xp) = self.padded.as_mut() else {
+            segments(g, |row, ki, lo, hi, at| {
+                let part = &mut dst[row * rows + ki * seg..][..seg];
+                if lo == hi {
+                    part.fill(0.0);
+                    return;
+                }
+                part[..lo * c].fill(0.0);
+                part[hi * c..].fill(0.0);
+                copy(&mut part[lo * c..hi * c], &src[at..at + (hi - lo) * c]);
+            });
+            return;
+        };
+        let (p, wp) = (g.pad, g.w + 2 * g.pad);
+        let line = wp * c;
+        xp[..p * line].fill(0.0);
+        xp[(p + g.h) * line..].fill(0.0);
+        for (iy, s) in src.chunks_exact(g.w * c).enumerate() {
+            let l = &mut xp[(iy + p) * line..][..line];
+            l[..p * c].fill(0.0);
+            l[(p + g.w) * c..].fill(0.0);
+            l[p * c..(p + g.w) * c].copy_from_slice(s);
+        }
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let row = &mut dst[(oy * g.ow + ox) * rows..][..rows];
+                for (ki, part) in row.chunks_exact_mut(seg).enumerate() {
+                    let at = (oy * g.stride + ki) * line + ox * g.stride * c;
+                    copy(part, &xp[at..at + seg]);
+                }
+            }
+        }
+    }
+
+    /// Adds patches `src` (`[oh * ow, kh * kw * c]`) into the image `dst` (`[h, w, c]`),
+    /// dropping what falls in the padding: the adjoint of [`Patcher::im2col`].
+    fn col2im(&mut self, src: &[f32], dst: &mut [f32]) {
+        let g = self.g;
+        let (c, rows, seg) = (g.c, g.rows(), g.kw * g.c);
+        let Some(yp) = self.padded.as_mut() else {
+            segments(g, |row, ki, lo, hi, at| {
+                if lo == hi {
+                    return;
+                }
+                let part = &src[row * rows + ki * seg..][..seg];
+                add(&mut dst[at..at + (hi - lo) * c], &part[lo * c..hi * c]);
+            });
+            return;
+        };
+        let (p, wp) = (g.pad, g.w + 2 * g.pad);
+        let line = wp * c;
+        yp.fill(0.0);
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let row = &src[(oy * g.ow + ox) * rows..][..rows];
+                for (ki, part) in row.chunks_exact(seg).enumerate() {
+                    let at = (oy * g.stride + ki) * line + ox * g.stride * c;
+                    add(&mut yp[at..at + seg], part);
+                }
+            }
+        }
+        for (iy, d) in dst.chunks_exact_mut(g.w * c).enumerate() {
+            add(d, &yp[(iy + p) * line + p * c..][..g.w * c]);
+        }
+    }
 }
 
 /// `dst += src`, with fixed-size loops for the short runs of one-channel images.
@@ -208,11 +273,12 @@ pub(crate) fn conv(
     let mut out = par::output(n * l * m);
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
         for j in 0..cnt {
             let s = &src[(first + j) * img..][..img];
-            im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
+            patcher.im2col(s, &mut cols[j * l * rows..][..l * rows]);
         }
         let dst = &mut out[first * l * m..][..ld * m];
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
@@ -241,6 +307,7 @@ pub(crate) fn transpose(
     out.fill(0.0);
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
         let a = MatRef::row_major(&a[first * l * m..][..ld * m], ld, m);
@@ -252,7 +319,7 @@ pub(crate) fn transpose(
         );
         for j in 0..cnt {
             let dst = &mut out[(first + j) * img..][..img];
-            col2im(&cols[j * l * rows..][..l * rows], g, dst);
+            patcher.col2im(&cols[j * l * rows..][..l * rows], dst);
             bias_act(dst, bias, g.c, act);
         }
     }
@@ -281,11 +348,12 @@ pub(crate) fn conv_backward(
     let mut dw = vec![0f32; m * rows];
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
         for j in 0..cnt {
             let s = &x[(first + j) * img..][..img];
-            im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
+            patcher.im2col(s, &mut cols[j * l * rows..][..l * rows]);
         }
         let gy = MatRef::row_major(&gy[first * l * m..][..ld * m], ld, m);
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
@@ -316,11 +384,12 @@ pub(crate) fn transpose_backward(
     let mut dw = vec![0f32; m * rows];
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
         for j in 0..cnt {
             let s = &gy[(first + j) * img..][..img];
-            im2col(s, g, &mut cols[j * l * rows..][..l * rows]);
+            patcher.im2col(s, &mut cols[j * l * rows..][..l * rows]);
         }
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
         let dst = &mut da[first * l * m..][..ld * m];
@@ -396,7 +465,8 @@ mod tests {
     /// (transposed, (m, c, h or grid h, w or grid w), (kh, kw), stride | pad << 4)
     type Case = (bool, (usize, usize, usize, usize), (usize, usize), usize);
 
-    /// Geometries of every layer the models use, plus odd sizes, stride 1 and padding 0.
+    /// Geometries of every layer the models use, plus odd sizes, stride 1 and padding 0, with
+    /// short and long kernel rows.
     fn geoms() -> Vec<Case> {
         vec![
             (false, (64, 1, 28, 28), (4, 4), 2 | 1 << 4),
@@ -407,6 +477,9 @@ mod tests {
             (false, (4, 2, 11, 8), (3, 3), 2 | 1 << 4),
             (true, (3, 5, 5, 6), (3, 4), 2 | 1 << 4),
             (true, (2, 3, 4, 3), (2, 2), 1),
+            // Kernel rows of at least `SHORT` floats, read without the padded copy.
+            (false, (3, 16, 9, 7), (3, 3), 1),
+            (true, (4, 12, 5, 6), (3, 3), 2 | 1 << 4),
         ]
     }
 
