@@ -14,9 +14,13 @@ use crate::train::{self, DataSpec, Event, Job, RunConfig, RunDir, TrainConfig};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelBench {
+    /// Wall time of an epoch: the training steps, codebook restarts and the test-loss pass.
     pub seconds_per_epoch: f64,
+    /// The training steps' share of it (batch, forward, backward, optimizer).
+    pub train_seconds_per_epoch: f64,
     /// Training FLOPs per ROI (forward + backward, counted from the layer shapes).
     pub flops_per_roi: f64,
+    /// FLOPs of an epoch's training steps over `train_seconds_per_epoch`.
     pub train_gflops: f64,
     pub inference_rois_per_sec: f64,
     pub epochs_timed: usize,
@@ -82,14 +86,15 @@ pub fn gemm_gflops(device: &Device) -> candle_core::Result<f64> {
 }
 
 /// Seconds per epoch of `model` over `epochs` epochs (the first is a warm-up when there are more
-/// than one), trained in a temporary run directory.
+/// than one), trained in a temporary run directory: the whole epoch, its training steps alone, and
+/// the number of epochs timed.
 fn time_training(
     data: &Dataset,
     split: &Split,
     model: &ModelConfig,
     epochs: usize,
     device: &Device,
-) -> anyhow::Result<(f64, usize)> {
+) -> anyhow::Result<(f64, f64, usize)> {
     let tmp = std::env::temp_dir().join(format!(
         "vqtex-bench-{}-{}",
         std::process::id(),
@@ -125,7 +130,7 @@ fn time_training(
     let mut failed = None;
     for ev in handle.events.iter() {
         match ev {
-            Event::Epoch(r) => times.push(r.seconds),
+            Event::Epoch(r) => times.push((r.seconds, r.train_seconds.unwrap_or(r.seconds))),
             Event::Failed { message } => failed = Some(message),
             _ => {}
         }
@@ -140,8 +145,10 @@ fn time_training(
     } else {
         &times[..]
     };
-    let spe = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
-    Ok((spe, timed.len()))
+    let n = timed.len().max(1) as f64;
+    let spe = timed.iter().map(|t| t.0).sum::<f64>() / n;
+    let train = timed.iter().map(|t| t.1).sum::<f64>() / n;
+    Ok((spe, train, timed.len()))
 }
 
 /// Reconstructions per second of the test ROIs, by a freshly built model.
@@ -193,7 +200,7 @@ pub fn run(
     let mut models = std::collections::BTreeMap::new();
     let mut latent_model = None;
     for model in &configs {
-        let (spe, timed) = time_training(data, &split, model, epochs, device)?;
+        let (spe, train_spe, timed) = time_training(data, &split, model, epochs, device)?;
         // FLOPs are counted from the layer shapes for the VQ-VAE only; other models report 0.
         let flops_per_roi = match model {
             ModelConfig::Vqvae(c) => {
@@ -210,8 +217,9 @@ pub fn run(
             model.name().to_string(),
             ModelBench {
                 seconds_per_epoch: spe,
+                train_seconds_per_epoch: train_spe,
                 flops_per_roi,
-                train_gflops: flops_per_roi * n_train as f64 / spe / 1e9,
+                train_gflops: flops_per_roi * n_train as f64 / train_spe.max(1e-12) / 1e9,
                 inference_rois_per_sec: inference,
                 epochs_timed: timed,
                 paper_run_seconds: spe * 250.0,

@@ -279,3 +279,64 @@ fn reproduce_compares_models_on_one_split_and_writes_tables_and_figures() {
     let o = vqtex(&["reproduce", "--models", "cae,cae"]);
     assert!(stderr(&o).contains("listed twice"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_json_keeps_the_names_scripts_read_and_times_the_steps_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 3, 4, 4);
+    let o = vqtex(&[
+        "bench",
+        "--data",
+        p(&data),
+        "--models",
+        "vqvae",
+        "--epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let vq = &v["models"]["vqvae"];
+    let num = |x: &serde_json::Value| x.as_f64().unwrap_or_else(|| panic!("not a number: {x}"));
+    let (epoch, steps) = (
+        num(&vq["seconds_per_epoch"]),
+        num(&vq["train_seconds_per_epoch"]),
+    );
+    assert!(
+        steps > 0.0 && steps <= epoch,
+        "steps {steps} s of an epoch of {epoch} s"
+    );
+    let (gflops, gemm) = (num(&vq["train_gflops"]), num(&v["gemm_gflops"]));
+    assert!(gflops > 0.0 && gemm > 0.0);
+    assert!((num(&v["gemm_ratio"]) - gflops / gemm).abs() < 1e-9);
+    // The rate is the step FLOPs over the steps' time, not over the whole epoch.
+    let rois = num(&vq["train_gflops"]) * 1e9 * steps / num(&vq["flops_per_roi"]);
+    assert!(
+        (rois - rois.round()).abs() < 1e-6 && rois >= 1.0,
+        "{rois} ROIs an epoch"
+    );
+
+    // Every epoch of a run records its training steps' time too.
+    let run = tmp.path().join("run");
+    let o = vqtex(&[
+        "train",
+        "--data",
+        p(&data),
+        "--run",
+        p(&run),
+        "--epochs",
+        "2",
+        "--batch",
+        "8",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for r in runlog::read(&run.join("metrics.jsonl")).unwrap() {
+        let t = r.train_seconds.expect("train_seconds recorded");
+        assert!(
+            t > 0.0 && t <= r.seconds,
+            "epoch {}: {t} of {} s",
+            r.epoch,
+            r.seconds
+        );
+    }
+}

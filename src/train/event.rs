@@ -42,6 +42,10 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Wall time of the epoch, training and test evaluation.
     pub seconds: f64,
+    /// Wall time of the training steps alone (batch, forward, backward, optimizer), without the
+    /// test evaluation and codebook restarts. Absent in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_seconds: Option<f64>,
     pub rois_per_sec: f64,
 }
 

@@ -248,11 +248,13 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
         let mut order: Vec<u32> = (0..n as u32).collect();
         order.shuffle(&mut seeded(cfg.seed, &format!("epoch-{epoch}")));
         let mut acc = Terms::new();
+        let mut train_seconds = 0.0;
         let mut hist = vec![0u64; model.codebook_size().unwrap_or(0)];
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
             if let Control::Stop = poll(rx, tx, &mut opt, &mut save_requested) {
                 return Ok((epoch - 1, true));
             }
+            let t_step = Instant::now();
             let idx = Tensor::from_slice(chunk, chunk.len(), &job.device).map_err(e("batch"))?;
             let xb = x_train.index_select(&idx, 0).map_err(e("batch"))?;
             let (out, mut grads) = model.forward_backward(&xb).map_err(e("training step"))?;
@@ -273,6 +275,7 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
                 clip_grad_norm(model.as_ref(), &mut grads, max_norm).map_err(e("clipping"))?;
             }
             opt.step(&grads).map_err(e("optimizer step"))?;
+            train_seconds += t_step.elapsed().as_secs_f64();
             add_weighted(&mut acc, &terms, chunk.len() as f64);
             if let Some(codes) = &out.codes {
                 for c in codes.to_vec1::<u32>().map_err(e("codes"))? {
@@ -310,6 +313,7 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
             codes_restarted: (restarted > 0).then_some(restarted),
             lr: opt.lr,
             seconds,
+            train_seconds: Some(train_seconds),
             rois_per_sec: n as f64 / seconds.max(1e-9),
         };
         runlog::append(&job.dir.metrics(), &record)

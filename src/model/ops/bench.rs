@@ -390,6 +390,12 @@ fn gemm_shapes() {
         )
     });
     println!("[32,245]x[245,1024]: {:.1} GFLOP/s", fl / t / 1e9);
+    let t = time(|| {
+        let a = MatRef::row_major(&a, ld, m);
+        let cols_t = MatRef::row_major(&cols, ld, rows).t();
+        matmul(MatMut::row_major(&mut dw, rows, m), cols_t, a, false)
+    });
+    println!("[1024,245]x[245,32]: {:.1} GFLOP/s", fl / t / 1e9);
     // The one-channel layers' shapes, 16 ROIs: [3136, 16] x [16, 64] (enc1 forward, dec2 input
     // gradient), [3136, 64] x [64, 16] (dec2 forward), [64, 3136] x [3136, 16] (their weights).
     let (pos, taps, ch) = (16 * 196, 16, 64);
