@@ -227,7 +227,7 @@ fn gather(a: &[f32], first: usize, n: usize, m: usize, l: usize, dst: &mut [f32]
 }
 
 #[inline]
-fn activate(act: Activation, v: f32) -> f32 {
+pub(super) fn activate(act: Activation, v: f32) -> f32 {
     match act {
         Activation::Identity => v,
         Activation::Relu => v.max(0.0),

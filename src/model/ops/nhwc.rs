@@ -11,7 +11,7 @@
 //! The results do not depend on the number of threads.
 
 use super::gemm::{matmul, MatMut, MatRef};
-use super::kernels::{copy, weight_from_hwc, weight_to_hwc, Geom, COLS_BUDGET};
+use super::kernels::{activate, copy, weight_from_hwc, weight_to_hwc, Geom, COLS_BUDGET};
 use super::par::{self, Scratch};
 use super::Activation;
 
@@ -153,6 +153,18 @@ impl<'g> Patcher<'g> {
         }
     }
 
+    /// Patches of images `first .. first + cnt` of `src` (`[n, h, w, c]`) into `cols`
+    /// (`[cnt * oh * ow, kh * kw * c]`), image after image.
+    fn images(&mut self, src: &[f32], first: usize, cnt: usize, cols: &mut [f32]) {
+        let (img, per) = (self.g.image(), self.g.grid() * self.g.rows());
+        for j in 0..cnt {
+            self.im2col(
+                &src[(first + j) * img..][..img],
+                &mut cols[j * per..][..per],
+            );
+        }
+    }
+
     /// Adds patches `src` (`[oh * ow, kh * kw * c]`) into the image `dst` (`[h, w, c]`),
     /// dropping what falls in the padding: the adjoint of [`Patcher::im2col`].
     fn col2im(&mut self, src: &[f32], dst: &mut [f32]) {
@@ -200,15 +212,6 @@ fn add(dst: &mut [f32], src: &[f32]) {
         3 => fixed::<3>(dst, src),
         4 => fixed::<4>(dst, src),
         _ => dst.iter_mut().zip(src).for_each(|(d, v)| *d += *v),
-    }
-}
-
-#[inline]
-fn activate(act: Activation, v: f32) -> f32 {
-    match act {
-        Activation::Identity => v,
-        Activation::Relu => v.max(0.0),
-        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
     }
 }
 
@@ -276,10 +279,7 @@ pub(crate) fn conv(
     let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
-        for j in 0..cnt {
-            let s = &src[(first + j) * img..][..img];
-            patcher.im2col(s, &mut cols[j * l * rows..][..l * rows]);
-        }
+        patcher.images(src, first, cnt, &mut cols);
         let dst = &mut out[first * l * m..][..ld * m];
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
         matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
@@ -351,10 +351,7 @@ pub(crate) fn conv_backward(
     let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
-        for j in 0..cnt {
-            let s = &x[(first + j) * img..][..img];
-            patcher.im2col(s, &mut cols[j * l * rows..][..l * rows]);
-        }
+        patcher.images(x, first, cnt, &mut cols);
         let gy = MatRef::row_major(&gy[first * l * m..][..ld * m], ld, m);
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
         let acc = first > 0;
@@ -387,10 +384,7 @@ pub(crate) fn transpose_backward(
     let mut patcher = Patcher::new(g);
     for (first, cnt) in groups(n, gsz) {
         let ld = cnt * l;
-        for j in 0..cnt {
-            let s = &gy[(first + j) * img..][..img];
-            patcher.im2col(s, &mut cols[j * l * rows..][..l * rows]);
-        }
+        patcher.images(gy, first, cnt, &mut cols);
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
         let dst = &mut da[first * l * m..][..ld * m];
         matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
