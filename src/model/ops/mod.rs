@@ -14,9 +14,10 @@
 //! `(h + 2 p - kh) % stride != (w + 2 p - kw) % stride`, because it sizes the input gradient from
 //! the height alone; these ops handle every geometry.
 //!
-//! Files: `conv.rs` (the custom ops and their backward), `kernels.rs` (im2col / col2im drivers),
-//! `gemm.rs` (the one `unsafe` call, bounds-checked), `par.rs` (threading, scratch memory),
-//! `tests.rs` (against candle's ops), `bench.rs` (ignored timing runs).
+//! Files: `conv.rs` (the custom ops and their backward), `kernels.rs` (im2col / col2im drivers on
+//! candle's NCHW layout), `nhwc.rs` (channels-last kernels for hand-written training steps such
+//! as the VQ-VAE's), `gemm.rs` (the one `unsafe` call, bounds-checked), `par.rs` (threading,
+//! scratch memory), `tests.rs` (against candle's ops), `bench.rs` (ignored timing runs).
 
 #[cfg(test)]
 mod bench;

@@ -1,5 +1,5 @@
 //! The VQ-VAE's training step on the CPU: forward pass, losses and gradients by hand on f32
-//! slices, with the convolution kernels of [`crate::model::ops`].
+//! slices, with activations channels last and the kernels of [`crate::model::ops::nhwc`].
 //!
 //! The same math as [`VqVae::forward`] followed by candle's `backward` (checked against it in the
 //! tests below), without candle's op graph: no element-wise tensor op, no intermediate tensor
