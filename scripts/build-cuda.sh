@@ -7,17 +7,21 @@
 #   scripts/build-cuda.sh --build -- --bin vqtex   # anything after -- goes to cargo
 #
 # The CUDA toolkit comes from PyPI into .cuda/ (git-ignored): the `cuda-toolkit` meta-package with the
-# nvcc and cccl extras (nvcc, cicc, ptxas, crt and cudart headers, thrust/cub), plus nvrtc, curand and
+# nvcc, cccl, crt, nvvm and cudart extras (nvcc, cicc, ptxas, headers, thrust/cub), plus nvrtc, curand and
 # cublas when linking. It is CUDA 13: NVIDIA's CUDA 12 wheels (nvidia-cuda-nvcc-cu12 12.1 to 12.9)
 # carry ptxas and libnvvm but no nvcc driver, cicc, cudafe++ or fatbinary, so they cannot compile a .cu
-# file. cudarc 0.19 knows CUDA up to 13.4, hence the pin. A binary built this way needs, where it runs,
-# the .cuda/root/lib libraries on LD_LIBRARY_PATH and an NVIDIA driver for CUDA 13 (>= 580) that is
-# at least as new as the toolkit, since the driver JIT-compiles candle's PTX (an older CUDA 13 driver:
-# set CUDA_TOOLKIT_VERSION to its 13.x, e.g. 13.0.2).
+# file. The default is CUDA 13.0, the oldest CUDA 13: the driver JIT-compiles candle's PTX and rejects
+# PTX of a toolkit newer than itself, so a 13.0 build runs on every CUDA 13 driver (>= 580), and
+# cudarc 0.19 knows CUDA up to 13.4. A binary built this way needs, where it runs, an NVIDIA driver
+# (libcuda.so.1: without it the binary does not start) and the CUDA 13 runtime libraries (cudart,
+# cublas, cublasLt, curand, nvrtc) on LD_LIBRARY_PATH: .cuda/root/lib here, or any CUDA 13 install
+# there (PyTorch's cu130 wheels carry them in site-packages/nvidia/cu13/lib). Tried on an H100,
+# driver 580.159 (CUDA 13.0). The first run on a machine spends about 15 s while the driver compiles
+# the PTX; it caches the result in ~/.nv/ComputeCache.
 #
 # Environment:
 #   CUDA_COMPUTE_CAP        GPU architecture for candle's kernels (default 90: H100)
-#   CUDA_TOOLKIT_VERSION    version of the PyPI `cuda-toolkit` meta-package (default 13.4.3)
+#   CUDA_TOOLKIT_VERSION    version of the PyPI `cuda-toolkit` meta-package (default 13.0.2)
 #   VQTEX_CUDA_DIR          where the toolkit goes (default .cuda in the repository)
 #   CUDAFORGE_THREADS       parallel nvcc jobs in candle-kernels' build script (default: nproc)
 # Output goes to target/cuda, so it never waits on the lock of the main build in target/.
@@ -39,7 +43,7 @@ while (($#)); do
   shift
 done
 
-TOOLKIT=${CUDA_TOOLKIT_VERSION:-13.4.3}
+TOOLKIT=${CUDA_TOOLKIT_VERSION:-13.0.2}
 DEST=${VQTEX_CUDA_DIR:-$PWD/.cuda}
 mkdir -p "$DEST"
 DEST=$(cd "$DEST" && pwd)
@@ -47,7 +51,9 @@ log() { echo "build-cuda: $*" >&2; }
 
 # 1. The toolkit, in a virtualenv so that later pip runs add packages to the shared nvidia/cu13 tree
 #    (pip --target would replace the whole nvidia/ folder instead).
-EXTRAS=nvcc,cccl
+# crt, nvvm and cudart are named as extras too: nvidia-cuda-nvcc itself asks for them unpinned, so pip
+# would otherwise take the newest (a CUDA 13.5 cicc emits PTX 9.5, which a 13.0 ptxas rejects).
+EXTRAS=nvcc,cccl,crt,nvvm,cudart
 PKGS=()
 if [[ $MODE == build ]]; then
   EXTRAS+=,nvrtc,curand,cublas
@@ -105,7 +111,19 @@ export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-$(nproc)}
 log "$("$NVCC" --version | grep -o 'release [0-9.]*'), CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP, CUDA_ROOT=$ROOT"
 
-# 4. Cargo, niced, in its own target dir.
+# 4. Cargo, niced, in its own target dir. candle-kernels' build script keeps its PTX while the .cu
+#    sources are unchanged, even when the toolkit changed: the driver would then be handed PTX of the
+#    old toolkit. So a compiler other than the last build's cleans candle-kernels first; the
+#    compiler is named by the installed versions of nvcc, cicc (nvvm) and its headers (crt).
+KSTAMP=target/cuda/toolkit.txt
+COMPILER=$(ls "$CU13"/../../ | grep -E '^nvidia_(cuda_nvcc|nvvm|cuda_crt)-.*dist-info$' | sort | tr '\n' ' ')
+if ! grep -qsxF "$COMPILER" "$KSTAMP" && compgen -G 'target/cuda/*/build/candle-kernels-*' >/dev/null; then
+  log "CUDA compiler changed ($(cat "$KSTAMP" 2>/dev/null || echo unknown) -> $COMPILER): rebuilding candle-kernels"
+  cargo clean --quiet -p candle-kernels --target-dir target/cuda
+  cargo clean --quiet --release -p candle-kernels --target-dir target/cuda
+fi
+mkdir -p target/cuda
+echo "$COMPILER" >"$KSTAMP"
 if [[ $MODE == build ]]; then
   set -x
   nice -n 10 cargo build --locked --release --features "$FEATURES" --target-dir target/cuda "${CARGO_EXTRA[@]}"

@@ -50,11 +50,35 @@ impl DeviceSpec {
                          `cargo build --release --features cuda`"
                     ));
                 }
-                Device::new_cuda(n)
-                    .map_err(|e| format!("--device {self}: cannot open the GPU: {e}"))
+                Device::new_cuda(n).map_err(|e| gpu_error(self, &e))
             }
         }
     }
+}
+
+/// candle's error without the backtrace it carries when `RUST_BACKTRACE` is set.
+fn without_backtrace(e: &candle_core::Error) -> &candle_core::Error {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(inner),
+        _ => e,
+    }
+}
+
+/// The message for a GPU that cannot be opened: the driver's error, and what to do about the
+/// common ones.
+fn gpu_error(spec: DeviceSpec, e: &candle_core::Error) -> String {
+    let msg = without_backtrace(e).to_string();
+    let hint = if msg.contains("CUDA_ERROR_INVALID_DEVICE") {
+        "; there is no GPU of that number (`nvidia-smi -L` lists them, numbered from 0)"
+    } else if msg.contains("CUDA_ERROR_NO_DEVICE") {
+        "; the NVIDIA driver sees no GPU on this machine (see `nvidia-smi`)"
+    } else if msg.contains("CUDA_ERROR_UNSUPPORTED_PTX_VERSION") {
+        "; the NVIDIA driver is older than the CUDA toolkit vqtex was built with: rebuild with \
+         CUDA_TOOLKIT_VERSION set to the driver's CUDA version (see scripts/build-cuda.sh)"
+    } else {
+        ""
+    };
+    format!("--device {spec}: cannot open the GPU: {msg}{hint}")
 }
 
 /// A short description of a device for status lines.
@@ -68,5 +92,52 @@ pub fn describe(device: &Device) -> String {
         ),
         Device::Cuda(_) => "cuda".to_string(),
         _ => "other".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traced(msg: &str) -> candle_core::Error {
+        candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::Msg(msg.to_string())),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        }
+    }
+
+    #[test]
+    fn a_gpu_error_names_the_device_and_the_fix_without_a_backtrace() {
+        let e = traced("DriverError(CUDA_ERROR_INVALID_DEVICE, \"invalid device ordinal\")");
+        assert!(
+            e.to_string().lines().count() > 1,
+            "the test error carries a backtrace"
+        );
+        let msg = gpu_error(DeviceSpec::Cuda(7), &e);
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+        assert!(msg.starts_with(
+            "--device cuda:7: cannot open the GPU: DriverError(CUDA_ERROR_INVALID_DEVICE"
+        ));
+        assert!(msg.contains("nvidia-smi -L"), "{msg}");
+        let msg = gpu_error(
+            DeviceSpec::Cuda(0),
+            &traced("CUDA_ERROR_UNSUPPORTED_PTX_VERSION"),
+        );
+        assert!(msg.contains("CUDA_TOOLKIT_VERSION"), "{msg}");
+        let msg = gpu_error(DeviceSpec::Cuda(0), &candle_core::Error::Msg("odd".into()));
+        assert_eq!(msg, "--device cuda:0: cannot open the GPU: odd");
+    }
+
+    #[test]
+    fn cuda_in_a_build_without_it_is_an_error_not_the_cpu() {
+        if cfg!(feature = "cuda") {
+            return;
+        }
+        let err = DeviceSpec::Cuda(0).open().unwrap_err();
+        assert!(
+            err.contains("no CUDA support") && err.contains("--features cuda"),
+            "{err}"
+        );
+        assert!(matches!(DeviceSpec::Cpu.open(), Ok(Device::Cpu)));
     }
 }
