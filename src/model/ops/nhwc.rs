@@ -14,6 +14,9 @@ use super::gemm::{matmul, MatMut, MatRef};
 use super::kernels::{activate, copy, weight_from_hwc, weight_to_hwc, Geom, COLS_BUDGET};
 use super::par::{self, Scratch};
 use super::Activation;
+use phases::Phases;
+
+mod phases;
 
 /// A convolution's weight in the column order of channels-last patches: `[m, kh, kw, c]`, `m`
 /// being the channel count on the grid side (`c_out` of a convolution, `c_in` of a transposed
@@ -22,6 +25,8 @@ pub(crate) struct Weight {
     hwc: Vec<f32>,
     m: usize,
     g: Geom,
+    /// The per-phase weights when [`transpose`] runs as one convolution per output phase.
+    phases: Option<Phases>,
 }
 
 impl Weight {
@@ -32,8 +37,10 @@ impl Weight {
             m * g.rows(),
             "weight size does not match its geometry"
         );
+        let hwc = weight_to_hwc(w, m, &g);
         Weight {
-            hwc: weight_to_hwc(w, m, &g),
+            phases: Phases::new(&hwc, m, &g),
+            hwc,
             m,
             g,
         }
@@ -304,6 +311,16 @@ pub(crate) fn transpose(
     let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
     assert_eq!(a.len(), n * l * m, "transpose: input size");
     let mut out = par::output(n * img);
+    if let Some(phases) = &w.phases {
+        phases.transpose(a, n, m, g, &mut out);
+        for dst in out.chunks_exact_mut(img) {
+            bias_act(dst, bias, g.c, act);
+        }
+        if let Some(mask) = mask {
+            relu_mask(&mut out, mask);
+        }
+        return out;
+    }
     out.fill(0.0);
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);

@@ -39,6 +39,13 @@ fn geoms() -> Vec<Case> {
         // Kernel rows of at least `SHORT` floats, read without the padded copy.
         (false, (3, 16, 9, 7), (3, 3), 1),
         (true, (4, 12, 5, 6), (3, 3), 2 | 1 << 4),
+        // Transposed convolutions run phase by phase (image side of at least 16 channels, a
+        // stride that divides the kernel): other kernels, strides, paddings and odd sizes.
+        (true, (5, 16, 4, 5), (2, 4), 2),
+        (true, (3, 20, 3, 4), (3, 3), 3 | 1 << 4),
+        (true, (2, 16, 5, 4), (4, 4), 2 | 2 << 4),
+        (false, (4, 16, 9, 8), (4, 4), 2 | 1 << 4),
+        (false, (3, 17, 10, 7), (2, 2), 2),
     ]
 }
 
@@ -47,6 +54,7 @@ fn geoms() -> Vec<Case> {
 #[test]
 fn channels_last_kernels_match_the_channels_first_ones() {
     let n = 3;
+    let mut phased = 0;
     for (i, (tr, (m, c, h, w), (kh, kw), sp)) in geoms().into_iter().enumerate() {
         let (stride, pad) = (sp & 15, sp >> 4);
         let g = match tr {
@@ -60,6 +68,7 @@ fn channels_last_kernels_match_the_channels_first_ones() {
         let x = values(n * img, 7 + i as u64);
         let a = values(n * grid, 11 + i as u64);
         let weight = Weight::new(&wt, m, g);
+        phased += usize::from(weight.phases.is_some());
         let (hw, l) = (g.h * g.w, g.grid());
         let x_l = from_nchw(&x, g.c, hw);
         let a_l = from_nchw(&a, m, l);
@@ -89,6 +98,17 @@ fn channels_last_kernels_match_the_channels_first_ones() {
         close(&weight.to_candle(&dw), &want_dw, "transpose weight grad");
         close(&db, &kernels::bias_grad(&x, g.c, hw), "transpose bias grad");
     }
+    assert_eq!(phased, 7, "cases that ran the transposes phase by phase");
+}
+
+#[test]
+fn the_decoders_first_layer_runs_phase_by_phase_and_its_last_does_not() {
+    let g3 = Geom::conv_transpose((1, 32, 7, 7), (32, 64, 4, 4), 2, 1).unwrap();
+    let g4 = Geom::conv_transpose((1, 64, 14, 14), (64, 1, 4, 4), 2, 1).unwrap();
+    let g2 = Geom::conv((1, 64, 14, 14), (32, 64, 4, 4), 2, 1).unwrap();
+    assert!(Weight::new(&values(32 * 1024, 1), 32, g3).phases.is_some());
+    assert!(Weight::new(&values(32 * 1024, 1), 32, g2).phases.is_some());
+    assert!(Weight::new(&values(64 * 16, 1), 64, g4).phases.is_none());
 }
 
 #[test]
