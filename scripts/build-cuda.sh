@@ -80,6 +80,11 @@ CU13=$(ls -d "$DEST"/venv/lib/python3*/site-packages/nvidia/cu13 2>/dev/null | h
 ln -sfn "$CU13" "$DEST/root"
 ROOT=$DEST/root
 [[ -e $ROOT/lib64 ]] || ln -s lib "$ROOT/lib64"
+# cuDNN's wheel has a tree of its own (nvidia/cudnn/lib): its libraries join the root's lib/.
+for so in "$CU13"/../cudnn/lib/libcudnn*.so.*; do
+  [[ -e $so ]] || continue
+  [[ -e $ROOT/lib/${so##*/} ]] || ln -s "$(cd "${so%/*}" && pwd)/${so##*/}" "$ROOT/lib/${so##*/}"
+done
 # The wheels ship only versioned sonames (libcudart.so.13); the linker looks for libcudart.so.
 for so in "$ROOT"/lib/lib*.so.*; do
   [[ -e $so ]] || continue
