@@ -6,6 +6,11 @@
 //! no channels-first <-> channels-last conversion, no transposes, unlike [`super::kernels`],
 //! which works on candle's NCHW tensors. Padding is handled while building the patches.
 //!
+//! Two layer shapes skip the patch matrix: transposed convolutions whose stride divides the kernel
+//! run phase by phase ([`phases`]), and convolutions with 32 output channels (forward, and the
+//! input gradient of a transposed one) run an AVX-512 kernel of our own on a padded copy of the
+//! input ([`direct`]) where the CPU has AVX-512F.
+//!
 //! Each function runs on the calling thread: the caller splits a batch into parts and runs the
 //! parts on the pool (see [`super::par::for_parts`]), so that a step synchronises the threads once.
 //! The results do not depend on the number of threads.
@@ -16,6 +21,7 @@ use super::par::{self, Scratch};
 use super::Activation;
 use phases::Phases;
 
+mod direct;
 mod phases;
 
 /// A convolution's weight in the column order of channels-last patches: `[m, kh, kw, c]`, `m`
@@ -27,6 +33,8 @@ pub(crate) struct Weight {
     g: Geom,
     /// The per-phase weights when [`transpose`] runs as one convolution per output phase.
     phases: Option<Phases>,
+    /// The weight transposed (`[kh * kw * c, 32]`) when [`conv`] runs [`direct::conv32`].
+    direct: Option<Vec<f32>>,
 }
 
 impl Weight {
@@ -38,8 +46,20 @@ impl Weight {
             "weight size does not match its geometry"
         );
         let hwc = weight_to_hwc(w, m, &g);
+        let rows = g.rows();
+        let direct =
+            (m == direct::CHANNELS && g.kw * g.c >= SHORT && direct::available()).then(|| {
+                let mut wt = vec![0f32; rows * m];
+                for (o, row) in hwc.chunks_exact(rows).enumerate() {
+                    for (r, v) in row.iter().enumerate() {
+                        wt[r * m + o] = *v;
+                    }
+                }
+                wt
+            });
         Weight {
             phases: Phases::new(&hwc, m, &g),
+            direct,
             hwc,
             m,
             g,
@@ -281,6 +301,11 @@ pub(crate) fn conv(
     let (rows, l, m, img) = (g.rows(), g.grid(), w.m, g.image());
     assert_eq!(src.len(), n * img, "conv: input size");
     let mut out = par::output(n * l * m);
+    if let Some(wt) = &w.direct {
+        conv_direct(src, n, g, wt, bias, &mut out);
+        bias_act(&mut out, None, m, act);
+        return out;
+    }
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
     let mut patcher = Patcher::new(g);
@@ -293,6 +318,34 @@ pub(crate) fn conv(
         bias_act(dst, bias, m, act);
     }
     out
+}
+
+/// [`conv`] by [`direct::conv32`], a few images at a time through a zero-padded copy.
+fn conv_direct(src: &[f32], n: usize, g: &Geom, wt: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    /// Images per padded copy: a few, so that the copy stays in cache for the kernel.
+    const IMAGES: usize = 4;
+    let (p, c, img, l) = (g.pad, g.c, g.image(), g.grid());
+    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
+    let zero = [0f32; direct::CHANNELS];
+    let bias = bias.unwrap_or(&zero);
+    let mut padded = Scratch::new(IMAGES.min(n) * hp * wp * c);
+    for (first, cnt) in groups(n, IMAGES) {
+        let xp = &mut padded[..cnt * hp * wp * c];
+        for (j, dst) in xp.chunks_exact_mut(hp * wp * c).enumerate() {
+            let line = wp * c;
+            dst[..p * line].fill(0.0);
+            dst[(p + g.h) * line..].fill(0.0);
+            let image = &src[(first + j) * img..][..img];
+            for (iy, s) in image.chunks_exact(g.w * c).enumerate() {
+                let d = &mut dst[(iy + p) * line..][..line];
+                d[..p * c].fill(0.0);
+                d[(p + g.w) * c..].fill(0.0);
+                d[p * c..(p + g.w) * c].copy_from_slice(s);
+            }
+        }
+        let o = &mut out[first * l * direct::CHANNELS..][..cnt * l * direct::CHANNELS];
+        direct::conv32(xp, cnt, g, wt, bias, o);
+    }
 }
 
 /// A transposed convolution of the `n` grids `a` (`[n, oh, ow, m]`):
@@ -395,6 +448,14 @@ pub(crate) fn transpose_backward(
     assert_eq!(gy.len(), n * img, "transpose_backward: gradient size");
     assert_eq!(a.len(), n * l * m, "transpose_backward: input size");
     let mut da = par::output(n * l * m);
+    // The input gradient is the convolution of `gy` with this weight: by the direct kernel when
+    // it applies, else from the patches built below for the weight gradient.
+    if let Some(wt) = &w.direct {
+        conv_direct(gy, n, g, wt, None, &mut da);
+        if let Some(mask) = mask {
+            relu_mask(&mut da, mask);
+        }
+    }
     let mut dw = vec![0f32; m * rows];
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
@@ -403,10 +464,12 @@ pub(crate) fn transpose_backward(
         let ld = cnt * l;
         patcher.images(gy, first, cnt, &mut cols);
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
-        let dst = &mut da[first * l * m..][..ld * m];
-        matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
-        if let Some(mask) = mask {
-            relu_mask(dst, &mask[first * l * m..][..ld * m]);
+        if w.direct.is_none() {
+            let dst = &mut da[first * l * m..][..ld * m];
+            matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
+            if let Some(mask) = mask {
+                relu_mask(dst, &mask[first * l * m..][..ld * m]);
+            }
         }
         let a = MatRef::row_major(&a[first * l * m..][..ld * m], ld, m);
         matmul(MatMut::row_major(&mut dw, m, rows), a.t(), cols, first > 0);

@@ -46,6 +46,11 @@ fn geoms() -> Vec<Case> {
         (true, (2, 16, 5, 4), (4, 4), 2 | 2 << 4),
         (false, (4, 16, 9, 8), (4, 4), 2 | 1 << 4),
         (false, (3, 17, 10, 7), (2, 2), 2),
+        // Convolutions with 32 output channels, run by `direct::conv32` on AVX-512 CPUs: odd
+        // sizes, stride 1 and 2, padding 0 and 1, 4 + 12 * k positions and fewer than 12.
+        (false, (32, 8, 9, 7), (4, 4), 2 | 1 << 4),
+        (false, (32, 16, 6, 5), (3, 3), 1),
+        (false, (32, 12, 3, 4), (3, 3), 1 | 1 << 4),
     ]
 }
 
@@ -54,7 +59,7 @@ fn geoms() -> Vec<Case> {
 #[test]
 fn channels_last_kernels_match_the_channels_first_ones() {
     let n = 3;
-    let mut phased = 0;
+    let (mut phased, mut direct) = (0, 0);
     for (i, (tr, (m, c, h, w), (kh, kw), sp)) in geoms().into_iter().enumerate() {
         let (stride, pad) = (sp & 15, sp >> 4);
         let g = match tr {
@@ -69,6 +74,7 @@ fn channels_last_kernels_match_the_channels_first_ones() {
         let a = values(n * grid, 11 + i as u64);
         let weight = Weight::new(&wt, m, g);
         phased += usize::from(weight.phases.is_some());
+        direct += usize::from(weight.direct.is_some());
         let (hw, l) = (g.h * g.w, g.grid());
         let x_l = from_nchw(&x, g.c, hw);
         let a_l = from_nchw(&a, m, l);
@@ -99,6 +105,9 @@ fn channels_last_kernels_match_the_channels_first_ones() {
         close(&db, &kernels::bias_grad(&x, g.c, hw), "transpose bias grad");
     }
     assert_eq!(phased, 7, "cases that ran the transposes phase by phase");
+    if direct::available() {
+        assert_eq!(direct, 5, "cases that ran direct::conv32");
+    }
 }
 
 #[test]
