@@ -320,31 +320,47 @@ pub(crate) fn conv(
     out
 }
 
+/// Images per padded copy for the [`direct`] kernels: a few, so that the copy stays in cache.
+const PADDED_IMAGES: usize = 4;
+
+/// Images `first .. first + cnt` of `src` (`[n, h, w, c]`) zero-padded by `g.pad` on every side
+/// into `dst` (`[cnt, h + 2 pad, w + 2 pad, c]`).
+fn pad_images(src: &[f32], first: usize, cnt: usize, g: &Geom, dst: &mut [f32]) {
+    let (p, c, img) = (g.pad, g.c, g.image());
+    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
+    let line = wp * c;
+    for (j, dst) in dst[..cnt * hp * line]
+        .chunks_exact_mut(hp * line)
+        .enumerate()
+    {
+        dst[..p * line].fill(0.0);
+        dst[(p + g.h) * line..].fill(0.0);
+        let image = &src[(first + j) * img..][..img];
+        for (iy, s) in image.chunks_exact(g.w * c).enumerate() {
+            let d = &mut dst[(iy + p) * line..][..line];
+            d[..p * c].fill(0.0);
+            d[(p + g.w) * c..].fill(0.0);
+            d[p * c..(p + g.w) * c].copy_from_slice(s);
+        }
+    }
+}
+
+/// Floats of [`PADDED_IMAGES`] padded images (fewer when `n` is smaller).
+fn padded_len(n: usize, g: &Geom) -> usize {
+    PADDED_IMAGES.min(n) * (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c
+}
+
 /// [`conv`] by [`direct::conv32`], a few images at a time through a zero-padded copy.
 fn conv_direct(src: &[f32], n: usize, g: &Geom, wt: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-    /// Images per padded copy: a few, so that the copy stays in cache for the kernel.
-    const IMAGES: usize = 4;
-    let (p, c, img, l) = (g.pad, g.c, g.image(), g.grid());
-    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
+    let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
     let zero = [0f32; direct::CHANNELS];
     let bias = bias.unwrap_or(&zero);
-    let mut padded = Scratch::new(IMAGES.min(n) * hp * wp * c);
-    for (first, cnt) in groups(n, IMAGES) {
-        let xp = &mut padded[..cnt * hp * wp * c];
-        for (j, dst) in xp.chunks_exact_mut(hp * wp * c).enumerate() {
-            let line = wp * c;
-            dst[..p * line].fill(0.0);
-            dst[(p + g.h) * line..].fill(0.0);
-            let image = &src[(first + j) * img..][..img];
-            for (iy, s) in image.chunks_exact(g.w * c).enumerate() {
-                let d = &mut dst[(iy + p) * line..][..line];
-                d[..p * c].fill(0.0);
-                d[(p + g.w) * c..].fill(0.0);
-                d[p * c..(p + g.w) * c].copy_from_slice(s);
-            }
-        }
-        let o = &mut out[first * l * direct::CHANNELS..][..cnt * l * direct::CHANNELS];
-        direct::conv32(xp, cnt, g, wt, bias, o);
+    let mut padded = Scratch::new(padded_len(n, g));
+    for (first, cnt) in groups(n, PADDED_IMAGES) {
+        pad_images(src, first, cnt, g, &mut padded);
+        let rows = g.grid() * direct::CHANNELS;
+        let o = &mut out[first * rows..][..cnt * rows];
+        direct::conv32(&padded[..cnt * per], cnt, g, wt, bias, o);
     }
 }
 
@@ -416,18 +432,27 @@ pub(crate) fn conv_backward(
     assert_eq!(x.len(), n * img, "conv_backward: input size");
     assert_eq!(gy.len(), n * l * m, "conv_backward: gradient size");
     let mut dw = vec![0f32; m * rows];
-    let gsz = group(g);
-    let mut cols = Scratch::new(gsz.min(n) * l * rows);
-    let mut patcher = Patcher::new(g);
-    for (first, cnt) in groups(n, gsz) {
-        let ld = cnt * l;
-        patcher.images(x, first, cnt, &mut cols);
-        let gy = MatRef::row_major(&gy[first * l * m..][..ld * m], ld, m);
-        let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
-        let acc = first > 0;
-        matmul(MatMut::row_major(&mut dw, m, rows), gy.t(), cols, acc);
+    if w.direct.is_some() && direct::weight_grad_fits(g) {
+        let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
+        let mut padded = Scratch::new(padded_len(n, g));
+        for (first, cnt) in groups(n, PADDED_IMAGES) {
+            pad_images(x, first, cnt, g, &mut padded);
+            let gy = &gy[first * l * m..][..cnt * l * m];
+            direct::weight_grad32(&padded[..cnt * per], cnt, g, gy, &mut dw, first > 0);
+        }
+    } else {
+        let gsz = group(g);
+        let mut cols = Scratch::new(gsz.min(n) * l * rows);
+        let mut patcher = Patcher::new(g);
+        for (first, cnt) in groups(n, gsz) {
+            let ld = cnt * l;
+            patcher.images(x, first, cnt, &mut cols);
+            let gy = MatRef::row_major(&gy[first * l * m..][..ld * m], ld, m);
+            let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
+            let acc = first > 0;
+            matmul(MatMut::row_major(&mut dw, m, rows), gy.t(), cols, acc);
+        }
     }
-    drop(cols);
     let dx = input.then(|| transpose(gy, n, w, None, Activation::Identity, mask));
     (dx, dw, col_sums(gy, m))
 }
@@ -448,15 +473,27 @@ pub(crate) fn transpose_backward(
     assert_eq!(gy.len(), n * img, "transpose_backward: gradient size");
     assert_eq!(a.len(), n * l * m, "transpose_backward: input size");
     let mut da = par::output(n * l * m);
-    // The input gradient is the convolution of `gy` with this weight: by the direct kernel when
-    // it applies, else from the patches built below for the weight gradient.
-    if let Some(wt) = &w.direct {
-        conv_direct(gy, n, g, wt, None, &mut da);
-        if let Some(mask) = mask {
-            relu_mask(&mut da, mask);
-        }
-    }
     let mut dw = vec![0f32; m * rows];
+    // The input gradient is the convolution of `gy` with this weight, the weight gradient that of
+    // `a` with the patches of `gy`: both by the direct kernels from one padded copy of `gy` when
+    // they apply, else from one patch matrix of `gy`.
+    if let (Some(wt), true) = (&w.direct, direct::weight_grad_fits(g)) {
+        let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
+        let zero = [0f32; direct::CHANNELS];
+        let mut padded = Scratch::new(padded_len(n, g));
+        for (first, cnt) in groups(n, PADDED_IMAGES) {
+            pad_images(gy, first, cnt, g, &mut padded);
+            let padded = &padded[..cnt * per];
+            let dst = &mut da[first * l * m..][..cnt * l * m];
+            direct::conv32(padded, cnt, g, wt, &zero, dst);
+            if let Some(mask) = mask {
+                relu_mask(dst, &mask[first * l * m..][..cnt * l * m]);
+            }
+            let a = &a[first * l * m..][..cnt * l * m];
+            direct::weight_grad32(padded, cnt, g, a, &mut dw, first > 0);
+        }
+        return (da, dw, col_sums(gy, g.c));
+    }
     let gsz = group(g);
     let mut cols = Scratch::new(gsz.min(n) * l * rows);
     let mut patcher = Patcher::new(g);
@@ -464,12 +501,10 @@ pub(crate) fn transpose_backward(
         let ld = cnt * l;
         patcher.images(gy, first, cnt, &mut cols);
         let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
-        if w.direct.is_none() {
-            let dst = &mut da[first * l * m..][..ld * m];
-            matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
-            if let Some(mask) = mask {
-                relu_mask(dst, &mask[first * l * m..][..ld * m]);
-            }
+        let dst = &mut da[first * l * m..][..ld * m];
+        matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
+        if let Some(mask) = mask {
+            relu_mask(dst, &mask[first * l * m..][..ld * m]);
         }
         let a = MatRef::row_major(&a[first * l * m..][..ld * m], ld, m);
         matmul(MatMut::row_major(&mut dw, m, rows), a.t(), cols, first > 0);

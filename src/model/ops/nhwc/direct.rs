@@ -28,6 +28,29 @@ pub(crate) fn available() -> bool {
     }
 }
 
+/// Where each output position's patch starts in `cnt` padded images (`len` floats in all): the
+/// first float of its first kernel row. Kernel row `ky` is the `kw * c` floats from
+/// `start + ky * (w + 2 pad) * c`. Panics unless every patch lies within the `len` floats: the
+/// last float read is at `start + (kh - 1) * (w + 2 pad) * c + kw * c - 1`, checked here once
+/// for all positions, which the kernels' safety rests on.
+fn patch_starts(cnt: usize, g: &Geom, len: usize) -> Vec<usize> {
+    let (hp, line, l) = (g.h + 2 * g.pad, (g.w + 2 * g.pad) * g.c, g.grid());
+    let starts: Vec<usize> = (0..cnt * l)
+        .map(|p| {
+            let (img, q) = (p / l, p % l);
+            let (oy, ox) = (q / g.ow, q % g.ow);
+            img * hp * line + oy * g.stride * line + ox * g.stride * g.c
+        })
+        .collect();
+    if let Some(&last) = starts.iter().max() {
+        assert!(
+            last + (g.kh - 1) * line + g.kw * g.c <= len,
+            "patches run past the padded input"
+        );
+    }
+    starts
+}
+
 /// The convolution of `cnt` images, already zero-padded into `padded`
 /// (`[cnt, h + 2 pad, w + 2 pad, c]`) with the transposed weight `wt` (`[kh * kw * c, 32]`,
 /// rows in patch order), plus `bias`, into `out` (`[cnt * oh * ow, 32]`).
@@ -54,23 +77,8 @@ pub(crate) fn conv32(
     assert_eq!(bias.len(), CHANNELS, "conv32: bias size");
     assert_eq!(out.len(), cnt * l * CHANNELS, "conv32: output size");
     assert!(available(), "conv32 needs AVX-512F");
-    // Where each position's patch starts in `padded`: its first kernel row's first float. Kernel
-    // row `ky` is `seg` floats from `start + ky * wp * c`. All within `padded`: the last float read
-    // is at `start + (kh - 1) * wp * c + seg - 1`, checked here once for all positions.
     let line = wp * g.c;
-    let starts: Vec<usize> = (0..cnt * l)
-        .map(|p| {
-            let (img, q) = (p / l, p % l);
-            let (oy, ox) = (q / g.ow, q % g.ow);
-            img * hp * line + oy * g.stride * line + ox * g.stride * g.c
-        })
-        .collect();
-    if let Some(&last) = starts.iter().max() {
-        assert!(
-            last + (g.kh - 1) * line + seg <= padded.len(),
-            "conv32: patches run past the padded input"
-        );
-    }
+    let starts = patch_starts(cnt, g, padded.len());
     for (b, block) in starts.chunks(BLOCK).enumerate() {
         // A short last block repeats its last position; only its own rows are stored.
         let mut at = [block[block.len() - 1]; BLOCK];
@@ -143,4 +151,136 @@ unsafe fn block_avx512(
     _: &mut [f32; BLOCK * CHANNELS],
 ) {
     unreachable!("conv32 is only called where AVX-512F is available")
+}
+
+/// Output channels per register block of [`weight_grad32`]'s kernel, and vectors of patch floats.
+const DW_ROWS: usize = 8;
+/// (The kernel loads exactly two vectors.)
+const DW_VECS: usize = 2;
+
+/// True when [`weight_grad32`] takes this geometry: kernel rows of a multiple of 32 floats.
+pub(crate) fn weight_grad_fits(g: &Geom) -> bool {
+    (g.kw * g.c).is_multiple_of(16 * DW_VECS)
+}
+
+/// The weight gradient of a convolution with 32 output channels, from the gradient `gy`
+/// (`[cnt * oh * ow, 32]`) and `cnt` input images zero-padded into `padded`: `dw[o][r] (+)=
+/// sum over positions p of gy[p][o] * patch_p[r]`, `dw` being `[32, kh * kw * c]` in patch order.
+/// Adds to `dw` when `accumulate`, else overwrites it.
+///
+/// Panics when the sizes do not match `g`, when [`weight_grad_fits`] is false, or when the CPU
+/// lacks AVX-512F.
+pub(crate) fn weight_grad32(
+    padded: &[f32],
+    cnt: usize,
+    g: &Geom,
+    gy: &[f32],
+    dw: &mut [f32],
+    accumulate: bool,
+) {
+    let (hp, wp) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+    let seg = g.kw * g.c;
+    let l = g.grid();
+    let line = wp * g.c;
+    assert_eq!(
+        padded.len(),
+        cnt * hp * wp * g.c,
+        "weight_grad32: padded input size"
+    );
+    assert_eq!(gy.len(), cnt * l * CHANNELS, "weight_grad32: gradient size");
+    assert_eq!(
+        dw.len(),
+        CHANNELS * g.kh * seg,
+        "weight_grad32: weight size"
+    );
+    assert!(
+        weight_grad_fits(g),
+        "weight_grad32: kernel rows of {seg} floats"
+    );
+    assert!(available(), "weight_grad32 needs AVX-512F");
+    if !accumulate {
+        dw.fill(0.0);
+    }
+    let starts = patch_starts(cnt, g, padded.len());
+    let width = 16 * DW_VECS;
+    for o in (0..CHANNELS).step_by(DW_ROWS) {
+        for ky in 0..g.kh {
+            for j in (0..seg).step_by(width) {
+                // SAFETY: AVX-512F is there (asserted). For every position, floats
+                // `start + ky * line + j .. + width` lie within its patch (`j + width <= seg`,
+                // since `seg` is a multiple of `width`), hence within `padded` (asserted); `gy`
+                // holds 32 floats a position and `o + DW_ROWS <= 32`; the block of `dw` starts at
+                // row `o`, column `ky * seg + j`, and its `DW_ROWS` rows of `width` floats lie
+                // within `dw` (`[32, kh * seg]`).
+                unsafe {
+                    dw_block_avx512(
+                        padded,
+                        &starts,
+                        ky * line + j,
+                        gy,
+                        o,
+                        dw,
+                        o * g.kh * seg + ky * seg + j,
+                        g.kh * seg,
+                    )
+                };
+            }
+        }
+    }
+}
+
+/// `dw[at + r * stride + v] += sum over p of gy[p * 32 + o + r] * src[starts[p] + off + v]` for
+/// `r < DW_ROWS`, `v < 16 * DW_VECS`.
+///
+/// # Safety
+/// The CPU has AVX-512F; all those indices are in bounds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_block_avx512(
+    src: &[f32],
+    starts: &[usize],
+    off: usize,
+    gy: &[f32],
+    o: usize,
+    dw: &mut [f32],
+    at: usize,
+    stride: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm512_setzero_ps(); DW_VECS]; DW_ROWS];
+    let (s, gp) = (src.as_ptr(), gy.as_ptr());
+    for (p, &start) in starts.iter().enumerate() {
+        let x = s.add(start + off);
+        let xv = [_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16))];
+        let gr = gp.add(p * CHANNELS + o);
+        for (r, acc) in c.iter_mut().enumerate() {
+            let a = _mm512_set1_ps(*gr.add(r));
+            for (cv, xv) in acc.iter_mut().zip(&xv) {
+                *cv = _mm512_fmadd_ps(a, *xv, *cv);
+            }
+        }
+    }
+    let d = dw.as_mut_ptr();
+    for (r, acc) in c.iter().enumerate() {
+        for (v, cv) in acc.iter().enumerate() {
+            let q = d.add(at + r * stride + 16 * v);
+            _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), *cv));
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_block_avx512(
+    _: &[f32],
+    _: &[usize],
+    _: usize,
+    _: &[f32],
+    _: usize,
+    _: &mut [f32],
+    _: usize,
+    _: usize,
+) {
+    unreachable!("weight_grad32 is only called where AVX-512F is available")
 }
