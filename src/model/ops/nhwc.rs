@@ -323,24 +323,26 @@ pub(crate) fn conv(
 /// Images per padded copy for the [`direct`] kernels: a few, so that the copy stays in cache.
 const PADDED_IMAGES: usize = 4;
 
-/// Images `first .. first + cnt` of `src` (`[n, h, w, c]`) zero-padded by `g.pad` on every side
-/// into `dst` (`[cnt, h + 2 pad, w + 2 pad, c]`).
-fn pad_images(src: &[f32], first: usize, cnt: usize, g: &Geom, dst: &mut [f32]) {
-    let (p, c, img) = (g.pad, g.c, g.image());
-    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
-    let line = wp * c;
-    for (j, dst) in dst[..cnt * hp * line]
-        .chunks_exact_mut(hp * line)
-        .enumerate()
-    {
+/// Images `first .. first + cnt` of `src` (`[n, h, w, c]`) zero-padded by `p` on every side
+/// into `dst` (`[cnt, h + 2 p, w + 2 p, c]`).
+fn pad_images(
+    src: &[f32],
+    (first, cnt): (usize, usize),
+    (h, w, c, p): (usize, usize, usize, usize),
+    dst: &mut [f32],
+) {
+    let img = h * w * c;
+    let line = (w + 2 * p) * c;
+    let per = (h + 2 * p) * line;
+    for (j, dst) in dst[..cnt * per].chunks_exact_mut(per).enumerate() {
         dst[..p * line].fill(0.0);
-        dst[(p + g.h) * line..].fill(0.0);
+        dst[(p + h) * line..].fill(0.0);
         let image = &src[(first + j) * img..][..img];
-        for (iy, s) in image.chunks_exact(g.w * c).enumerate() {
+        for (iy, s) in image.chunks_exact(w * c).enumerate() {
             let d = &mut dst[(iy + p) * line..][..line];
             d[..p * c].fill(0.0);
-            d[(p + g.w) * c..].fill(0.0);
-            d[p * c..(p + g.w) * c].copy_from_slice(s);
+            d[(p + w) * c..].fill(0.0);
+            d[p * c..(p + w) * c].copy_from_slice(s);
         }
     }
 }
@@ -357,7 +359,7 @@ fn conv_direct(src: &[f32], n: usize, g: &Geom, wt: &[f32], bias: Option<&[f32]>
     let bias = bias.unwrap_or(&zero);
     let mut padded = Scratch::new(padded_len(n, g));
     for (first, cnt) in groups(n, PADDED_IMAGES) {
-        pad_images(src, first, cnt, g, &mut padded);
+        pad_images(src, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
         let rows = g.grid() * direct::CHANNELS;
         let o = &mut out[first * rows..][..cnt * rows];
         direct::conv32(&padded[..cnt * per], cnt, g, wt, bias, o);
@@ -436,7 +438,7 @@ pub(crate) fn conv_backward(
         let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
         let mut padded = Scratch::new(padded_len(n, g));
         for (first, cnt) in groups(n, PADDED_IMAGES) {
-            pad_images(x, first, cnt, g, &mut padded);
+            pad_images(x, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
             let gy = &gy[first * l * m..][..cnt * l * m];
             direct::weight_grad32(&padded[..cnt * per], cnt, g, gy, &mut dw, first > 0);
         }
@@ -482,7 +484,7 @@ pub(crate) fn transpose_backward(
         let zero = [0f32; direct::CHANNELS];
         let mut padded = Scratch::new(padded_len(n, g));
         for (first, cnt) in groups(n, PADDED_IMAGES) {
-            pad_images(gy, first, cnt, g, &mut padded);
+            pad_images(gy, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
             let padded = &padded[..cnt * per];
             let dst = &mut da[first * l * m..][..cnt * l * m];
             direct::conv32(padded, cnt, g, wt, &zero, dst);

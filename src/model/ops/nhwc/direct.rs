@@ -28,27 +28,60 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// Where each output position's patch starts in `cnt` padded images (`len` floats in all): the
-/// first float of its first kernel row. Kernel row `ky` is the `kw * c` floats from
-/// `start + ky * (w + 2 pad) * c`. Panics unless every patch lies within the `len` floats: the
-/// last float read is at `start + (kh - 1) * (w + 2 pad) * c + kw * c - 1`, checked here once
-/// for all positions, which the kernels' safety rests on.
-fn patch_starts(cnt: usize, g: &Geom, len: usize) -> Vec<usize> {
+/// Where each output position's patch starts in `cnt` padded images: the first float of its
+/// first kernel row. Kernel row `ky` is the `kw * c` floats from `start + ky * (w + 2 pad) * c`.
+fn patch_starts(cnt: usize, g: &Geom) -> Vec<usize> {
     let (hp, line, l) = (g.h + 2 * g.pad, (g.w + 2 * g.pad) * g.c, g.grid());
-    let starts: Vec<usize> = (0..cnt * l)
+    (0..cnt * l)
         .map(|p| {
             let (img, q) = (p / l, p % l);
             let (oy, ox) = (q / g.ow, q % g.ow);
             img * hp * line + oy * g.stride * line + ox * g.stride * g.c
         })
-        .collect();
+        .collect()
+}
+
+/// Panics unless every patch (`rows` runs of `seg` floats, `line` floats apart, from each of
+/// `starts`) lies within `len` floats: the last float read is at
+/// `start + (rows - 1) * line + seg - 1`. The kernels' safety rests on this check.
+fn check_patches(starts: &[usize], rows: usize, line: usize, seg: usize, len: usize) {
     if let Some(&last) = starts.iter().max() {
         assert!(
-            last + (g.kh - 1) * line + g.kw * g.c <= len,
+            rows > 0 && last + (rows - 1) * line + seg <= len,
             "patches run past the padded input"
         );
     }
-    starts
+}
+
+/// Rows `out_p = sum over kernel rows ky < rows and j < seg of src[starts[p] + ky * line + j] *
+/// wt[(ky * seg + j) * 16 NV ..][..16 NV]` for every position `p`, `P` positions a block, each
+/// handed to `store(p, row)`.
+///
+/// Panics when a patch runs past `src`, when `wt` is too short, or when the CPU lacks AVX-512F.
+pub(crate) fn conv_rows<const NV: usize, const P: usize>(
+    src: &[f32],
+    starts: &[usize],
+    (rows, seg, line): (usize, usize, usize),
+    wt: &[f32],
+    mut store: impl FnMut(usize, &[f32]),
+) {
+    let width = 16 * NV;
+    check_patches(starts, rows, line, seg, src.len());
+    assert!(wt.len() >= rows * seg * width, "conv_rows: weight size");
+    assert!(available(), "conv_rows needs AVX-512F");
+    let mut acc = vec![0f32; P * width];
+    for (b, block) in starts.chunks(P).enumerate() {
+        // A short last block repeats its last position; only its own rows are stored.
+        let mut at = [block[block.len() - 1]; P];
+        at[..block.len()].copy_from_slice(block);
+        // SAFETY: the CPU has AVX-512F (asserted above). Every position in `at` is one of
+        // `starts`, whose patches lie within `src` (checked above); `wt` holds `rows * seg`
+        // rows of `width` floats and `acc` `P` rows of `width` floats.
+        unsafe { block_avx512::<NV, P>(src, &at, (rows, seg, line), wt, &mut acc) };
+        for (i, row) in acc.chunks_exact(width).take(block.len()).enumerate() {
+            store(b * P + i, row);
+        }
+    }
 }
 
 /// The convolution of `cnt` images, already zero-padded into `padded`
@@ -77,80 +110,70 @@ pub(crate) fn conv32(
     assert_eq!(bias.len(), CHANNELS, "conv32: bias size");
     assert_eq!(out.len(), cnt * l * CHANNELS, "conv32: output size");
     assert!(available(), "conv32 needs AVX-512F");
-    let line = wp * g.c;
-    let starts = patch_starts(cnt, g, padded.len());
-    for (b, block) in starts.chunks(BLOCK).enumerate() {
-        // A short last block repeats its last position; only its own rows are stored.
-        let mut at = [block[block.len() - 1]; BLOCK];
-        at[..block.len()].copy_from_slice(block);
-        let mut acc = [0f32; BLOCK * CHANNELS];
-        // SAFETY: the CPU has AVX-512F (asserted above). Every position in `at` is one of
-        // `starts`, whose patches lie within `padded` (asserted above); `wt` holds `kh * seg`
-        // rows of 32 floats (asserted above).
-        unsafe { block_avx512(padded, &at, g.kh, seg, line, wt, &mut acc) };
-        let dst = &mut out[b * BLOCK * CHANNELS..][..block.len() * CHANNELS];
-        for (row, a) in dst
-            .chunks_exact_mut(CHANNELS)
-            .zip(acc.chunks_exact(CHANNELS))
-        {
-            for ((d, a), b) in row.iter_mut().zip(a).zip(bias) {
-                *d = a + b;
-            }
+    let starts = patch_starts(cnt, g);
+    conv_rows::<2, BLOCK>(padded, &starts, (g.kh, seg, wp * g.c), wt, |p, row| {
+        let dst = &mut out[p * CHANNELS..][..CHANNELS];
+        for ((d, a), b) in dst.iter_mut().zip(row).zip(bias) {
+            *d = a + b;
         }
-    }
+    });
 }
 
-/// `acc[p * 32 .. p * 32 + 32] = sum over kernel rows ky and j < seg of
-/// src[at[p] + ky * line + j] * wt[(ky * seg + j) * 32 ..]`, for the 12 positions `at`.
+/// `acc[p * 16 NV ..][..16 NV] = sum over kernel rows ky < rows and j < seg of
+/// src[at[p] + ky * line + j] * wt[(ky * seg + j) * 16 NV ..][..16 NV]`, for the `P` positions
+/// `at`, with `P x NV` vectors of accumulators.
 ///
 /// # Safety
-/// The CPU has AVX-512F; `src[at[p] + ky * line + j]` is in bounds for every `p`, `ky < kh` and
-/// `j < seg`; `wt` holds at least `kh * seg * 32` floats.
+/// The CPU has AVX-512F; `src[at[p] + ky * line + j]` is in bounds for every `p`, `ky < rows` and
+/// `j < seg`; `wt` holds at least `rows * seg * 16 NV` floats and `acc` `P * 16 NV`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn block_avx512(
+unsafe fn block_avx512<const NV: usize, const P: usize>(
     src: &[f32],
-    at: &[usize; BLOCK],
-    kh: usize,
-    seg: usize,
-    line: usize,
+    at: &[usize; P],
+    (rows, seg, line): (usize, usize, usize),
     wt: &[f32],
-    acc: &mut [f32; BLOCK * CHANNELS],
+    acc: &mut [f32],
 ) {
     use std::arch::x86_64::*;
-    let mut c = [[_mm512_setzero_ps(); 2]; BLOCK];
-    let base = src.as_ptr();
-    let w = wt.as_ptr();
-    for ky in 0..kh {
-        let rows: [*const f32; BLOCK] = std::array::from_fn(|p| base.add(at[p] + ky * line));
-        let wk = w.add(ky * seg * CHANNELS);
+    let width = 16 * NV;
+    let mut c = [[_mm512_setzero_ps(); NV]; P];
+    let (base, w) = (src.as_ptr(), wt.as_ptr());
+    for ky in 0..rows {
+        let mut row = [base; P];
+        for (r, a) in row.iter_mut().zip(at) {
+            *r = base.add(a + ky * line);
+        }
+        let wk = w.add(ky * seg * width);
         for j in 0..seg {
-            let w0 = _mm512_loadu_ps(wk.add(j * CHANNELS));
-            let w1 = _mm512_loadu_ps(wk.add(j * CHANNELS + 16));
-            for p in 0..BLOCK {
-                let a = _mm512_set1_ps(*rows[p].add(j));
-                c[p][0] = _mm512_fmadd_ps(a, w0, c[p][0]);
-                c[p][1] = _mm512_fmadd_ps(a, w1, c[p][1]);
+            let mut wv = [_mm512_setzero_ps(); NV];
+            for (v, x) in wv.iter_mut().enumerate() {
+                *x = _mm512_loadu_ps(wk.add(j * width + 16 * v));
+            }
+            for (cp, r) in c.iter_mut().zip(&row) {
+                let a = _mm512_set1_ps(*r.add(j));
+                for (cv, x) in cp.iter_mut().zip(&wv) {
+                    *cv = _mm512_fmadd_ps(a, *x, *cv);
+                }
             }
         }
     }
-    for (dst, [c0, c1]) in acc.chunks_exact_mut(CHANNELS).zip(c) {
-        _mm512_storeu_ps(dst.as_mut_ptr(), c0);
-        _mm512_storeu_ps(dst.as_mut_ptr().add(16), c1);
+    for (dst, cp) in acc.chunks_exact_mut(width).zip(&c) {
+        for (v, cv) in cp.iter().enumerate() {
+            _mm512_storeu_ps(dst.as_mut_ptr().add(16 * v), *cv);
+        }
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn block_avx512(
+unsafe fn block_avx512<const NV: usize, const P: usize>(
     _: &[f32],
-    _: &[usize; BLOCK],
-    _: usize,
-    _: usize,
-    _: usize,
+    _: &[usize; P],
+    _: (usize, usize, usize),
     _: &[f32],
-    _: &mut [f32; BLOCK * CHANNELS],
+    _: &mut [f32],
 ) {
-    unreachable!("conv32 is only called where AVX-512F is available")
+    unreachable!("the direct kernels are only called where AVX-512F is available")
 }
 
 /// Output channels per register block of [`weight_grad32`]'s kernel, and vectors of patch floats.
@@ -201,7 +224,8 @@ pub(crate) fn weight_grad32(
     if !accumulate {
         dw.fill(0.0);
     }
-    let starts = patch_starts(cnt, g, padded.len());
+    let starts = patch_starts(cnt, g);
+    check_patches(&starts, g.kh, line, seg, padded.len());
     let width = 16 * DW_VECS;
     for o in (0..CHANNELS).step_by(DW_ROWS) {
         for ky in 0..g.kh {

@@ -15,6 +15,11 @@
 use super::super::gemm::{matmul, MatMut, MatRef};
 use super::super::kernels::{Geom, COLS_BUDGET};
 use super::super::par::Scratch;
+use super::direct;
+
+/// Output channels, in 16-float vectors, of the transposed convolutions run by
+/// [`direct::conv_rows`] (the decoder's first layer and the encoder's input gradient: 64).
+const DIRECT_VECS: usize = 4;
 
 /// Image-side channels from which the phases pay: below, each phase's gemm has too few columns
 /// (the last layer's one channel) and the plain product with col2im is faster.
@@ -71,6 +76,9 @@ impl Phases {
     /// The transposed convolution of the `n` grids `a` (`[n, oh, ow, m]`) into `out`
     /// (`[n, h, w, c]`), every float of which is written (before bias and activation).
     pub(crate) fn transpose(&self, a: &[f32], n: usize, m: usize, g: &Geom, out: &mut [f32]) {
+        if g.c == 16 * DIRECT_VECS && direct::available() {
+            return self.transpose_direct(a, n, m, g, out);
+        }
         let (s, c) = (g.stride, g.c);
         let k = self.ty * self.tx * m;
         let img = g.image();
@@ -112,6 +120,69 @@ impl Phases {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// [`Phases::transpose`] by [`direct::conv_rows`]: each phase's patches read in place from a
+    /// zero-padded copy of the grids and each output row stored straight into its pixel.
+    fn transpose_direct(&self, a: &[f32], n: usize, m: usize, g: &Geom, out: &mut [f32]) {
+        /// Grids per padded copy.
+        const GRIDS: usize = 4;
+        let (s, c) = (g.stride, g.c);
+        let (ty, tx) = (self.ty, self.tx);
+        // The padding that keeps every phase's patches inside: the grid rows read for output row
+        // `i` of phase `py` are `i + oy .. i + oy + ty`, for `i < hc`.
+        let mut pad = 0isize;
+        for py in 0..s.min(g.h) {
+            let (_, oy) = offsets(py, g.pad, s, ty);
+            let hc = (g.h - py).div_ceil(s) as isize;
+            pad = pad.max(-oy).max(hc - 1 + oy + ty as isize - g.oh as isize);
+        }
+        for px in 0..s.min(g.w) {
+            let (_, ox) = offsets(px, g.pad, s, tx);
+            let wc = (g.w - px).div_ceil(s) as isize;
+            pad = pad.max(-ox).max(wc - 1 + ox + tx as isize - g.ow as isize);
+        }
+        let pad = pad.max(0) as usize;
+        let (gh, gw) = (g.oh + 2 * pad, g.ow + 2 * pad);
+        let (line, per, img) = (gw * m, gh * gw * m, g.image());
+        let mut padded = Scratch::new(GRIDS.min(n) * per);
+        let mut starts = Vec::new();
+        for first in (0..n).step_by(GRIDS) {
+            let cnt = GRIDS.min(n - first);
+            super::pad_images(a, (first, cnt), (g.oh, g.ow, m, pad), &mut padded);
+            let o = &mut out[first * img..][..cnt * img];
+            for py in 0..s.min(g.h) {
+                let (_, oy) = offsets(py, g.pad, s, ty);
+                let hc = (g.h - py).div_ceil(s);
+                for px in 0..s.min(g.w) {
+                    let (_, ox) = offsets(px, g.pad, s, tx);
+                    let wc = (g.w - px).div_ceil(s);
+                    starts.clear();
+                    for j in 0..cnt {
+                        for i in 0..hc {
+                            let y = (i as isize + oy + pad as isize) as usize;
+                            for jx in 0..wc {
+                                let x = (jx as isize + ox + pad as isize) as usize;
+                                starts.push(j * per + y * line + x * m);
+                            }
+                        }
+                    }
+                    let shape = (ty, tx * m, line);
+                    let w = &self.w[py * s + px];
+                    direct::conv_rows::<DIRECT_VECS, 6>(
+                        &padded[..cnt * per],
+                        &starts,
+                        shape,
+                        w,
+                        |p, row| {
+                            let (j, q) = (p / (hc * wc), p % (hc * wc));
+                            let (y, x) = (s * (q / wc) + py, s * (q % wc) + px);
+                            o[j * img + (y * g.w + x) * c..][..c].copy_from_slice(row);
+                        },
+                    );
                 }
             }
         }
