@@ -1,13 +1,22 @@
-//! A convolution with 32 output channels (the encoder's last layer) computed straight from a
-//! zero-padded copy of its input, with an AVX-512 kernel of our own: no patch matrix (im2col)
-//! and no packing.
+//! Convolution kernels of our own (AVX-512) that read patches in place from zero-padded
+//! channels-last images: no patch matrix (im2col) and no packing, unlike a gemm.
 //!
-//! The gemm crate runs a product whose output rows have 32 floats with its 32x6 microkernel
-//! (12 accumulators), at about 120 GFLOP/s a thread here against 170-180 for its 64x6 one. This
-//! kernel keeps 12 output positions x 32 channels (24 accumulators) in registers; for each float
-//! of the patches it loads one row of the transposed weight (2 vectors, shared by the 12
-//! positions) and broadcasts that float of each position's patch, read in place: each patch is
-//! `kh` runs of `kw * c` contiguous floats of the padded image.
+//! - [`conv_rows`]: output rows of `16 * NV` channels, `P` positions at a time, `P x NV` vector
+//!   accumulators; for each patch float it loads one row of the transposed weight (shared by the
+//!   `P` positions) and broadcasts that float of each position's patch. [`conv32`] runs it with
+//!   12 positions x 32 channels (the encoder's last layer, the decoder's first input gradient);
+//!   the phases of 64-channel transposed convolutions with 6 x 64 (see `phases.rs`).
+//! - [`weight_grad32`]: the weight gradient of a 32-channel convolution, an 8 x 32 block of it in
+//!   registers while every position's patch streams past.
+//!
+//! Why: the gemm crate runs products with 32-float output rows on its 32x6 microkernel (12
+//! accumulators), at about 120 GFLOP/s a thread here against 170-180 for its 64x6 one, after an
+//! im2col copy and its own packing of that copy. A patch is `kh` runs of `kw * c` contiguous
+//! floats of the padded image, so it can be read where it is. (For the one-channel layers, whose
+//! patches have 16 floats, the kernel was no faster than the gemm.)
+//!
+//! The kernels run where the CPU has AVX-512F ([`available`]); elsewhere the callers keep the
+//! gemm path. Every kernel call is preceded by a bounds check of all the patches it reads.
 
 use super::super::kernels::Geom;
 
