@@ -25,8 +25,18 @@ pub(crate) const CHANNELS: usize = 32;
 /// Output positions per block.
 const BLOCK: usize = 12;
 
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to take the path of a CPU without AVX-512F on their thread.
+    pub(crate) static FORCE_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// True when this CPU has AVX-512F (checked once by the standard library, then cached).
 pub(crate) fn available() -> bool {
+    #[cfg(test)]
+    if FORCE_OFF.with(std::cell::Cell::get) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")

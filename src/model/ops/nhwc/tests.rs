@@ -67,6 +67,27 @@ fn geoms() -> Vec<Case> {
 /// against candle in `ops::tests`), for every direction.
 #[test]
 fn channels_last_kernels_match_the_channels_first_ones() {
+    let (phased, direct) = compare_every_direction();
+    assert_eq!(phased, 11, "cases that ran the transposes phase by phase");
+    if direct::available() {
+        assert_eq!(direct, 7, "cases that ran direct::conv32");
+    }
+}
+
+/// The same on a CPU without AVX-512F (the direct kernels switched off for this thread): every
+/// layer takes the gemm path.
+#[test]
+fn without_the_direct_kernels_the_gemm_path_gives_the_same_numbers() {
+    direct::FORCE_OFF.with(|off| off.set(true));
+    let (phased, direct) = compare_every_direction();
+    direct::FORCE_OFF.with(|off| off.set(false));
+    assert_eq!(phased, 11, "cases that ran the transposes phase by phase");
+    assert_eq!(direct, 0, "no case ran direct::conv32");
+}
+
+/// Runs every direction of every case of [`geoms`] against the channels-first kernels; returns
+/// how many cases had per-phase transposes and direct kernels.
+fn compare_every_direction() -> (usize, usize) {
     let n = 3;
     let (mut phased, mut direct) = (0, 0);
     for (i, (tr, (m, c, h, w), (kh, kw), sp)) in geoms().into_iter().enumerate() {
@@ -113,10 +134,7 @@ fn channels_last_kernels_match_the_channels_first_ones() {
         close(&weight.to_candle(&dw), &want_dw, "transpose weight grad");
         close(&db, &kernels::bias_grad(&x, g.c, hw), "transpose bias grad");
     }
-    assert_eq!(phased, 11, "cases that ran the transposes phase by phase");
-    if direct::available() {
-        assert_eq!(direct, 7, "cases that ran direct::conv32");
-    }
+    (phased, direct)
 }
 
 #[test]
