@@ -320,50 +320,15 @@ pub(crate) fn conv(
     out
 }
 
-/// Images per padded copy for the [`direct`] kernels: a few, so that the copy stays in cache.
-const PADDED_IMAGES: usize = 4;
-
-/// Images `first .. first + cnt` of `src` (`[n, h, w, c]`) zero-padded by `p` on every side
-/// into `dst` (`[cnt, h + 2 p, w + 2 p, c]`).
-fn pad_images(
-    src: &[f32],
-    (first, cnt): (usize, usize),
-    (h, w, c, p): (usize, usize, usize, usize),
-    dst: &mut [f32],
-) {
-    let img = h * w * c;
-    let line = (w + 2 * p) * c;
-    let per = (h + 2 * p) * line;
-    for (j, dst) in dst[..cnt * per].chunks_exact_mut(per).enumerate() {
-        dst[..p * line].fill(0.0);
-        dst[(p + h) * line..].fill(0.0);
-        let image = &src[(first + j) * img..][..img];
-        for (iy, s) in image.chunks_exact(w * c).enumerate() {
-            let d = &mut dst[(iy + p) * line..][..line];
-            d[..p * c].fill(0.0);
-            d[(p + w) * c..].fill(0.0);
-            d[p * c..(p + w) * c].copy_from_slice(s);
-        }
-    }
-}
-
-/// Floats of [`PADDED_IMAGES`] padded images (fewer when `n` is smaller).
-fn padded_len(n: usize, g: &Geom) -> usize {
-    PADDED_IMAGES.min(n) * (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c
-}
-
 /// [`conv`] by [`direct::conv32`], a few images at a time through a zero-padded copy.
 fn conv_direct(src: &[f32], n: usize, g: &Geom, wt: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-    let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
     let zero = [0f32; direct::CHANNELS];
     let bias = bias.unwrap_or(&zero);
-    let mut padded = Scratch::new(padded_len(n, g));
-    for (first, cnt) in groups(n, PADDED_IMAGES) {
-        pad_images(src, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
-        let rows = g.grid() * direct::CHANNELS;
+    let rows = g.grid() * direct::CHANNELS;
+    direct::padded_groups(src, n, g, |first, cnt, padded| {
         let o = &mut out[first * rows..][..cnt * rows];
-        direct::conv32(&padded[..cnt * per], cnt, g, wt, bias, o);
-    }
+        direct::conv32(padded, cnt, g, wt, bias, o);
+    });
 }
 
 /// A transposed convolution of the `n` grids `a` (`[n, oh, ow, m]`):
@@ -435,13 +400,10 @@ pub(crate) fn conv_backward(
     assert_eq!(gy.len(), n * l * m, "conv_backward: gradient size");
     let mut dw = vec![0f32; m * rows];
     if w.direct.is_some() && direct::weight_grad_fits(g) {
-        let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
-        let mut padded = Scratch::new(padded_len(n, g));
-        for (first, cnt) in groups(n, PADDED_IMAGES) {
-            pad_images(x, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
+        direct::padded_groups(x, n, g, |first, cnt, padded| {
             let gy = &gy[first * l * m..][..cnt * l * m];
-            direct::weight_grad32(&padded[..cnt * per], cnt, g, gy, &mut dw, first > 0);
-        }
+            direct::weight_grad32(padded, cnt, g, gy, &mut dw, first > 0);
+        });
     } else {
         let gsz = group(g);
         let mut cols = Scratch::new(gsz.min(n) * l * rows);
@@ -480,12 +442,8 @@ pub(crate) fn transpose_backward(
     // `a` with the patches of `gy`: both by the direct kernels from one padded copy of `gy` when
     // they apply, else from one patch matrix of `gy`.
     if let (Some(wt), true) = (&w.direct, direct::weight_grad_fits(g)) {
-        let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
         let zero = [0f32; direct::CHANNELS];
-        let mut padded = Scratch::new(padded_len(n, g));
-        for (first, cnt) in groups(n, PADDED_IMAGES) {
-            pad_images(gy, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
-            let padded = &padded[..cnt * per];
+        direct::padded_groups(gy, n, g, |first, cnt, padded| {
             let dst = &mut da[first * l * m..][..cnt * l * m];
             direct::conv32(padded, cnt, g, wt, &zero, dst);
             if let Some(mask) = mask {
@@ -493,7 +451,7 @@ pub(crate) fn transpose_backward(
             }
             let a = &a[first * l * m..][..cnt * l * m];
             direct::weight_grad32(padded, cnt, g, a, &mut dw, first > 0);
-        }
+        });
         return (da, dw, col_sums(gy, g.c));
     }
     let gsz = group(g);

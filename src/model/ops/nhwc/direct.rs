@@ -19,6 +19,7 @@
 //! gemm path. Every kernel call is preceded by a bounds check of all the patches it reads.
 
 use super::super::kernels::Geom;
+use super::super::par::Scratch;
 
 /// Output channels this kernel computes: two 16-float vectors.
 pub(crate) const CHANNELS: usize = 32;
@@ -44,6 +45,51 @@ pub(crate) fn available() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+/// Images per padded copy: a few, so that the copy stays in cache for the kernels.
+const PADDED_IMAGES: usize = 4;
+
+/// Images `first .. first + cnt` of `src` (`[n, h, w, c]`) zero-padded by `p` on every side
+/// into `dst` (`[cnt, h + 2 p, w + 2 p, c]`).
+pub(crate) fn pad_images(
+    src: &[f32],
+    (first, cnt): (usize, usize),
+    (h, w, c, p): (usize, usize, usize, usize),
+    dst: &mut [f32],
+) {
+    let img = h * w * c;
+    let line = (w + 2 * p) * c;
+    let per = (h + 2 * p) * line;
+    for (j, dst) in dst[..cnt * per].chunks_exact_mut(per).enumerate() {
+        dst[..p * line].fill(0.0);
+        dst[(p + h) * line..].fill(0.0);
+        let image = &src[(first + j) * img..][..img];
+        for (iy, s) in image.chunks_exact(w * c).enumerate() {
+            let d = &mut dst[(iy + p) * line..][..line];
+            d[..p * c].fill(0.0);
+            d[(p + w) * c..].fill(0.0);
+            d[p * c..(p + w) * c].copy_from_slice(s);
+        }
+    }
+}
+
+/// Runs `f(first, cnt, padded)` for the images of `src` (`[n, h, w, c]` of `g`'s image side) in
+/// groups of [`PADDED_IMAGES`], each group zero-padded by `g.pad` into `padded`
+/// (`[cnt, h + 2 pad, w + 2 pad, c]`).
+pub(crate) fn padded_groups(
+    src: &[f32],
+    n: usize,
+    g: &Geom,
+    mut f: impl FnMut(usize, usize, &[f32]),
+) {
+    let per = (g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c;
+    let mut padded = Scratch::new(PADDED_IMAGES.min(n) * per);
+    for first in (0..n).step_by(PADDED_IMAGES) {
+        let cnt = PADDED_IMAGES.min(n - first);
+        pad_images(src, (first, cnt), (g.h, g.w, g.c, g.pad), &mut padded);
+        f(first, cnt, &padded[..cnt * per]);
     }
 }
 

@@ -152,7 +152,7 @@ impl Phases {
         let mut starts = Vec::new();
         for first in (0..n).step_by(GRIDS) {
             let cnt = GRIDS.min(n - first);
-            super::pad_images(a, (first, cnt), (g.oh, g.ow, m, pad), &mut padded);
+            direct::pad_images(a, (first, cnt), (g.oh, g.ow, m, pad), &mut padded);
             let o = &mut out[first * img..][..cnt * img];
             for py in 0..s.min(g.h) {
                 let (_, oy) = offsets(py, g.pad, s, ty);
