@@ -283,6 +283,18 @@ pub(crate) fn col_sums(x: &[f32], c: usize) -> Vec<f32> {
     out
 }
 
+/// Runs `f(first, cnt, cols)` for the images of `src` (`[n, h, w, c]` of `g`'s image side) in
+/// groups of [`group`] images, `cols` holding the group's patches (`[cnt * oh * ow, rows]`).
+fn patch_groups(src: &[f32], n: usize, g: &Geom, mut f: impl FnMut(usize, usize, &[f32])) {
+    let (rows, l, gsz) = (g.rows(), g.grid(), group(g));
+    let mut cols = Scratch::new(gsz.min(n) * l * rows);
+    let mut patcher = Patcher::new(g);
+    for (first, cnt) in groups(n, gsz) {
+        patcher.images(src, first, cnt, &mut cols);
+        f(first, cnt, &cols[..cnt * l * rows]);
+    }
+}
+
 /// The images `0..n` in groups of `gsz`: `(first, count)`.
 fn groups(n: usize, gsz: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).step_by(gsz).map(move |f| (f, gsz.min(n - f)))
@@ -306,17 +318,13 @@ pub(crate) fn conv(
         bias_act(&mut out, None, m, act);
         return out;
     }
-    let gsz = group(g);
-    let mut cols = Scratch::new(gsz.min(n) * l * rows);
-    let mut patcher = Patcher::new(g);
-    for (first, cnt) in groups(n, gsz) {
+    patch_groups(src, n, g, |first, cnt, cols| {
         let ld = cnt * l;
-        patcher.images(src, first, cnt, &mut cols);
         let dst = &mut out[first * l * m..][..ld * m];
-        let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
+        let cols = MatRef::row_major(cols, ld, rows);
         matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
         bias_act(dst, bias, m, act);
-    }
+    });
     out
 }
 
@@ -405,17 +413,12 @@ pub(crate) fn conv_backward(
             direct::weight_grad32(padded, cnt, g, gy, &mut dw, first > 0);
         });
     } else {
-        let gsz = group(g);
-        let mut cols = Scratch::new(gsz.min(n) * l * rows);
-        let mut patcher = Patcher::new(g);
-        for (first, cnt) in groups(n, gsz) {
+        patch_groups(x, n, g, |first, cnt, cols| {
             let ld = cnt * l;
-            patcher.images(x, first, cnt, &mut cols);
             let gy = MatRef::row_major(&gy[first * l * m..][..ld * m], ld, m);
-            let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
-            let acc = first > 0;
-            matmul(MatMut::row_major(&mut dw, m, rows), gy.t(), cols, acc);
-        }
+            let cols = MatRef::row_major(cols, ld, rows);
+            matmul(MatMut::row_major(&mut dw, m, rows), gy.t(), cols, first > 0);
+        });
     }
     let dx = input.then(|| transpose(gy, n, w, None, Activation::Identity, mask));
     (dx, dw, col_sums(gy, m))
@@ -454,13 +457,9 @@ pub(crate) fn transpose_backward(
         });
         return (da, dw, col_sums(gy, g.c));
     }
-    let gsz = group(g);
-    let mut cols = Scratch::new(gsz.min(n) * l * rows);
-    let mut patcher = Patcher::new(g);
-    for (first, cnt) in groups(n, gsz) {
+    patch_groups(gy, n, g, |first, cnt, cols| {
         let ld = cnt * l;
-        patcher.images(gy, first, cnt, &mut cols);
-        let cols = MatRef::row_major(&cols[..ld * rows], ld, rows);
+        let cols = MatRef::row_major(cols, ld, rows);
         let dst = &mut da[first * l * m..][..ld * m];
         matmul(MatMut::row_major(dst, ld, m), cols, w.mat().t(), false);
         if let Some(mask) = mask {
@@ -468,7 +467,7 @@ pub(crate) fn transpose_backward(
         }
         let a = MatRef::row_major(&a[first * l * m..][..ld * m], ld, m);
         matmul(MatMut::row_major(&mut dw, m, rows), a.t(), cols, first > 0);
-    }
+    });
     (da, dw, col_sums(gy, g.c))
 }
 
