@@ -51,7 +51,20 @@ pub(crate) mod mx {
 /// Flag bit of a complex array.
 const COMPLEX: u32 = 0x0800;
 /// Largest single field we accept (a patient's images are 2.8 MB): guards against a corrupt size.
-const MAX_FIELD_BYTES: u64 = 1 << 30;
+const MAX_FIELD_BYTES: u64 = 1 << 28;
+/// Most numbers one numeric field may decode to (each becomes an 8-byte f64).
+const MAX_VALUES: u64 = 1 << 25;
+/// Longest array name (MATLAB's own limit is 63 characters).
+const MAX_NAME_BYTES: u64 = 4096;
+/// Most dimensions of an array.
+const MAX_DIMS: u64 = 32;
+/// Longest field name slot (MATLAB writes 32 or 64) and most fields of a struct.
+const MAX_FIELD_NAME_LEN: usize = 1024;
+const MAX_FIELDS: usize = 4096;
+/// Longest id text (it becomes part of file names).
+const MAX_ID_CHARS: usize = 64;
+/// Most bytes read ahead of the data actually arriving (a stream's declared size may lie).
+const READ_CHUNK: u64 = 1 << 20;
 
 /// How to turn a v7.3 file into one vqtex reads.
 pub const V73_HINT: &str = "this is a MATLAB v7.3 (HDF5) file; vqtex reads MAT v5/v7 files. Convert \
@@ -81,6 +94,27 @@ pub enum MatError {
     Fields { found: String },
     #[error("patient {index} (element {index} of 'data'): {message}")]
     Patient { index: usize, message: String },
+}
+
+/// `s` cut to `max` characters, for error messages that must stay short whatever the file holds.
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// Up to 8 names, each cut short, with how many more there are.
+fn name_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    let mut out: Vec<String> = names.iter().take(8).map(|n| short(n, 40)).collect();
+    if names.len() > 8 {
+        out.push(format!("and {} more", names.len() - 8));
+    }
+    out.join(", ")
 }
 
 fn truncated(what: &str) -> impl Fn(io::Error) -> MatError + '_ {
@@ -140,6 +174,8 @@ struct Tag {
 pub(crate) struct Elements<R> {
     r: R,
     big: bool,
+    /// Bytes left in the enclosing element (or the file), as declared: nothing may claim more.
+    remaining: u64,
 }
 
 impl<R: Read> Elements<R> {
@@ -152,8 +188,15 @@ impl<R: Read> Elements<R> {
     }
 
     fn tag(&mut self, what: &str) -> Result<Tag, MatError> {
+        if self.remaining < 8 {
+            return Err(MatError::Truncated(format!(
+                "{what} (only {} bytes left for an 8-byte tag)",
+                self.remaining
+            )));
+        }
         let mut b = [0u8; 8];
         self.r.read_exact(&mut b).map_err(truncated(what))?;
+        self.remaining -= 8;
         let first = self.u32([b[0], b[1], b[2], b[3]]);
         let upper = first >> 16;
         if upper != 0 {
@@ -175,20 +218,36 @@ impl<R: Read> Elements<R> {
         })
     }
 
-    /// The data bytes of a tag's element, padding to 8 bytes consumed.
-    fn data(&mut self, tag: Tag, what: &str) -> Result<Vec<u8>, MatError> {
+    /// The data bytes of a tag's element, padding to 8 bytes consumed. The size is checked against
+    /// the bytes left in the enclosing element and against `max` before anything is allocated, and
+    /// the buffer grows with the bytes that really arrive (a compressed stream may end early).
+    fn data(&mut self, tag: Tag, what: &str, max: u64) -> Result<Vec<u8>, MatError> {
         if let Some(s) = tag.small {
-            return Ok(s[..tag.len as usize].to_vec());
+            return Ok(s[..(tag.len as usize).min(4)].to_vec());
         }
-        if tag.len > MAX_FIELD_BYTES {
+        if tag.len > max {
             return Err(MatError::Format(format!(
-                "{what} claims {} bytes: corrupt size",
+                "{what} claims {} bytes, more than the {max} allowed: corrupt size",
                 tag.len
             )));
         }
-        let mut v = vec![0u8; tag.len as usize];
-        self.r.read_exact(&mut v).map_err(truncated(what))?;
-        self.skip(pad8(tag.len), what)?;
+        if tag.len > self.remaining {
+            return Err(MatError::Format(format!(
+                "{what} claims {} bytes, but its enclosing element has only {} left",
+                tag.len, self.remaining
+            )));
+        }
+        let mut v = Vec::with_capacity(tag.len.min(READ_CHUNK) as usize);
+        (&mut self.r)
+            .take(tag.len)
+            .read_to_end(&mut v)
+            .map_err(truncated(what))?;
+        if (v.len() as u64) < tag.len {
+            return Err(MatError::Truncated(what.to_string()));
+        }
+        self.remaining -= tag.len;
+        // The last element of a container may go unpadded.
+        self.skip(pad8(tag.len).min(self.remaining), what)?;
         Ok(v)
     }
 
@@ -198,11 +257,12 @@ impl<R: Read> Elements<R> {
         if copied < n {
             return Err(MatError::Truncated(what.to_string()));
         }
+        self.remaining = self.remaining.saturating_sub(n);
         Ok(())
     }
 
-    /// Reads one element's tag and data, checking its type is one of `types`.
-    fn element(&mut self, types: &[u32], what: &str) -> Result<Vec<u8>, MatError> {
+    /// Reads one element's tag and data (at most `max` bytes), checking its type is one of `types`.
+    fn element(&mut self, types: &[u32], what: &str, max: u64) -> Result<Vec<u8>, MatError> {
         let tag = self.tag(what)?;
         if !types.contains(&tag.ty) {
             return Err(MatError::Format(format!(
@@ -210,12 +270,12 @@ impl<R: Read> Elements<R> {
                 tag.ty
             )));
         }
-        self.data(tag, what)
+        self.data(tag, what, max)
     }
 
     /// The header of a miMATRIX whose tag was read: flags, dims and name.
     fn matrix_header(&mut self, what: &str) -> Result<MatrixHeader, MatError> {
-        let flags = self.element(&[mi::UINT32], what)?;
+        let flags = self.element(&[mi::UINT32], what, 8)?;
         if flags.len() != 8 {
             return Err(MatError::Format(format!(
                 "{what}: array flags of {} bytes",
@@ -223,23 +283,34 @@ impl<R: Read> Elements<R> {
             )));
         }
         let f = self.u32([flags[0], flags[1], flags[2], flags[3]]);
-        let dims_raw = self.element(&[mi::INT32], what)?;
-        let dims: Vec<usize> = dims_raw
-            .chunks_exact(4)
-            .map(|c| self.u32([c[0], c[1], c[2], c[3]]) as i32)
-            .map(|d| usize::try_from(d).unwrap_or(0))
-            .collect();
-        if dims.len() < 2 {
+        let dims_raw = self.element(&[mi::INT32], what, 4 * MAX_DIMS)?;
+        if dims_raw.len() % 4 != 0 || dims_raw.len() < 8 {
             return Err(MatError::Format(format!(
-                "{what}: {} dimensions",
-                dims.len()
+                "{what}: dimensions element of {} bytes (expected 4 per dimension, at least 2)",
+                dims_raw.len()
             )));
         }
-        let name = self.element(&[mi::INT8, mi::UINT8], what)?;
+        let mut dims = Vec::with_capacity(dims_raw.len() / 4);
+        for c in dims_raw.chunks_exact(4) {
+            let d = self.u32([c[0], c[1], c[2], c[3]]) as i32;
+            let d = usize::try_from(d)
+                .map_err(|_| MatError::Format(format!("{what}: negative dimension {d}")))?;
+            dims.push(d);
+        }
+        let count = dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+            .ok_or_else(|| {
+                MatError::Format(format!(
+                    "{what}: dimensions {dims:?} overflow when multiplied"
+                ))
+            })?;
+        let name = self.element(&[mi::INT8, mi::UINT8], what, MAX_NAME_BYTES)?;
         Ok(MatrixHeader {
             class: (f & 0xff) as u8,
             complex: f & COMPLEX != 0,
             dims,
+            count,
             name: String::from_utf8_lossy(&name).into_owned(),
         })
     }
@@ -254,13 +325,9 @@ struct MatrixHeader {
     class: u8,
     complex: bool,
     dims: Vec<usize>,
+    /// Product of the dimensions (checked: it did not overflow).
+    count: u64,
     name: String,
-}
-
-impl MatrixHeader {
-    fn count(&self) -> usize {
-        self.dims.iter().product()
-    }
 }
 
 /// The value of a struct field.
@@ -270,6 +337,17 @@ enum Value {
     Bytes { dims: Vec<usize>, data: Vec<u8> },
     Numbers { dims: Vec<usize>, data: Vec<f64> },
     Text(String),
+}
+
+/// Bytes per value of a numeric element type.
+fn value_size(ty: u32) -> Option<u64> {
+    Some(match ty {
+        mi::INT8 | mi::UINT8 => 1,
+        mi::INT16 | mi::UINT16 => 2,
+        mi::INT32 | mi::UINT32 | mi::SINGLE => 4,
+        mi::INT64 | mi::UINT64 | mi::DOUBLE => 8,
+        _ => return None,
+    })
 }
 
 fn decode_numbers(ty: u32, raw: &[u8], big: bool) -> Result<Vec<f64>, String> {
@@ -304,7 +382,11 @@ fn decode_numbers(ty: u32, raw: &[u8], big: bool) -> Result<Vec<f64>, String> {
 
 /// Parses a field's miMATRIX payload (everything after its tag).
 fn parse_field(payload: &[u8], big: bool, what: &str) -> Result<Value, MatError> {
-    let mut e = Elements { r: payload, big };
+    let mut e = Elements {
+        r: payload,
+        big,
+        remaining: payload.len() as u64,
+    };
     let h = e.matrix_header(what)?;
     if h.complex {
         return Err(MatError::Unsupported(format!("{what} is complex")));
@@ -312,7 +394,7 @@ fn parse_field(payload: &[u8], big: bool, what: &str) -> Result<Value, MatError>
     match h.class {
         mx::CHAR => {
             let tag = e.tag(what)?;
-            let raw = e.data(tag, what)?;
+            let raw = e.data(tag, what, MAX_FIELD_BYTES)?;
             let text = match tag.ty {
                 mi::UTF8 | mi::UINT8 | mi::INT8 => String::from_utf8_lossy(&raw).into_owned(),
                 mi::UTF16 | mi::UINT16 => {
@@ -337,19 +419,29 @@ fn parse_field(payload: &[u8], big: bool, what: &str) -> Result<Value, MatError>
             Ok(Value::Text(text.trim().to_string()))
         }
         mx::DOUBLE..=mx::UINT64 => {
-            if h.count() == 0 {
+            if h.count == 0 {
                 return Ok(Value::Empty);
             }
             let tag = e.tag(what)?;
-            let raw = e.data(tag, what)?;
+            let size = value_size(tag.ty).ok_or_else(|| {
+                MatError::Unsupported(format!("{what}: numeric data of element type {}", tag.ty))
+            })?;
+            // The dimensions must match the data's size before anything is decoded.
+            let expected = h.count.checked_mul(size).filter(|&b| b == tag.len);
+            if expected.is_none() {
+                return Err(MatError::Format(format!(
+                    "{what}: {} bytes of {size}-byte values for dimensions {:?}",
+                    tag.len, h.dims
+                )));
+            }
+            if tag.ty != mi::UINT8 && h.count > MAX_VALUES {
+                return Err(MatError::Unsupported(format!(
+                    "{what}: {} numbers, more than the {MAX_VALUES} vqtex reads in one field",
+                    h.count
+                )));
+            }
+            let raw = e.data(tag, what, MAX_FIELD_BYTES)?;
             if tag.ty == mi::UINT8 {
-                if raw.len() != h.count() {
-                    return Err(MatError::Format(format!(
-                        "{what}: {} values for dimensions {:?}",
-                        raw.len(),
-                        h.dims
-                    )));
-                }
                 return Ok(Value::Bytes {
                     dims: h.dims,
                     data: raw,
@@ -357,13 +449,6 @@ fn parse_field(payload: &[u8], big: bool, what: &str) -> Result<Value, MatError>
             }
             let data = decode_numbers(tag.ty, &raw, big)
                 .map_err(|m| MatError::Unsupported(format!("{what}: {m}")))?;
-            if data.len() != h.count() {
-                return Err(MatError::Format(format!(
-                    "{what}: {} values for dimensions {:?}",
-                    data.len(),
-                    h.dims
-                )));
-            }
             Ok(Value::Numbers { dims: h.dims, data })
         }
         mx::CELL | mx::STRUCT | mx::OBJECT | mx::SPARSE => Err(MatError::Unsupported(format!(
@@ -397,11 +482,7 @@ impl FieldMap {
                 names,
             }),
             _ => Err(MatError::Fields {
-                found: if names.is_empty() {
-                    "none".into()
-                } else {
-                    names.join(", ")
-                },
+                found: name_list(&names),
             }),
         }
     }
@@ -440,7 +521,10 @@ fn check_header(h: &[u8; 128], tail: Option<&[u8]>) -> Result<bool, MatError> {
     if !text.starts_with("MATLAB 5.0 MAT-file") {
         return Err(MatError::NotMat(format!(
             "header text starts '{}'",
-            text.chars().take(24).collect::<String>()
+            text.chars()
+                .take(24)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect::<String>()
         )));
     }
     Ok(big)
@@ -494,25 +578,29 @@ impl ByraReader {
             )));
         }
         let big = check_header(&h, tail_ok.then_some(&tail[..]))?;
+        let file_len = r.seek(SeekFrom::End(0))?;
         let mut pos = 128u64;
         let mut names = Vec::new();
         loop {
             r.seek(SeekFrom::Start(pos))?;
-            let mut top = Elements { r: &mut r, big };
+            let mut top = Elements {
+                r: &mut r,
+                big,
+                remaining: file_len.saturating_sub(pos),
+            };
             let tag = match top.tag("a top-level element") {
                 Ok(t) => t,
-                Err(MatError::Truncated(_)) => {
-                    let found = if names.is_empty() {
-                        "none".into()
-                    } else {
-                        names.join(", ")
-                    };
-                    return Err(MatError::NoData(found));
-                }
+                Err(MatError::Truncated(_)) => return Err(MatError::NoData(name_list(&names))),
                 Err(e) => return Err(e),
             };
             if tag.small.is_some() {
                 return Err(MatError::Format("small element at top level".into()));
+            }
+            if tag.len > top.remaining {
+                return Err(MatError::Truncated(format!(
+                    "a variable of {} bytes, with {} bytes left in the file",
+                    tag.len, top.remaining
+                )));
             }
             let start = pos + 8;
             // Top-level elements are not padded: a miMATRIX's size is a multiple of 8 already and a
@@ -523,10 +611,14 @@ impl ByraReader {
                     let mut inner = Elements {
                         r: ZlibDecoder::new((&mut r).take(tag.len)),
                         big,
+                        remaining: u64::MAX,
                     };
                     read_top_matrix(&mut inner)?
                 }
-                mi::MATRIX => top.matrix_header("a variable's header")?,
+                mi::MATRIX => {
+                    top.remaining = tag.len;
+                    top.matrix_header("a variable's header")?
+                }
                 other => {
                     return Err(MatError::Format(format!(
                         "top-level element of type {other}"
@@ -547,14 +639,21 @@ impl ByraReader {
             } else {
                 Box::new(r.take(tag.len))
             };
-            let mut elements = Elements { r: stream, big };
+            let mut elements = Elements {
+                r: stream,
+                big,
+                remaining: tag.len,
+            };
             if tag.ty == mi::COMPRESSED {
+                // What the compressed stream inflates to is bounded by the size its array declares.
+                elements.remaining = u64::MAX;
                 let t = elements.tag("'data'")?;
-                if t.ty != mi::MATRIX {
+                if t.ty != mi::MATRIX || t.small.is_some() {
                     return Err(MatError::Format(
                         "compressed element is not an array".into(),
                     ));
                 }
+                elements.remaining = t.len;
             }
             let header = elements.matrix_header("'data'")?;
             if header.class != mx::STRUCT {
@@ -562,10 +661,25 @@ impl ByraReader {
                     found: "none ('data' is not a struct array)".into(),
                 });
             }
-            let len = elements.element(&[mi::INT32], "field name length")?;
-            let len = elements.u32([len[0], len[1], len[2], len[3]]) as usize;
-            let raw = elements.element(&[mi::INT8, mi::UINT8], "field names")?;
-            if len == 0 || raw.len() % len != 0 {
+            let len = elements.element(&[mi::INT32], "field name length", 4)?;
+            let len: [u8; 4] = len.as_slice().try_into().map_err(|_| {
+                MatError::Format(format!(
+                    "field name length element of {} bytes (expected 4)",
+                    len.len()
+                ))
+            })?;
+            let len = elements.u32(len) as usize;
+            if len == 0 || len > MAX_FIELD_NAME_LEN {
+                return Err(MatError::Format(format!(
+                    "field name length {len} (expected 1 to {MAX_FIELD_NAME_LEN})"
+                )));
+            }
+            let raw = elements.element(
+                &[mi::INT8, mi::UINT8],
+                "field names",
+                (len * MAX_FIELDS) as u64,
+            )?;
+            if raw.len() % len != 0 {
                 return Err(MatError::Format(format!(
                     "field names of {} bytes with length {len}",
                     raw.len()
@@ -579,10 +693,23 @@ impl ByraReader {
                 })
                 .collect();
             let fields = FieldMap::new(fields)?;
+            // Every field of every patient takes at least an 8-byte tag: the count must fit.
+            let fits = header
+                .count
+                .checked_mul(8 * fields.names.len() as u64)
+                .is_some_and(|b| b <= elements.remaining);
+            if !fits {
+                return Err(MatError::Format(format!(
+                    "'data' declares {} patients of {} fields, more than its {} bytes can hold",
+                    header.count,
+                    fields.names.len(),
+                    elements.remaining
+                )));
+            }
             return Ok(ByraReader {
                 elements,
                 fields,
-                count: header.count(),
+                count: header.count as usize,
                 next: 0,
                 failed: false,
             });
@@ -599,9 +726,9 @@ impl ByraReader {
         let err = |message: String| MatError::Patient { index, message };
         let mut values = Vec::with_capacity(self.fields.names.len());
         for name in self.fields.names.clone() {
-            let what = format!("field '{name}' of patient {index}");
+            let what = format!("field '{}' of patient {index}", short(&name, 40));
             let tag = self.elements.tag(&what)?;
-            if tag.ty != mi::MATRIX {
+            if tag.ty != mi::MATRIX || tag.small.is_some() {
                 return Err(MatError::Format(format!(
                     "{what}: element of type {}",
                     tag.ty
@@ -611,7 +738,7 @@ impl ByraReader {
                 values.push(Value::Empty);
                 continue;
             }
-            let payload = self.elements.data(tag, &what)?;
+            let payload = self.elements.data(tag, &what, MAX_FIELD_BYTES)?;
             values.push(parse_field(&payload, self.elements.big, &what)?);
         }
         let scalar = |i: usize, name: &str| -> Result<Option<f64>, MatError> {
@@ -619,18 +746,26 @@ impl ByraReader {
                 Value::Empty => Ok(None),
                 Value::Numbers { data, .. } if data.len() == 1 => Ok(Some(data[0])),
                 Value::Bytes { data, .. } if data.len() == 1 => Ok(Some(data[0] as f64)),
-                Value::Text(t) => t
-                    .parse::<f64>()
-                    .map(Some)
-                    .map_err(|_| err(format!("'{name}' is the text '{t}', not a number"))),
+                Value::Text(t) => t.parse::<f64>().map(Some).map_err(|_| {
+                    err(format!(
+                        "'{name}' is the text '{}', not a number",
+                        short(t, 40)
+                    ))
+                }),
                 _ => Err(err(format!("'{name}' is not a single number"))),
             }
         };
-        let id = match self.fields.id.map(|i| &values[i]) {
-            None | Some(Value::Empty) => format!("{index:02}"),
-            Some(Value::Text(t)) if !t.is_empty() => t.clone(),
-            Some(_) => {
-                let v = scalar(self.fields.id.expect("id present"), "id")?.unwrap_or(index as f64);
+        let id = match self.fields.id.map(|i| (i, &values[i])) {
+            None | Some((_, Value::Empty)) => format!("{index:02}"),
+            Some((_, Value::Text(t))) if t.chars().count() > MAX_ID_CHARS => {
+                return Err(err(format!(
+                    "id '{}' is longer than {MAX_ID_CHARS} characters",
+                    short(t, 40)
+                )))
+            }
+            Some((_, Value::Text(t))) if !t.is_empty() => t.clone(),
+            Some((i, _)) => {
+                let v = scalar(i, "id")?.unwrap_or(index as f64);
                 if v.fract() == 0.0 && v >= 0.0 {
                     format!("{:02}", v as u64)
                 } else {
@@ -690,12 +825,13 @@ impl ByraReader {
 
 fn read_top_matrix<R: Read>(e: &mut Elements<R>) -> Result<MatrixHeader, MatError> {
     let tag = e.tag("a compressed variable")?;
-    if tag.ty != mi::MATRIX {
+    if tag.ty != mi::MATRIX || tag.small.is_some() {
         return Err(MatError::Format(format!(
             "variable of element type {}",
             tag.ty
         )));
     }
+    e.remaining = tag.len;
     e.matrix_header("a variable's header")
 }
 
