@@ -1,6 +1,7 @@
 //! B-mode frames from DICOM files (dicom-object + dicom-pixeldata, pure Rust codecs): single and
 //! multi-frame, MONOCHROME1/2, RGB and YBR converted to 8-bit gray.
 
+use std::io::Read;
 use std::path::Path;
 
 use dicom_dictionary_std::tags;
@@ -36,19 +37,352 @@ pub fn is_dicom(path: &Path) -> bool {
         && &b[128..132] == b"DICM"
 }
 
+/// An error message from a library cut to a readable length.
+fn short(s: &str) -> String {
+    if s.chars().count() <= 300 {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(300).collect::<String>())
+    }
+}
+
 fn gray(r: u8, g: u8, b: u8) -> u8 {
     (0.299 * r as f64 + 0.587 * g as f64 + 0.114 * b as f64)
         .round()
         .clamp(0.0, 255.0) as u8
 }
 
-/// Reads every frame of a DICOM file as 8-bit gray.
+/// Largest DICOM file read.
+pub const MAX_DICOM_FILE_BYTES: u64 = 2 << 30;
+/// Most bytes of decoded pixels (rows x columns x frames x samples x bytes per sample) read.
+pub const MAX_DICOM_PIXEL_BYTES: u64 = 1 << 30;
+/// How much larger than the file its encapsulated (compressed) pixels may decode to.
+const MAX_COMPRESSION_RATIO: u64 = 4096;
+/// Longest value read while checking lengths (the transfer syntax UID).
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+/// Value representations whose explicit-VR length field is 4 bytes (after 2 reserved bytes).
+fn long_vr(vr: [u8; 2]) -> bool {
+    matches!(
+        &vr,
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
+    )
+}
+
+/// A reader that counts the bytes it gave.
+struct Counting<R> {
+    r: R,
+    pos: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.r.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Counting<R> {
+    /// Fills `buf`, or `None` at the end of the stream (or of a short read).
+    fn exact<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let mut b = [0u8; N];
+        self.read_exact(&mut b).ok().map(|_| b)
+    }
+
+    /// Skips `n` bytes; false when the stream ends first.
+    fn skip(&mut self, n: u64) -> bool {
+        std::io::copy(&mut (&mut *self).take(n), &mut std::io::sink()).is_ok_and(|c| c == n)
+    }
+}
+
+/// Walks a DICOM file's elements before dicom-object parses it, checking that every length it
+/// declares fits in the bytes that follow: dicom-object reserves a value's declared length before
+/// reading it, so a 426-byte file claiming a 4 GB PixelData would otherwise cost 4 GB. The walk
+/// streams (nothing is kept) and only refuses a length that runs past the end of the file; anything
+/// else it cannot follow is left to dicom-object to judge.
+fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::StandardDataDictionary;
+
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut r = Counting {
+        r: std::io::BufReader::new(file),
+        pos: 0,
+    };
+    // The preamble is optional: "DICM" at 128 or at 0.
+    let Some(head) = r.exact::<132>() else {
+        return Ok(());
+    };
+    let start = if &head[128..132] == b"DICM" {
+        132
+    } else if &head[..4] == b"DICM" {
+        4
+    } else {
+        return Ok(());
+    };
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut r = Counting {
+        r: std::io::BufReader::new(file),
+        pos: 0,
+    };
+    if !r.skip(start) {
+        return Ok(());
+    }
+    let too_long = |what: &str, len: u64, at: u64| {
+        format!(
+            "{what} at byte {at} claims {len} bytes, but the file has only {} after it",
+            file_len.saturating_sub(at)
+        )
+    };
+    // The file meta group: explicit VR little endian, with the transfer syntax.
+    let mut ts = String::new();
+    let first = loop {
+        let Some(t) = r.exact::<4>() else {
+            return Ok(());
+        };
+        let group = u16::from_le_bytes([t[0], t[1]]);
+        if group != 0x0002 {
+            break t;
+        }
+        let Some(vr) = r.exact::<2>() else {
+            return Ok(());
+        };
+        let len = if long_vr(vr) {
+            match r.exact::<6>() {
+                Some(b) => u32::from_le_bytes([b[2], b[3], b[4], b[5]]),
+                None => return Ok(()),
+            }
+        } else {
+            match r.exact::<2>() {
+                Some(b) => u16::from_le_bytes(b) as u32,
+                None => return Ok(()),
+            }
+        } as u64;
+        let at = r.pos;
+        if len > file_len.saturating_sub(at) {
+            return Err(too_long("a file meta element", len, at));
+        }
+        let elem = u16::from_le_bytes([t[2], t[3]]);
+        if elem == 0x0010 && len <= 64 {
+            let mut v = vec![0u8; len as usize];
+            if r.read_exact(&mut v).is_err() {
+                return Ok(());
+            }
+            ts = String::from_utf8_lossy(&v)
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string();
+        } else if !r.skip(len) {
+            return Err(too_long("a file meta element", len, at));
+        }
+    };
+    let implicit = ts == "1.2.840.10008.1.2";
+    let big = ts == "1.2.840.10008.1.2.2";
+    if ts == "1.2.840.10008.1.2.1.99" {
+        // Deflated: dicom-object inflates the rest; its lengths are checked as they stream by.
+        let rest = flate2::read::DeflateDecoder::new(std::io::Cursor::new(first).chain(r.r));
+        let mut r = Counting { r: rest, pos: 0 };
+        return walk(&mut r, None, false, false, None, &too_long);
+    }
+    // `r.pos` counts from the start of the file.
+    return walk(
+        &mut r,
+        Some((file_len, 0)),
+        implicit,
+        big,
+        Some(first),
+        &too_long,
+    );
+
+    /// The data set proper. `bound`: the file's length and where the walk starts in it, when known.
+    fn walk<R: Read>(
+        r: &mut Counting<R>,
+        bound: Option<(u64, u64)>,
+        implicit: bool,
+        big: bool,
+        mut pending: Option<[u8; 4]>,
+        too_long: &dyn Fn(&str, u64, u64) -> String,
+    ) -> Result<(), String> {
+        let u16_of = |b: [u8; 2]| {
+            if big {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            }
+        };
+        let u32_of = |b: [u8; 4]| {
+            if big {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let left = |r: &Counting<R>| match bound {
+            Some((len, start)) => len.saturating_sub(start + r.pos),
+            None => u64::MAX,
+        };
+        let at = |r: &Counting<R>| bound.map_or(r.pos, |(_, start)| start + r.pos);
+        // Inside an encapsulated PixelData: items are compressed fragments, skipped whole.
+        let mut fragments = false;
+        loop {
+            let t = match pending.take() {
+                Some(t) => t,
+                None => match r.exact::<4>() {
+                    Some(t) => t,
+                    None => return Ok(()),
+                },
+            };
+            let tag = Tag(u16_of([t[0], t[1]]), u16_of([t[2], t[3]]));
+            if tag.0 == 0xFFFE {
+                let Some(l) = r.exact::<4>() else {
+                    return Ok(());
+                };
+                let len = u32_of(l);
+                match tag.1 {
+                    0xE000 if len != UNDEFINED && fragments => {
+                        let here = at(r);
+                        if len as u64 > left(r) || !r.skip(len as u64) {
+                            return Err(too_long("a pixel data fragment", len as u64, here));
+                        }
+                    }
+                    0xE000 if len != UNDEFINED && len as u64 > left(r) => {
+                        return Err(too_long("an item", len as u64, at(r)));
+                    }
+                    0xE0DD => fragments = false,
+                    _ => {}
+                }
+                continue;
+            }
+            let (vr, len) = if implicit {
+                let Some(l) = r.exact::<4>() else {
+                    return Ok(());
+                };
+                let vr = StandardDataDictionary
+                    .by_tag(tag)
+                    .map(|e| e.vr().relaxed())
+                    .unwrap_or(VR::UN);
+                (vr, u32_of(l))
+            } else {
+                let Some(v) = r.exact::<2>() else {
+                    return Ok(());
+                };
+                let vr = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<VR>().ok())
+                    .unwrap_or(VR::UN);
+                let len = if long_vr(v) {
+                    match r.exact::<6>() {
+                        Some(b) => u32_of([b[2], b[3], b[4], b[5]]),
+                        None => return Ok(()),
+                    }
+                } else {
+                    match r.exact::<2>() {
+                        Some(b) => u16_of(b) as u32,
+                        None => return Ok(()),
+                    }
+                };
+                (vr, len)
+            };
+            if len == UNDEFINED {
+                if !implicit && vr == VR::UN {
+                    // An undefined-length UN is an implicit-VR sequence: stop checking here.
+                    return Ok(());
+                }
+                // A sequence (its items follow) or encapsulated pixel data (fragments follow).
+                fragments = tag == dicom_dictionary_std::tags::PIXEL_DATA;
+                continue;
+            }
+            let here = at(r);
+            if len as u64 > left(r) {
+                return Err(too_long("an element", len as u64, here));
+            }
+            // Sequences of defined length are walked into; other values are skipped.
+            if vr != VR::SQ && !r.skip(len as u64) {
+                return Err(too_long("an element", len as u64, here));
+            }
+        }
+    }
+}
+
+/// Reads every frame of a DICOM file as 8-bit gray. Every length the file declares is checked
+/// against its size, and the pixels it claims against its size and [`MAX_DICOM_PIXEL_BYTES`],
+/// before anything is allocated for them.
 pub fn read_dicom(path: &Path) -> Result<DicomFrames, DataError> {
     let bad = |message: String| DataError::Dicom {
         path: path.to_path_buf(),
         message,
     };
-    let obj = open_file(path).map_err(|e| bad(e.to_string()))?;
+    let file_len = std::fs::metadata(path)
+        .map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if file_len > MAX_DICOM_FILE_BYTES {
+        return Err(bad(format!(
+            "the file is {file_len} bytes, more than the {MAX_DICOM_FILE_BYTES} vqtex reads"
+        )));
+    }
+    check_lengths(path, file_len).map_err(bad)?;
+    let obj = open_file(path).map_err(|e| bad(short(&e.to_string())))?;
+    let int = |tag, name: &str, default: Option<u64>| -> Result<u64, DataError> {
+        match obj.element(tag) {
+            Ok(e) => e
+                .to_int::<u64>()
+                .map_err(|_| bad(format!("{name} is not a whole number >= 0"))),
+            Err(_) => default.ok_or_else(|| bad(format!("no {name}"))),
+        }
+    };
+    let rows = int(tags::ROWS, "Rows", None)?;
+    let cols = int(tags::COLUMNS, "Columns", None)?;
+    let nframes = int(tags::NUMBER_OF_FRAMES, "NumberOfFrames", Some(1))?;
+    let spp = int(tags::SAMPLES_PER_PIXEL, "SamplesPerPixel", Some(1))?;
+    let bits = int(tags::BITS_ALLOCATED, "BitsAllocated", Some(8))?;
+    let need = [rows, cols, nframes, spp, bits.div_ceil(8).max(1)]
+        .iter()
+        .try_fold(1u64, |a, &b| a.checked_mul(b))
+        .filter(|&n| n <= MAX_DICOM_PIXEL_BYTES)
+        .ok_or_else(|| {
+            bad(format!(
+                "{rows} rows x {cols} columns x {nframes} frames x {spp} samples of {bits} bits: \
+                 more than the {MAX_DICOM_PIXEL_BYTES} bytes of pixels vqtex reads"
+            ))
+        })?;
+    let pixel_len = obj
+        .element(tags::PIXEL_DATA)
+        .map_err(|_| bad("no PixelData".into()))?
+        .header()
+        .len
+        .get();
+    match pixel_len {
+        // Native pixels: the element must hold them all.
+        Some(len) if (len as u64) < need => {
+            return Err(bad(format!(
+                "PixelData holds {len} bytes, but {rows} rows x {cols} columns x {nframes} frames \
+                 x {spp} samples of {bits} bits need {need}"
+            )))
+        }
+        None if need > file_len.saturating_mul(MAX_COMPRESSION_RATIO).max(1 << 20) => {
+            return Err(bad(format!(
+                "{rows} rows x {cols} columns x {nframes} frames of compressed pixels ({need} \
+                 bytes) from a {file_len}-byte file: corrupt dimensions"
+            )))
+        }
+        _ => {}
+    }
     let patient_id = obj
         .element(tags::PATIENT_ID)
         .ok()
@@ -56,15 +390,16 @@ pub fn read_dicom(path: &Path) -> Result<DicomFrames, DataError> {
         .filter(|s| !s.is_empty());
     let px = obj
         .decode_pixel_data()
-        .map_err(|e| bad(format!("pixel data: {e}")))?;
+        .map_err(|e| bad(format!("pixel data: {}", short(&e.to_string()))))?;
     let (w, h) = (px.columns(), px.rows());
-    let n = (w * h) as usize;
+    let n = usize::try_from(w as u64 * h as u64).map_err(|_| bad("too many pixels".into()))?;
     let spp = px.samples_per_pixel();
     let pi = px.photometric_interpretation().clone();
     let planar = px.planar_configuration() == PlanarConfiguration::PixelFirst;
     let mut frames = Vec::new();
     for f in 0..px.number_of_frames() {
-        let frame_err = |e: dicom_pixeldata::Error| bad(format!("frame {f}: {e}"));
+        let frame_err =
+            |e: dicom_pixeldata::Error| bad(format!("frame {f}: {}", short(&e.to_string())));
         let gray_frame: Vec<u8> = match (px.bits_allocated(), spp) {
             (8, 1) => {
                 let d = px.frame_data(f).map_err(frame_err)?;
