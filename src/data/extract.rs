@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::contain::{check_apart, check_relative, out_name};
 use super::folder::{read_gray_png, write_folder};
-use super::frames::{find_column, read_frames_csv, FrameRecord, StagedDir};
+use super::frames::{find_column, read_frames_csv_with, FrameRecord, StagedDir};
 use super::roi::{normalise, HiError};
 use super::{DataError, Roi, ROI_SIZE};
 
@@ -19,19 +20,28 @@ pub struct Boxes {
     pub kidney: (u32, u32),
 }
 
-/// The 28x28 box at (x, y) of a row-major `width x height` image, or why it does not fit.
+/// The 28x28 box at (x, y) of a row-major `width x height` image, or why it does not fit. All
+/// arithmetic is done in u64, so corners near `u32::MAX` are refused, never wrapped around.
 pub fn crop(pixels: &[u8], width: u32, height: u32, (x, y): (u32, u32)) -> Result<Vec<u8>, String> {
-    let s = ROI_SIZE as u32;
-    if x + s > width || y + s > height {
+    let s = ROI_SIZE as u64;
+    let (x, y, w, h) = (x as u64, y as u64, width as u64, height as u64);
+    if x + s > w || y + s > h {
         return Err(format!(
             "box at x={x}, y={y} ends at ({}, {}), outside the {width}x{height} frame",
             x + s - 1,
             y + s - 1
         ));
     }
+    if (pixels.len() as u64) < w * h {
+        return Err(format!(
+            "the {width}x{height} frame holds only {} pixels",
+            pixels.len()
+        ));
+    }
     let mut out = Vec::with_capacity(ROI_SIZE * ROI_SIZE);
     for r in y..y + s {
-        let start = (r * width + x) as usize;
+        // In bounds: r < h and x + s <= w, so start + s <= w * h <= pixels.len().
+        let start = (r * w + x) as usize;
         out.extend_from_slice(&pixels[start..start + ROI_SIZE]);
     }
     Ok(out)
@@ -74,6 +84,9 @@ pub fn read_coords(
         let mut ok = !file.is_empty();
         if !ok {
             problems.push(format!("{at}: empty file name"));
+        } else if let Err(why) = check_relative(&file) {
+            problems.push(format!("{at}: {why}"));
+            ok = false;
         }
         for k in 0..4 {
             let s = record.get(idx[k + 1]).unwrap_or("");
@@ -143,6 +156,14 @@ pub fn extract_frame(
         }
         other => other.to_string(),
     })?;
+    // A liver box on black pixels gives HI 0, which training refuses: say so here, naming the box.
+    if !(hi.is_finite() && hi > 0.0) {
+        return Err(format!(
+            "the liver ROI at x={}, y={} has mean 0 (all black), so the HI would be {hi}: move the \
+             liver box onto liver tissue",
+            b.liver.0, b.liver.1
+        ));
+    }
     Ok(Extracted {
         liver,
         kidney,
@@ -161,15 +182,41 @@ pub struct ExtractSummary {
 
 /// Extracts the HI-normalised liver ROI of every frame of a frames folder into a new ROI folder with
 /// `labels.csv` (`file,patient,label,hi`). Every frame needs boxes and every row of boxes a frame;
-/// all problems are listed together and nothing is written unless all frames succeed.
+/// all problems are listed together and nothing is written unless all frames succeed. Frames are
+/// read only from inside the frames folder; ROI file names are derived from frame names
+/// ([`out_name`]) and written only inside `out`, which must lie apart from the frames folder.
 pub fn extract_rois(
     frames_dir: &Path,
     coords: &Path,
     out: &Path,
 ) -> Result<ExtractSummary, DataError> {
-    let frames = read_frames_csv(frames_dir)?;
+    extract_rois_with(frames_dir, coords, out, false)
+}
+
+/// [`extract_rois`], optionally reading frames through symbolic links that lead out of the frames
+/// folder (`--allow-links`; writes never follow input names).
+pub fn extract_rois_with(
+    frames_dir: &Path,
+    coords: &Path,
+    out: &Path,
+    allow_links: bool,
+) -> Result<ExtractSummary, DataError> {
+    check_apart(out, frames_dir)?;
+    let frames = read_frames_csv_with(frames_dir, allow_links)?;
     let staged = StagedDir::new(out)?;
     let mut problems = Vec::new();
+    // Output names, derived from frame names, must not collide (even ignoring case).
+    let mut names: BTreeMap<String, &str> = BTreeMap::new();
+    for f in &frames {
+        let name = out_name(&f.file);
+        if let Some(other) = names.insert(name.to_lowercase(), &f.file) {
+            problems.push(format!(
+                "frames '{other}' and '{}' would both be written as ROI '{name}': rename one in {}",
+                f.file,
+                frames_dir.join(super::frames::FRAMES_CSV).display()
+            ));
+        }
+    }
     let boxes = read_coords(coords, &mut problems)?;
     let by_file: BTreeMap<&str, &FrameRecord> =
         frames.iter().map(|f| (f.file.as_str(), f)).collect();
@@ -212,7 +259,7 @@ pub fn extract_rois(
         let (w, h) = img.dimensions();
         match extract_frame(img.as_raw(), w, h, *b) {
             Ok(e) => rois.push(Roi {
-                file: f.file.clone(),
+                file: out_name(&f.file),
                 patient: f.patient.clone(),
                 label: f.label,
                 pixels: e.normalised,
