@@ -65,20 +65,48 @@ fn column(
         })
 }
 
-/// Reads one PNG as 8-bit grayscale, converting RGB and 16-bit images.
+/// Largest PNG file read (a B-mode frame is about 636x434, a ROI 28x28).
+pub const MAX_PNG_FILE_BYTES: u64 = 256 << 20;
+/// Largest PNG width and height read.
+pub const MAX_PNG_SIDE: u32 = 8192;
+
+/// Reads one PNG as 8-bit grayscale, converting RGB and 16-bit images. The file is streamed, never
+/// read whole (bytes after the image are not read), and the size its header claims is checked
+/// against [`MAX_PNG_SIDE`] and against what the file's bytes can inflate to (deflate expands at
+/// most 1032 times) before the pixels are allocated.
 pub fn read_gray_png(path: &Path) -> Result<image::GrayImage, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    use image::ImageDecoder;
+    let io_err = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let img =
-        image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).map_err(|e| {
-            DataError::BadImage {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }
-        })?;
-    Ok(img.to_luma8())
+    };
+    let bad = |message: String| DataError::BadImage {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > MAX_PNG_FILE_BYTES {
+        return Err(bad(format!(
+            "the file is {len} bytes, more than the {MAX_PNG_FILE_BYTES} vqtex reads as one PNG"
+        )));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PNG_SIDE);
+    limits.max_image_height = Some(MAX_PNG_SIDE);
+    limits.max_alloc = Some(1 << 30);
+    let reader = std::io::BufReader::new(file);
+    let decoder = image::codecs::png::PngDecoder::with_limits(reader, limits)
+        .map_err(|e| bad(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    let need = decoder.total_bytes();
+    if need > len.saturating_mul(1040).saturating_add(1 << 16) {
+        return Err(bad(format!(
+            "its header claims {w}x{h} pixels ({need} bytes), more than its {len} bytes can hold"
+        )));
+    }
+    let img = image::DynamicImage::from_decoder(decoder).map_err(|e| bad(e.to_string()))?;
+    Ok(img.into_luma8())
 }
 
 /// Loads a ROI folder. Every problem is an error naming the file and row: nothing is skipped silently.
