@@ -7,6 +7,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -38,6 +39,85 @@ pub fn data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "vqtex").map(|d| d.data_dir().to_path_buf())
 }
 
+/// The most a config or theme file may hold (a real one is a few hundred bytes).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a config or theme file: a regular file (after following links) of at most
+/// [`MAX_FILE_BYTES`], as UTF-8. FIFOs, devices such as `/dev/zero`, directories and larger files
+/// are refused before a byte is read (opening a FIFO would block), and the read stops at the cap
+/// whatever size the file claims.
+pub fn read_small_file(path: &Path) -> std::io::Result<String> {
+    check_small_file(&std::fs::metadata(path)?)?;
+    let file = std::fs::File::open(path)?;
+    // The file opened is the one checked (not something swapped in since).
+    check_small_file(&file.metadata()?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(format!("over {MAX_FILE_BYTES} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+fn too_large(size: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "it is too large ({size}; the limit is {} KiB)",
+            MAX_FILE_BYTES / 1024
+        ),
+    )
+}
+
+fn check_small_file(meta: &std::fs::Metadata) -> std::io::Result<()> {
+    let ft = meta.file_type();
+    if ft.is_file() {
+        return if meta.len() > MAX_FILE_BYTES {
+            Err(too_large(format!("{} bytes", meta.len())))
+        } else {
+            Ok(())
+        };
+    }
+    let kind = if ft.is_dir() {
+        "a directory"
+    } else {
+        special_kind(&ft)
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is {kind}, not a regular file"),
+    ))
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "something else"
+}
+
 /// What the user config settles.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -52,13 +132,14 @@ pub fn load(
     theme_arg: Option<&str>,
     no_color: bool,
 ) -> Result<Settings, String> {
-    let file = match dir.map(|d| d.join("config.toml")) {
-        Some(path) if path.is_file() => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        _ => ConfigFile::default(),
+    let path = dir.map(|d| d.join("config.toml"));
+    let file = match &path {
+        Some(path) => match read_small_file(path) {
+            Ok(text) => parse(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        },
+        None => ConfigFile::default(),
     };
     let name = theme_arg
         .map(str::to_string)
@@ -81,7 +162,10 @@ pub fn load(
             )
         })
         .collect();
-    let keymap = Keymap::with_overrides(&keys)?;
+    let keymap = Keymap::with_overrides(&keys).map_err(|e| match &path {
+        Some(p) if p.exists() => format!("{}: {e}", p.display()),
+        _ => e,
+    })?;
     Ok(Settings { theme, keymap })
 }
 
@@ -125,5 +209,55 @@ mod tests {
         let e = load(Some(dir.path()), None, false).unwrap_err();
         assert!(e.contains("unknown theme 'nope'"), "{e}");
         assert!(load(None, None, false).is_ok());
+    }
+
+    #[test]
+    fn config_must_be_a_small_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::create_dir(&path).unwrap();
+        let e = load(Some(dir.path()), None, false).unwrap_err();
+        assert!(
+            e.contains("config.toml") && e.contains("a directory, not a regular file"),
+            "{e}"
+        );
+        std::fs::remove_dir(&path).unwrap();
+        std::fs::write(&path, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let e = load(Some(dir.path()), None, false).unwrap_err();
+        assert!(e.contains("config.toml") && e.contains("too large"), "{e}");
+        // A link to a device is followed and refused.
+        std::fs::remove_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+            let e = load(Some(dir.path()), None, false).unwrap_err();
+            assert!(e.contains("a character device"), "{e}");
+            std::fs::remove_file(&path).unwrap();
+        }
+        // theme = "/dev/zero" in the file: refused, not read.
+        std::fs::write(&path, "theme = \"/dev/zero\"\n").unwrap();
+        let e = load(Some(dir.path()), None, false).unwrap_err();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        // Absent is fine.
+        std::fs::remove_file(&path).unwrap();
+        assert!(load(Some(dir.path()), None, false).is_ok());
+    }
+
+    #[test]
+    fn lock_in_keys_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[keys]\nquit = []\n").unwrap();
+        let e = load(Some(dir.path()), None, false).unwrap_err();
+        assert!(e.contains("config.toml") && e.contains("quit = []"), "{e}");
+        std::fs::write(&path, "[keys]\njump = \"?\"\n").unwrap();
+        let e = load(Some(dir.path()), None, false).unwrap_err();
+        assert!(
+            e.contains("config.toml") && e.contains("key '?'") && e.contains("help"),
+            "{e}"
+        );
     }
 }

@@ -26,7 +26,7 @@ impl App {
         if let Some(p) = self.popup.take() {
             return self.on_popup_key(p, k);
         }
-        let action = self.keymap.action(&k);
+        let action = self.keymap.action(&k, self.pane);
         if self.help {
             if matches!(action, Some(Action::Help | Action::Back | Action::Quit))
                 || k.code == KeyCode::Esc

@@ -1,5 +1,9 @@
 //! Keys to actions. Defaults are vim-style and arrows; `[keys]` in the user's config.toml rebinds
 //! an action (`log_scale = ["L", "ctrl-l"]`), replacing its default keys.
+//!
+//! A key does one thing where it is pressed: two actions may share a key only when no pane reads
+//! both (global actions such as `quit` and `help` are read in every pane). A config that binds a
+//! key twice in one pane, or leaves `quit` without a key, is refused before the screen changes.
 
 use std::collections::BTreeMap;
 
@@ -199,6 +203,78 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 41] = [
     (Action::Mouse, "mouse", &["m"], "Picker: mouse on/off"),
 ];
 
+/// The panes, by index (as `App::pane`): Data, Train, Recon, Latent, Classify, Runs, Compare,
+/// Picker.
+pub const PANE_NAMES: [&str; 8] = [
+    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare", "Picker",
+];
+
+/// Where an action's keys are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// In every pane, before the pane sees the key (`input.rs`).
+    Global,
+    /// Only in these panes (indices into [`PANE_NAMES`]): the panes whose `on_action` reads it.
+    Panes(&'static [usize]),
+}
+
+impl Scope {
+    fn has(self, pane: usize) -> bool {
+        match self {
+            Scope::Global => true,
+            Scope::Panes(p) => p.contains(&pane),
+        }
+    }
+
+    fn overlaps(self, other: Scope) -> bool {
+        match (self, other) {
+            (Scope::Panes(a), Scope::Panes(b)) => a.iter().any(|p| b.contains(p)),
+            _ => true,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Scope::Global => "every pane".into(),
+            Scope::Panes(p) => {
+                let names: Vec<&str> = p.iter().map(|&i| PANE_NAMES[i]).collect();
+                format!("{} pane", names.join("/"))
+            }
+        }
+    }
+}
+
+/// Where `action` is read: kept in step with the panes' `on_action` (a test checks it against the
+/// panes' sources).
+pub fn scope(action: Action) -> Scope {
+    use Action::*;
+    match action {
+        Quit | Help | NextPane | PrevPane | Pane(_) | Back => Scope::Global,
+        Up | Down => Scope::Panes(&[0, 1, 2, 3, 5, 6, 7]),
+        Left | Right => Scope::Panes(&[0, 1, 2, 3, 7]),
+        PageUp | PageDown => Scope::Panes(&[0, 6, 7]),
+        Select => Scope::Panes(&[1, 4, 5, 6, 7]),
+        Start | Stop | LogScale | Smooth | SmoothLess | SmoothMore | NextTerm => Scope::Panes(&[1]),
+        Pause => Scope::Panes(&[1, 5, 6]),
+        Run => Scope::Panes(&[2, 3, 4, 5, 6, 7]),
+        Protocol => Scope::Panes(&[4]),
+        ClassFilter | SplitFilter | Jump => Scope::Panes(&[0]),
+        Open => Scope::Panes(&[0, 7]),
+        Delete => Scope::Panes(&[5]),
+        More | Less => Scope::Panes(&[3, 7]),
+        Pick => Scope::Panes(&[2, 3]),
+        BoxSwitch | CopyPrev | Mouse => Scope::Panes(&[7]),
+    }
+}
+
+fn name_of(action: Action) -> &'static str {
+    ACTIONS
+        .iter()
+        .find(|(a, ..)| *a == action)
+        .map(|(_, n, ..)| *n)
+        .unwrap_or("?")
+}
+
 /// A key with modifiers, as written in config files: `q`, `ctrl-c`, `alt-x`, `enter`, `f5`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
@@ -306,34 +382,36 @@ impl Key {
     }
 }
 
-/// The bindings in force.
+/// The bindings in force: each key with the actions it does, no two of them read in one pane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keymap {
-    map: BTreeMap<Key, Action>,
+    map: BTreeMap<Key, Vec<Action>>,
 }
 
 impl Default for Keymap {
     fn default() -> Self {
-        let mut map = BTreeMap::new();
-        for (action, _, keys, _) in ACTIONS {
-            for k in keys {
-                map.insert(Key::parse(k).expect("default keys parse"), action);
-            }
-        }
-        Keymap { map }
+        // Not reachable from user input; a test checks that the defaults bind each key once.
+        Keymap::with_overrides(&BTreeMap::new()).expect("the default keys are valid")
     }
 }
 
 impl Keymap {
     /// The defaults with `overrides` (action name -> keys) applied: an overridden action loses its
-    /// default keys, and a key bound by the user leaves whatever action had it.
+    /// default keys. Refused: an unknown action or key, `quit` without a key, and a key given to
+    /// two actions that a pane reads both of (the message names the key and both actions).
     pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<Keymap, String> {
-        let mut km = Keymap::default();
-        for (name, keys) in overrides {
-            let action = ACTIONS
+        let mut bound: Vec<(Action, Vec<Key>, bool)> = Vec::new();
+        for (action, _, keys, _) in ACTIONS {
+            let keys = keys
                 .iter()
-                .find(|(_, n, _, _)| n == name)
-                .map(|(a, ..)| *a)
+                .map(|k| Key::parse(k).map_err(|e| format!("default key of {action:?}: {e}")))
+                .collect::<Result<Vec<Key>, String>>()?;
+            bound.push((action, keys, false));
+        }
+        for (name, keys) in overrides {
+            let entry = bound
+                .iter_mut()
+                .find(|(a, ..)| name_of(*a) == name)
                 .ok_or_else(|| {
                     let names: Vec<&str> = ACTIONS.iter().map(|(_, n, ..)| *n).collect();
                     format!(
@@ -341,31 +419,97 @@ impl Keymap {
                         names.join(", ")
                     )
                 })?;
-            km.map.retain(|_, a| *a != action);
+            let mut parsed = Vec::new();
             for k in keys {
                 let key = Key::parse(k).map_err(|e| format!("[keys] {name}: {e}"))?;
-                km.map.insert(key, action);
+                if !parsed.contains(&key) {
+                    parsed.push(key);
+                }
+            }
+            entry.1 = parsed;
+            entry.2 = true;
+        }
+        if bound
+            .iter()
+            .any(|(a, keys, _)| *a == Action::Quit && keys.is_empty())
+        {
+            return Err(
+                "[keys]: quit = [] leaves no way out of the workbench; give quit at least \
+                        one key, e.g. quit = [\"q\", \"ctrl-c\"]"
+                    .into(),
+            );
+        }
+        let mut map: BTreeMap<Key, Vec<(Action, bool)>> = BTreeMap::new();
+        for (action, keys, user) in &bound {
+            for k in keys {
+                map.entry(*k).or_default().push((*action, *user));
             }
         }
-        Ok(km)
+        let mut conflicts = Vec::new();
+        for (key, actions) in &map {
+            for (i, &(a, a_user)) in actions.iter().enumerate() {
+                for &(b, b_user) in &actions[i + 1..] {
+                    if scope(a).overlaps(scope(b)) {
+                        let how = |x: Action, user: bool| {
+                            format!(
+                                "{} ({}, {})",
+                                name_of(x),
+                                if user { "set in [keys]" } else { "its default" },
+                                scope(x).describe()
+                            )
+                        };
+                        conflicts.push(format!(
+                            "key '{}' is bound to both {} and {}",
+                            key.label(),
+                            how(a, a_user),
+                            how(b, b_user)
+                        ));
+                    }
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(format!(
+                "[keys]: {}; a key can do only one thing in a pane (quit, help, back, next_pane, \
+                 prev_pane and pane_* work in every pane): give one of each pair other keys, e.g. \
+                 help = [\"F1\"]",
+                conflicts.join("; ")
+            ));
+        }
+        Ok(Keymap {
+            map: map
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().map(|(a, _)| a).collect()))
+                .collect(),
+        })
     }
 
-    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
-        Key::from_event(ev).and_then(|k| self.map.get(&k).copied())
+    /// The action of a key pressed while `pane` is shown: a global action, or one `pane` reads.
+    pub fn action(&self, ev: &KeyEvent, pane: usize) -> Option<Action> {
+        let actions = self.map.get(&Key::from_event(ev)?)?;
+        actions.iter().copied().find(|a| scope(*a).has(pane))
     }
 
     /// The keys of an action, as labels (`q, ctrl-c`).
     pub fn keys_of(&self, action: Action) -> String {
+        self.labels(action).join(", ")
+    }
+
+    /// The first key of an action (a plain key when it has one), for hints like `? help`.
+    pub fn first_key(&self, action: Action) -> Option<String> {
+        self.labels(action).into_iter().next()
+    }
+
+    fn labels(&self, action: Action) -> Vec<String> {
         let mut keys: Vec<&Key> = self
             .map
             .iter()
-            .filter(|(_, a)| **a == action)
+            .filter(|(_, a)| a.contains(&action))
             .map(|(k, _)| k)
             .collect();
         // Plain keys first.
         keys.sort_by_key(|k| k.ctrl || k.alt);
-        let v: Vec<String> = keys.iter().map(|k| k.label()).collect();
-        v.join(", ")
+        keys.iter().map(|k| k.label()).collect()
     }
 }
 
@@ -397,7 +541,7 @@ mod tests {
     #[test]
     fn default_bindings_and_events() {
         let km = Keymap::default();
-        let a = |c, m| km.action(&ev(c, m));
+        let a = |c, m| km.action(&ev(c, m), 1);
         assert_eq!(
             a(KeyCode::Char('q'), KeyModifiers::NONE),
             Some(Action::Quit)
@@ -424,15 +568,21 @@ mod tests {
         // Every default key is bound once.
         let n: usize = ACTIONS.iter().map(|(_, _, k, _)| k.len()).sum();
         assert_eq!(km.map.len(), n, "a default key is bound twice");
+        assert_eq!(km.first_key(Action::Help).as_deref(), Some("?"));
+    }
+
+    fn over(pairs: &[(&str, &[&str])]) -> Result<Keymap, String> {
+        let o: BTreeMap<String, Vec<String>> = pairs
+            .iter()
+            .map(|(a, k)| (a.to_string(), k.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        Keymap::with_overrides(&o)
     }
 
     #[test]
-    fn overrides_replace_and_steal_keys() {
-        let mut o = BTreeMap::new();
-        o.insert("log_scale".to_string(), vec!["g".to_string()]);
-        o.insert("quit".to_string(), vec!["ctrl-q".to_string()]);
-        let km = Keymap::with_overrides(&o).unwrap();
-        let a = |c, m| km.action(&ev(c, m));
+    fn overrides_replace_default_keys() {
+        let km = over(&[("log_scale", &["g"]), ("quit", &["ctrl-q"])]).unwrap();
+        let a = |c, m| km.action(&ev(c, m), 1);
         assert_eq!(
             a(KeyCode::Char('g'), KeyModifiers::NONE),
             Some(Action::LogScale)
@@ -443,20 +593,88 @@ mod tests {
             a(KeyCode::Char('q'), KeyModifiers::CONTROL),
             Some(Action::Quit)
         );
+        assert_eq!(km.first_key(Action::Quit).as_deref(), Some("ctrl-q"));
 
-        let mut bad = BTreeMap::new();
-        bad.insert("fly".to_string(), vec!["f".to_string()]);
-        let e = Keymap::with_overrides(&bad).unwrap_err();
+        let e = over(&[("fly", &["f"])]).unwrap_err();
         assert!(e.contains("unknown action 'fly'"), "{e}");
-        let mut bad = BTreeMap::new();
-        bad.insert(
-            "quit".to_string(),
-            vec!["ctrl-".to_string(), "meta-q".to_string()],
-        );
-        let e = Keymap::with_overrides(&bad).unwrap_err();
+        let e = over(&[("quit", &["ctrl-", "meta-q"])]).unwrap_err();
         assert!(
             e.contains("[keys] quit") && e.contains("unknown key"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn empty_quit_is_refused() {
+        let e = over(&[("quit", &[])]).unwrap_err();
+        assert!(e.contains("quit = []") && e.contains("no way out"), "{e}");
+        // Other actions may lose all their keys.
+        let km = over(&[("mouse", &[])]).unwrap();
+        assert_eq!(km.first_key(Action::Mouse), None);
+    }
+
+    #[test]
+    fn a_key_bound_twice_in_one_pane_is_refused() {
+        // The reported case: another action takes help's `?`.
+        let e = over(&[("jump", &["?"])]).unwrap_err();
+        assert!(
+            e.contains("key '?'") && e.contains("help (its default") && e.contains("jump (set in"),
+            "{e}"
+        );
+        // Two user bindings in the Train pane.
+        let e = over(&[("log_scale", &["g"]), ("smooth", &["g"])]).unwrap_err();
+        assert!(
+            e.contains("key 'g'") && e.contains("log_scale") && e.contains("smooth"),
+            "{e}"
+        );
+        // A global key against any pane key.
+        let e = over(&[("mouse", &["q"])]).unwrap_err();
+        assert!(e.contains("key 'q'") && e.contains("quit"), "{e}");
+        // Every conflict is named, not only the first.
+        let e = over(&[("jump", &["?"]), ("protocol", &["tab"])]).unwrap_err();
+        assert!(e.contains("key '?'") && e.contains("key 'tab'"), "{e}");
+    }
+
+    #[test]
+    fn panes_that_never_meet_may_share_a_key() {
+        // `p` (protocol) is read in Classify only, `s` (start) in Train only.
+        let km = over(&[("protocol", &["s"])]).unwrap();
+        let k = ev(KeyCode::Char('s'), KeyModifiers::NONE);
+        assert_eq!(km.action(&k, 1), Some(Action::Start));
+        assert_eq!(km.action(&k, 4), Some(Action::Protocol));
+        assert_eq!(km.action(&k, 0), None);
+        assert_eq!(km.keys_of(Action::Protocol), "s");
+    }
+
+    /// The scope table must list every pane whose `on_action` reads an action, or a key bound to
+    /// it would not reach that pane.
+    #[test]
+    fn scopes_match_the_panes_sources() {
+        let panes: [(usize, &str); 8] = [
+            (0, include_str!("panes/data.rs")),
+            (1, include_str!("panes/train.rs")),
+            (2, include_str!("panes/recon.rs")),
+            (3, include_str!("panes/latent.rs")),
+            (4, include_str!("panes/classify.rs")),
+            (5, include_str!("panes/runs.rs")),
+            (6, include_str!("panes/compare.rs")),
+            (7, include_str!("panes/picker.rs")),
+        ];
+        for (pane, src) in panes {
+            for (action, ..) in ACTIONS {
+                let name = format!("Action::{action:?}");
+                let used = src.match_indices(&name).any(|(i, _)| {
+                    // `Action::Pane(1)` is not `Action::Pause`; whole words only.
+                    !src[i + name.len()..].starts_with(|c: char| c.is_alphanumeric())
+                });
+                if used {
+                    assert!(
+                        scope(action).has(pane),
+                        "{} pane reads {name} but scope() leaves it out",
+                        PANE_NAMES[pane]
+                    );
+                }
+            }
+        }
     }
 }

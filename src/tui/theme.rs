@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
+use super::config::read_small_file;
+
 /// The compiled-in presets, by name.
 pub const PRESETS: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.toml")),
@@ -192,12 +194,13 @@ impl Theme {
         } else {
             user_dir
                 .map(|d| d.join("themes").join(format!("{name}.toml")))
-                .filter(|p| p.is_file())
+                // Whatever is there is read (and refused if not a small regular file).
+                .filter(|p| p.exists())
         };
         let stem = as_path.file_stem().and_then(|s| s.to_str()).unwrap_or(name);
         match file {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| ThemeError::Io {
+                let text = read_small_file(&path).map_err(|source| ThemeError::Io {
                     path: path.clone(),
                     source,
                 })?;
@@ -361,5 +364,42 @@ mod tests {
         assert_eq!(t.selection().add_modifier, Modifier::REVERSED);
         assert_eq!(t.heat_high, Theme::default().heat_high);
         assert_eq!(t.curve_train, Theme::default().curve_train);
+    }
+
+    #[test]
+    fn theme_files_must_be_small_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let themes = dir.path().join("themes");
+        std::fs::create_dir_all(themes.join("folder.toml")).unwrap();
+        let err = |name: &str| Theme::load(name, Some(dir.path())).unwrap_err().to_string();
+
+        // The reported case: read until out of memory.
+        let e = err("/dev/zero");
+        assert!(
+            e.contains("/dev/zero") && e.contains("a character device, not a regular file"),
+            "{e}"
+        );
+        let e = err("folder");
+        assert!(
+            e.contains("folder.toml") && e.contains("a directory, not a regular file"),
+            "{e}"
+        );
+        let big = dir.path().join("big.toml");
+        let mut text = "accent = \"red\"\n".to_string();
+        text.push_str(&"# padding\n".repeat(120_000));
+        std::fs::write(&big, text).unwrap();
+        let e = err(big.to_str().unwrap());
+        assert!(e.contains("big.toml") && e.contains("too large"), "{e}");
+        std::fs::write(&big, [b'#', 0xff, b'\n']).unwrap();
+        let e = err(big.to_str().unwrap());
+        assert!(e.contains("not UTF-8"), "{e}");
+
+        // A FIFO would block the open: refused first.
+        let fifo = themes.join("pipe.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = err("pipe");
+            assert!(e.contains("a FIFO, not a regular file"), "{e}");
+        }
     }
 }

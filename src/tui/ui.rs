@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, Popup, PANES};
-use super::keymap::ACTIONS;
+use super::keymap::{Action, ACTIONS};
 use super::panes::{block, put, ConfirmKind, PromptKind};
 
 pub const MIN_WIDTH: u16 = 60;
@@ -24,7 +24,10 @@ impl Widget for &App {
                     "{}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}",
                     area.width, area.height
                 )),
-                Line::from("enlarge it, or press q to quit"),
+                Line::from(match self.keymap.first_key(Action::Quit) {
+                    Some(k) => format!("enlarge it, or press {k} to quit"),
+                    None => "enlarge it".into(),
+                }),
             ];
             Paragraph::new(text)
                 .wrap(Wrap { trim: true })
@@ -92,7 +95,8 @@ impl App {
     fn draw_status(&self, area: Rect, buf: &mut Buffer) {
         let t = &self.ctx.theme;
         buf.set_style(area, t.status());
-        let right = " ? help · q quit ";
+        let right = self.key_hints();
+        let right = right.as_str();
         let left = match &self.message {
             Some((m, true, _)) => Span::styled(format!(" {m}"), t.status().patch(t.bad())),
             Some((m, false, _)) => Span::styled(format!(" {m}"), t.status()),
@@ -119,7 +123,7 @@ impl App {
                 Span::styled(format!(" {data}{run} · device {device}"), t.status())
             }
         };
-        let w = area.width.saturating_sub(right.len() as u16);
+        let w = area.width.saturating_sub(right.chars().count() as u16);
         buf.set_stringn(
             area.x,
             area.y,
@@ -128,6 +132,15 @@ impl App {
             left.style,
         );
         put(buf, area, area.x + w, area.y, right, t.status());
+    }
+
+    /// The status bar's hints, with the keys actually bound (` ? help · q quit ` by default).
+    pub fn key_hints(&self) -> String {
+        let hints: Vec<String> = [(Action::Help, "help"), (Action::Quit, "quit")]
+            .into_iter()
+            .filter_map(|(a, what)| self.keymap.first_key(a).map(|k| format!("{k} {what}")))
+            .collect();
+        format!(" {} ", hints.join(" · "))
     }
 
     fn draw_popup(&self, p: &Popup, area: Rect, buf: &mut Buffer) {
@@ -220,11 +233,12 @@ impl App {
             (entries.len().div_ceil(cols) + 2) as u16,
         );
         Clear.render(r, buf);
-        let b = block(
-            "Keys (? or esc closes; rebind in config.toml [keys])",
-            &self.ctx,
-            true,
-        );
+        let closes = match self.keymap.first_key(Action::Help) {
+            Some(k) if k != "esc" => format!("{k} or esc"),
+            _ => "esc".into(),
+        };
+        let title = format!("Keys ({closes} closes; rebind in config.toml [keys])");
+        let b = block(title.as_str(), &self.ctx, true);
         let inner = b.inner(r);
         b.render(r, buf);
         let per_col = entries.len().div_ceil(cols);

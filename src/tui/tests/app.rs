@@ -316,3 +316,31 @@ fn reconstructions_ask_for_the_other_models() {
     assert_eq!(app.recon.peers.len(), 1);
     assert!(!app.recon.peers_busy);
 }
+
+#[test]
+fn status_bar_shows_the_keys_actually_bound() {
+    let (mut app, _rx) = app();
+    let o: std::collections::BTreeMap<String, Vec<String>> = [
+        ("help".to_string(), vec!["F1".to_string()]),
+        ("quit".to_string(), vec!["ctrl-q".to_string()]),
+        ("jump".to_string(), vec!["?".to_string()]),
+    ]
+    .into_iter()
+    .collect();
+    app.keymap = Keymap::with_overrides(&o).unwrap();
+    let s = screen(&app, 100, 30);
+    assert!(s.contains("F1 help · ctrl-q quit"), "{s}");
+    assert!(!s.contains("? help"), "{s}");
+    let small = screen(&app, 50, 15);
+    assert!(small.contains("press ctrl-q to quit"), "{small}");
+    // `?` now jumps (a prompt opens) instead of showing help; F1 shows help.
+    app.on_key(key('?'));
+    assert!(
+        matches!(app.popup, Some(Popup::Prompt { .. })),
+        "{:?}",
+        app.popup
+    );
+    app.popup = None;
+    app.on_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    assert!(app.help);
+}
