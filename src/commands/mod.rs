@@ -9,7 +9,6 @@ pub use bench::bench;
 pub use progress::Progress;
 pub use reproduce::reproduce;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -297,18 +296,8 @@ pub fn traverse(args: &TraverseArgs) -> Result<()> {
     Ok(())
 }
 
-fn need_terminal() -> Result<()> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        bail!(
-            "the workbench needs a terminal; for headless work use `vqtex reproduce`, `vqtex train` \
-             and the other commands (`vqtex --help`)"
-        );
-    }
-    Ok(())
-}
-
+/// The workbench checks the config, the options and then that it has a terminal, in that order.
 pub fn tui(args: &TuiArgs) -> Result<()> {
-    need_terminal()?;
     crate::tui::run(crate::tui::TuiOptions {
         data: args.data.data.clone(),
         load: load_options(&args.data)?,
@@ -321,7 +310,6 @@ pub fn tui(args: &TuiArgs) -> Result<()> {
 pub fn watch(args: &WatchArgs) -> Result<()> {
     // Refuse a folder that is not a run before touching the terminal.
     RunDir::new(&args.run).read_config()?;
-    need_terminal()?;
     crate::tui::run(crate::tui::TuiOptions {
         data: None,
         load: LoadOptions::default(),

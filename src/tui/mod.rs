@@ -74,8 +74,33 @@ fn init_logging() -> Option<PathBuf> {
     Some(path)
 }
 
-/// Opens the workbench and runs it until the user quits. Errors in the user's config or theme, or
-/// a `watch` target that is not a run, are reported before the screen changes.
+/// Refuses to start without a terminal (tests, pipes, cron). Checked after everything else that
+/// can be wrong, so a bad config is reported the same way with or without one.
+fn need_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "the workbench needs a terminal; for headless work use `vqtex reproduce`, `vqtex train` \
+             and the other commands (`vqtex --help`)"
+        );
+    }
+    Ok(())
+}
+
+/// A folder option that, when it exists, must be a folder.
+fn check_folder(what: &str, path: &std::path::Path, must_exist: bool) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("{what} {} is not a folder", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(()),
+        Err(e) => bail!("{what} {}: {e}", path.display()),
+    }
+}
+
+/// Opens the workbench and runs it until the user quits. Everything that can be wrong before it
+/// starts (the user's config, theme and keys, `--data`, `--runs-dir`, a `watch` target that is not
+/// a run, the lack of a terminal) is reported before the screen changes; the terminal is restored
+/// on every way out (see `runtime`).
 pub fn run(opts: TuiOptions) -> Result<()> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let config_dir = config::config_dir();
@@ -97,7 +122,12 @@ pub fn run(opts: TuiOptions) -> Result<()> {
             load = cfg.data.options()?;
         }
     }
+    if let Some(dir) = &opts.data {
+        check_folder("--data", dir, true)?;
+    }
+    check_folder("--runs-dir", &opts.runs_dir, false)?;
     let data_dir = data_dir.unwrap_or_else(crate::commands::sample_data_dir);
+    need_terminal()?;
     let log = init_logging();
     tracing::info!(?log, data = %data_dir.display(), runs = %opts.runs_dir.display(), "workbench starts");
 
@@ -147,6 +177,14 @@ pub fn run(opts: TuiOptions) -> Result<()> {
             t.send(crate::train::Command::Stop);
             t.wait(30.0);
         }
+    }
+    if let Some(what) = runtime::background_panic() {
+        bail!(
+            "internal error in a background thread ({what}); please report it{}",
+            log.as_ref()
+                .map(|p| format!(" (details in {})", p.display()))
+                .unwrap_or_default()
+        );
     }
     match ended? {
         runtime::Ended::Signal(name) => bail!(

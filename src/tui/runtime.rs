@@ -1,5 +1,8 @@
 //! The terminal and the event loop. The terminal is restored on every way out: a normal return, an
-//! error, a panic (hook), SIGTERM and SIGHUP (handled in the loop, which then returns normally).
+//! error (the [`Tui`] guard is dropped), a panic of the UI thread (hook), SIGTERM and SIGHUP
+//! (handled in the loop, which then returns normally). A panic of a background thread leaves the
+//! screen alone (the workbench keeps running): it is logged, shown in the status bar and turns the
+//! exit status into a failure.
 
 use std::io::{self, Stdout};
 use std::sync::Arc;
@@ -89,6 +92,34 @@ impl Pacer {
 
 type PanicHook = Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
+/// The first panic of a background thread while the workbench ran: thread and location.
+static BACKGROUND_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// Whether the status bar has said so yet.
+static BACKGROUND_PANIC_SHOWN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The first panic of a background thread since the workbench started, if any.
+pub fn background_panic() -> Option<String> {
+    BACKGROUND_PANIC
+        .lock()
+        .map(|g| g.clone())
+        .unwrap_or_else(|p| p.into_inner().clone())
+}
+
+fn note_background_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let thread = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    let location = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    tracing::error!("panic in thread {thread}{location}: {info}");
+    let mut slot = BACKGROUND_PANIC.lock().unwrap_or_else(|p| p.into_inner());
+    slot.get_or_insert(format!("thread {thread}{location}"));
+}
+
 /// Owns the terminal in raw mode on the alternate screen; restores it when dropped.
 pub struct Tui {
     pub terminal: Terminal<CrosstermBackend<Stdout>>,
@@ -110,9 +141,15 @@ impl Tui {
     pub fn enter() -> io::Result<Tui> {
         let previous: PanicHook = Arc::from(std::panic::take_hook());
         let chained = previous.clone();
+        let ui = std::thread::current().id();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
-            chained(info);
+            if std::thread::current().id() == ui {
+                restore();
+                chained(info);
+            } else {
+                // Not over the screen, which stays in use.
+                note_background_panic(info);
+            }
         }));
         enable_raw_mode()?;
         if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide) {
@@ -233,7 +270,18 @@ pub async fn event_loop(
                     pacer.mark(app.on_msg(msg));
                 }
             }
-            _ = tick.tick() => pacer.mark(app.on_tick()),
+            _ = tick.tick() => {
+                pacer.mark(app.on_tick());
+                if let Some(what) = background_panic() {
+                    if !BACKGROUND_PANIC_SHOWN.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        app.say(
+                            format!("internal error in {what}; please report it (see the log)"),
+                            true,
+                        );
+                        pacer.mark(Redraw::Now);
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(next_frame), if due.is_some() => {}
             name = signals.recv() => return Ok(Ended::Signal(name)),
         }
