@@ -121,7 +121,7 @@ fn time_training(
         created: String::new(),
     };
     let dir = RunDir::new(&tmp);
-    dir.create(&config, &split.to_csv(data))?;
+    let lock = dir.create(&config, &split.to_csv(data))?;
     let handle = train::spawn(Job {
         dir,
         config,
@@ -129,6 +129,7 @@ fn time_training(
         split: split.clone(),
         device: device.clone(),
         resume: false,
+        lock,
     });
     let mut times = Vec::new();
     let mut failed = None;

@@ -55,8 +55,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Epochs to time (the first is a warm-up when more than one).
-    #[arg(long, default_value_t = 4)]
+    /// Epochs to time, 1 to 100 (the first is a warm-up when more than one).
+    #[arg(long, default_value_t = 4, value_parser = |s: &str| bounded(s, 1, MAX_BENCH_EPOCHS))]
     pub epochs: usize,
     /// Models to benchmark, comma-separated (default: all five, vqvae, cae, vae, vaenf and mae; the
     /// MAE alone takes about 7 s an epoch on a 2-core CPU).
@@ -74,6 +74,45 @@ pub struct BenchArgs {
     /// written to the terminal while a training runs (with --json: {"panes": [...], "streams": [...]}).
     #[arg(long)]
     pub tui: bool,
+}
+
+/// The most epochs `bench` times.
+pub const MAX_BENCH_EPOCHS: usize = 100;
+/// The most patients of each class `synth --frames/--mat` makes (the Byra dataset has 55).
+pub const MAX_SYNTH_PATIENTS: usize = 1000;
+/// The most frames per patient `synth --frames/--mat` makes (the Byra dataset has 10).
+pub const MAX_SYNTH_FRAMES: usize = 100;
+/// The largest frame side `synth --size` takes (the Byra frames are 636x434).
+pub const MAX_SYNTH_SIDE: usize = 4096;
+/// The most pixels (bytes) of frames one `synth` makes in all: 1 GiB, about 7 times the Byra data.
+pub const MAX_SYNTH_PIXELS: usize = 1 << 30;
+
+/// An integer option within `lo..=hi` (clap names the option in the error).
+fn bounded(s: &str, lo: usize, hi: usize) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number (expected {lo} to {hi})"))?;
+    if n < lo || n > hi {
+        return Err(format!("{n} is out of range: expected {lo} to {hi}"));
+    }
+    Ok(n)
+}
+
+/// `traverse --steps`: the traversal engine's limits.
+fn parse_steps(s: &str) -> Result<usize, String> {
+    let r = crate::eval::traversal::STEPS;
+    bounded(s, *r.start(), *r.end())
+}
+
+/// `traverse --range`: finite, above 0, at most the engine's limit (in sd).
+fn parse_range(s: &str) -> Result<f64, String> {
+    let r: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    crate::eval::traversal::check_range(r)?;
+    Ok(r)
 }
 
 /// The models `reproduce --models` names, in order.
@@ -161,18 +200,40 @@ pub struct SynthArgs {
     /// given; for tests and measurements.
     #[arg(long, hide = true, conflicts_with = "frames")]
     pub mat: bool,
-    /// With --frames or --mat: healthy patients.
-    #[arg(long, value_name = "N")]
+    /// With --frames or --mat: healthy patients (0 to 1000).
+    #[arg(long, value_name = "N", value_parser = |s: &str| bounded(s, 0, MAX_SYNTH_PATIENTS))]
     pub healthy: Option<usize>,
-    /// With --frames or --mat: steatotic patients.
-    #[arg(long, value_name = "N")]
+    /// With --frames or --mat: steatotic patients (0 to 1000).
+    #[arg(long, value_name = "N", value_parser = |s: &str| bounded(s, 0, MAX_SYNTH_PATIENTS))]
     pub steatotic: Option<usize>,
-    /// With --frames or --mat: frames per patient.
-    #[arg(long, value_name = "N")]
+    /// With --frames or --mat: frames per patient (1 to 100).
+    #[arg(long, value_name = "N", value_parser = |s: &str| bounded(s, 1, MAX_SYNTH_FRAMES))]
     pub per_patient: Option<usize>,
-    /// With --frames or --mat: frame size in pixels, WIDTHxHEIGHT (default 180x120).
+    /// With --frames or --mat: frame size in pixels, WIDTHxHEIGHT (default 180x120; 150x100 to
+    /// 4096x4096). All frames together may hold at most 1 GiB of pixels.
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     pub size: Option<(usize, usize)>,
+}
+
+impl SynthArgs {
+    /// The limit on all frames together (each option is bounded alone by its parser): `defaults`
+    /// are (healthy, steatotic, frames per patient, width, height) when not given.
+    pub fn check_total(&self, defaults: (usize, usize, usize, usize, usize)) -> Result<(), String> {
+        let (h, s, f, w, hh) = defaults;
+        let (w, hh) = self.size.unwrap_or((w, hh));
+        let patients = self.healthy.unwrap_or(h) + self.steatotic.unwrap_or(s);
+        let frames = patients.saturating_mul(self.per_patient.unwrap_or(f));
+        let pixels = frames.saturating_mul(w).saturating_mul(hh);
+        if pixels > MAX_SYNTH_PIXELS {
+            return Err(format!(
+                "{frames} frames of {w}x{hh} are {} MiB of pixels, over the limit of {} MiB: \
+                 fewer patients (--healthy, --steatotic), --per-patient or a smaller --size",
+                pixels >> 20,
+                MAX_SYNTH_PIXELS >> 20
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -180,8 +241,14 @@ fn parse_size(s: &str) -> Result<(usize, usize), String> {
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT, e.g. 636x434"))?;
     match (w.trim().parse::<usize>(), h.trim().parse::<usize>()) {
-        (Ok(w), Ok(h)) if w >= 150 && h >= 100 => Ok((w, h)),
-        (Ok(_), Ok(_)) => Err(format!("'{s}': frames must be at least 150x100")),
+        (Ok(w), Ok(h))
+            if (150..=MAX_SYNTH_SIDE).contains(&w) && (100..=MAX_SYNTH_SIDE).contains(&h) =>
+        {
+            Ok((w, h))
+        }
+        (Ok(_), Ok(_)) => Err(format!(
+            "'{s}': frames must be at least 150x100 and at most {MAX_SYNTH_SIDE}x{MAX_SYNTH_SIDE}"
+        )),
         _ => Err(format!("'{s}' is not WIDTHxHEIGHT, e.g. 636x434")),
     }
 }
@@ -229,6 +296,9 @@ pub struct ImportFilesArgs {
     /// Derive the patient id from the file name: a regex whose first group is the id.
     #[arg(long, value_name = "REGEX")]
     pub patient_from: Option<String>,
+    /// Read input files that are symbolic links leading out of DIR (refused by default).
+    #[arg(long)]
+    pub allow_links: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,17 +317,21 @@ pub struct RoiExtractArgs {
     /// Boxes: file,liver_x,liver_y,kidney_x,kidney_y (top-left corners of 28x28 boxes).
     #[arg(long, value_name = "CSV")]
     pub coords: PathBuf,
-    /// Output ROI folder (must be empty or not exist).
+    /// Output ROI folder (must be empty or not exist, and outside the frames folder).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Read frames that are symbolic links leading out of the frames folder (refused by default).
+    #[arg(long)]
+    pub allow_links: bool,
 }
 
 /// Training hyperparameters shared by `train` and `reproduce`.
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
-    /// Epochs (paper: 250).
-    #[arg(long, default_value_t = 250)]
-    pub epochs: usize,
+    /// Epochs (paper: 250). With --resume: the run's new target (default: its configured epochs;
+    /// a larger number extends a finished run).
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
     /// Batch size (paper: 64).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -277,6 +351,16 @@ pub struct HyperArgs {
     /// Write a checkpoint every N epochs (and after the last).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub checkpoint_every: usize,
+}
+
+impl HyperArgs {
+    /// The paper's number of epochs.
+    pub const PAPER_EPOCHS: usize = 250;
+
+    /// `--epochs`, or the paper's 250.
+    pub fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(Self::PAPER_EPOCHS)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -337,11 +421,11 @@ pub struct TraverseArgs {
     /// The PNG to write.
     #[arg(long, value_name = "FILE.png")]
     pub out: PathBuf,
-    /// Number of steps.
-    #[arg(long, default_value_t = 5)]
+    /// Number of steps, 2 to 64.
+    #[arg(long, default_value_t = 5, value_parser = parse_steps)]
     pub steps: usize,
-    /// Range in standard deviations (from -R to +R).
-    #[arg(long, default_value_t = 2.0)]
+    /// Range in standard deviations (from -R to +R): above 0, at most 10.
+    #[arg(long, default_value_t = 2.0, value_parser = parse_range)]
     pub range: f64,
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
     pub device: DeviceSpec,

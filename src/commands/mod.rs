@@ -18,8 +18,9 @@ use crate::cli::{
     ClassifyArgs, DataArgs, EvalArgs, HyperArgs, SynthArgs, TrainArgs, TraverseArgs, TuiArgs,
     WatchArgs,
 };
+use crate::data::frames::StagedDir;
 use crate::data::synth::{generate, SynthConfig};
-use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions, Split};
+use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions};
 use crate::eval::{self, report, traversal};
 use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
@@ -65,25 +66,21 @@ fn load_data(args: &DataArgs) -> Result<(PathBuf, LoadOptions, Dataset)> {
 
 pub fn synth(args: &SynthArgs) -> Result<()> {
     if args.frames || args.mat {
+        let d = crate::data::synth_frames::FrameSynthConfig::default();
+        args.check_total((d.healthy, d.steatotic, d.frames, d.width, d.height))
+            .map_err(anyhow::Error::msg)?;
         return import::synth_frames(args);
     }
-    if args.out.exists()
-        && std::fs::read_dir(&args.out)
-            .with_context(|| format!("cannot read {}", args.out.display()))?
-            .next()
-            .is_some()
-    {
-        bail!(
-            "{} is not empty: choose an empty or new folder (nothing was written)",
-            args.out.display()
-        );
-    }
+    // Filled in a hidden sibling and renamed into place: a folder that is not empty, or a link, is
+    // refused before anything is written.
+    let staged = StagedDir::new(&args.out)?;
     let cfg = SynthConfig {
         seed: args.seed,
         ..SynthConfig::default()
     };
     let rois = generate(&cfg);
-    write_folder(&args.out, &rois)?;
+    write_folder(staged.path(), &rois)?;
+    staged.commit()?;
     println!(
         "wrote {} ROIs of {} patients ({} healthy, {} steatotic) to {}",
         rois.len(),
@@ -95,25 +92,38 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs a training job to its end, showing progress.
-fn run_job(job: Job, progress: &mut Progress) -> Result<()> {
+/// Runs a training job to its end, showing progress. Succeeds only when the job said it
+/// finished (or stopped) and its thread ended cleanly: any failure, panic included, is an error.
+pub(crate) fn run_job(job: Job, progress: &mut Progress) -> Result<()> {
+    if let Some(old) = &job.lock.took_over {
+        eprintln!(
+            "note: {} was left locked by {old}, which is no longer running; taken over",
+            job.dir.path.display()
+        );
+    }
     let handle = train::spawn(job);
     let mut failure = None;
+    let mut finished = false;
     for event in handle.events.iter() {
+        if matches!(event, train::Event::Finished { .. }) {
+            finished = true;
+        }
         if let Some(msg) = progress.show(&event) {
             failure = Some(msg);
         }
     }
-    let _ = handle.thread.join();
-    match failure {
-        Some(msg) => bail!("training failed: {msg}"),
-        None => Ok(()),
+    let joined = handle.thread.join();
+    match (failure, joined, finished) {
+        (Some(msg), _, _) => bail!("training failed: {msg}"),
+        (None, Err(_), _) => bail!("training failed: the training thread panicked"),
+        (None, Ok(()), false) => bail!("training failed: the training thread ended without a word"),
+        (None, Ok(()), true) => Ok(()),
     }
 }
 
 fn train_config(h: &HyperArgs) -> Result<TrainConfig> {
     let cfg = TrainConfig {
-        epochs: h.epochs,
+        epochs: h.epochs(),
         batch: h.batch,
         lr: h.lr.unwrap_or_else(|| h.model.paper_lr()),
         seed: h.seed,
@@ -140,40 +150,20 @@ fn new_job(run: PathBuf, data: &DataArgs, split: Option<&Path>, hyper: &HyperArg
     })?)
 }
 
-fn resume_job(path: &Path, hyper: &HyperArgs) -> Result<Job> {
-    let dir = RunDir::new(path);
-    let mut config = dir.read_config()?;
-    let device = hyper.device.open().map_err(anyhow::Error::msg)?;
-    let ckpts = dir.checkpoints();
-    if crate::train::checkpoint::list(&ckpts).is_empty() {
-        bail!(
-            "{} has no checkpoint to resume from (looked in {})",
-            path.display(),
-            ckpts.display()
-        );
-    }
-    // Check the checkpoint now, so a damaged one is reported before anything starts.
-    crate::train::checkpoint::load_latest(&ckpts, &device)?;
-    let opts = config.data.options()?;
-    let dataset = load_folder(&config.data.dir, &opts)?;
-    let split = Split::from_csv(&dir.split(), &dataset)?;
-    // A larger --epochs extends a finished run.
-    if hyper.epochs > config.train.epochs {
-        config.train.epochs = hyper.epochs;
-    }
-    Ok(Job {
-        dir,
-        config,
-        dataset,
-        split,
-        device,
-        resume: true,
-    })
-}
-
 pub fn train(args: &TrainArgs) -> Result<()> {
     let job = if let Some(run) = &args.resume {
-        resume_job(run, &args.hyper)?
+        match train::resume_job(run, args.hyper.epochs, &args.hyper.device)? {
+            train::Resume::Job(job) => *job,
+            train::Resume::Finished { epochs } => {
+                println!(
+                    "{} is finished: it has trained all its {epochs} epochs; nothing was \
+                     changed. To train it further: vqtex train --resume {} --epochs M (M > {epochs})",
+                    run.display(),
+                    run.display()
+                );
+                return Ok(());
+            }
+        }
     } else {
         let run = match (&args.run, &args.runs_dir) {
             (Some(r), _) => r.clone(),
@@ -239,6 +229,11 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let run = open_run(&args.run, args.device)?;
     let e = eval::evaluate(&run)?;
     let nc = eval::evaluate_no_copy(&run)?;
+    for summary in std::iter::once(&e.summary).chain(nc.as_ref().map(|n| &n.summary)) {
+        summary
+            .check_finite()
+            .map_err(|m| anyhow::anyhow!("{}: {m}; nothing was written", args.run.display()))?;
+    }
     save_eval(&run, &e, nc.as_ref())?;
     if args.json {
         println!("{}", eval_json(&e, nc.as_ref()));

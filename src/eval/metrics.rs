@@ -120,6 +120,26 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// An error naming the first metric whose mean or sd is not a finite number (a model whose
+    /// reconstructions are NaN): such a table must never be printed as if it were a result.
+    pub fn check_finite(&self) -> Result<(), String> {
+        for (name, m) in [
+            ("MSE", &self.mse),
+            ("MAE", &self.mae),
+            ("SSIM", &self.ssim),
+            ("PSNR", &self.psnr),
+        ] {
+            if !(m.mean.is_finite() && m.std.is_finite()) {
+                return Err(format!(
+                    "the test {name} is {} +- {}: the model's reconstructions are not finite \
+                     numbers",
+                    m.mean, m.std
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn of(rows: &[RoiMetrics]) -> Summary {
         Summary {
             n: rows.len(),

@@ -10,6 +10,35 @@ use crate::data::{Roi, Side};
 use crate::model::roi_tensor;
 use crate::train::LoadedRun;
 
+/// How many steps a traversal may have: the two ends at least; at most a strip of 64 images (the
+/// images are decoded in one batch).
+pub const STEPS: std::ops::RangeInclusive<usize> = 2..=64;
+
+/// The largest range, in sd, a traversal may span on each side of the mean.
+pub const MAX_RANGE: f64 = 10.0;
+
+/// `range` (sd on each side): finite, above 0, at most [`MAX_RANGE`].
+pub fn check_range(range: f64) -> Result<(), String> {
+    if !range.is_finite() || range <= 0.0 || range > MAX_RANGE {
+        return Err(format!(
+            "range {range} is out of bounds: expected a number above 0 and at most {MAX_RANGE} (sd)"
+        ));
+    }
+    Ok(())
+}
+
+/// The limits of [`traverse`] on `steps` and `range`, checked before anything is computed.
+pub fn check_limits(steps: usize, range: f64) -> Result<(), EvalError> {
+    if !STEPS.contains(&steps) {
+        return Err(EvalError::Invalid(format!(
+            "a traversal has {} to {} steps, not {steps}",
+            STEPS.start(),
+            STEPS.end()
+        )));
+    }
+    check_range(range).map_err(EvalError::Invalid)
+}
+
 /// A traversal: `steps` decoded 28x28 images and the offsets (in sd) that made them.
 pub struct Traversal {
     pub dim: usize,
@@ -26,6 +55,7 @@ pub fn traverse(
     steps: usize,
     range: f64,
 ) -> Result<Traversal, EvalError> {
+    check_limits(steps, range)?;
     let model = run.model.as_ref();
     let train: Vec<&Roi> = run
         .dataset
@@ -42,11 +72,6 @@ pub fn traverse(
             "--dim {dim} is out of range: the model has {d} latent variables (0..{})",
             d - 1
         )));
-    }
-    if steps < 2 {
-        return Err(EvalError::Invalid(
-            "a traversal needs at least 2 steps".into(),
-        ));
     }
     let mean = z.mean_keepdim(0)?;
     let summary = super::batched(&x, super::EVAL_BATCH, |b| model.latent_summary(b))?; // [N, D]
@@ -114,4 +139,29 @@ pub fn write_grid(rows: &[Vec<Vec<f32>>], scale: u32, path: &Path) -> Result<(),
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_refuse_huge_steps_and_bad_ranges() {
+        assert!(check_limits(5, 2.0).is_ok());
+        assert!(check_limits(2, MAX_RANGE).is_ok());
+        assert!(check_limits(64, 0.1).is_ok());
+        for (steps, range) in [
+            (1, 2.0),
+            (65, 2.0),
+            (1_000_000, 2.0),
+            (5, 0.0),
+            (5, -1.0),
+            (5, 10.5),
+            (5, f64::NAN),
+            (5, f64::INFINITY),
+        ] {
+            let e = check_limits(steps, range).unwrap_err().to_string();
+            assert!(e.contains("steps") || e.contains("range"), "{e}");
+        }
+    }
 }

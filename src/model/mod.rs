@@ -89,6 +89,9 @@ pub trait Autoencoder: Send {
     }
 }
 
+/// The widest layer a config may ask for (channels, token widths, latent sizes).
+pub const MAX_WIDTH: usize = 4096;
+
 /// A model and its hyperparameters, as stored in a run's `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -141,6 +144,88 @@ impl ModelConfig {
             ModelConfig::Vaenf(_) => 5e-5,
             ModelConfig::Mae(_) => 1e-4,
         }
+    }
+
+    /// Checks every size and weight against stated limits, so that a hand-edited config.json
+    /// cannot make a command allocate without bound or panic. Names the field at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        fn range(field: &str, v: usize, lo: usize, hi: usize) -> Result<(), String> {
+            if v < lo || v > hi {
+                return Err(format!("{field} must be in {lo}..={hi}, got {v}"));
+            }
+            Ok(())
+        }
+        fn weight(field: &str, v: f64, hi: f64) -> Result<(), String> {
+            if !(v.is_finite() && (0.0..=hi).contains(&v)) {
+                return Err(format!(
+                    "{field} must be a finite number in 0..={hi}, got {v}"
+                ));
+            }
+            Ok(())
+        }
+        let kind = self.name();
+        let f = |name: &str| format!("model.{name} ({kind})");
+        match self {
+            ModelConfig::Vqvae(c) => {
+                range(&f("hidden"), c.hidden, 1, MAX_WIDTH)?;
+                range(&f("latent_dim"), c.latent_dim, 1, MAX_WIDTH)?;
+                range(&f("codebook_size"), c.codebook_size, 1, 65536)?;
+                weight(&f("beta"), c.beta, 1e6)?;
+            }
+            ModelConfig::Cae(c) => {
+                range(&f("hidden"), c.hidden, 1, MAX_WIDTH)?;
+                range(&f("latent_dim"), c.latent_dim, 1, MAX_WIDTH)?;
+            }
+            ModelConfig::Vae(c) => {
+                range(&f("hidden"), c.hidden, 1, MAX_WIDTH)?;
+                range(&f("channels"), c.channels, 1, MAX_WIDTH)?;
+                range(&f("latent_dim"), c.latent_dim, 1, MAX_WIDTH)?;
+                weight(&f("beta"), c.beta, 1e6)?;
+            }
+            ModelConfig::Vaenf(c) => {
+                range(&f("hidden"), c.hidden, 1, MAX_WIDTH)?;
+                range(&f("channels"), c.channels, 1, MAX_WIDTH)?;
+                range(&f("latent_dim"), c.latent_dim, 1, MAX_WIDTH)?;
+                range(&f("flows"), c.flows, 0, 256)?;
+                weight(&f("beta"), c.beta, 1e6)?;
+            }
+            ModelConfig::Mae(c) => {
+                range(&f("patch"), c.patch, 1, 28)?;
+                if 28 % c.patch != 0 {
+                    return Err(format!("{} must divide 28, got {}", f("patch"), c.patch));
+                }
+                range(&f("width"), c.width, 1, MAX_WIDTH)?;
+                range(&f("depth"), c.depth, 1, 64)?;
+                range(&f("heads"), c.heads, 1, 64)?;
+                range(&f("mlp_ratio"), c.mlp_ratio, 1, 16)?;
+                range(&f("latent_dim"), c.latent_dim, 1, MAX_WIDTH)?;
+                range(&f("decoder_width"), c.decoder_width, 1, MAX_WIDTH)?;
+                range(&f("decoder_depth"), c.decoder_depth, 1, 64)?;
+                range(&f("decoder_heads"), c.decoder_heads, 1, 64)?;
+                for (name, width, heads) in [
+                    ("heads", c.width, c.heads),
+                    ("decoder_heads", c.decoder_width, c.decoder_heads),
+                ] {
+                    if width % heads != 0 {
+                        return Err(format!(
+                            "{} ({heads}) must divide the width ({width})",
+                            f(name)
+                        ));
+                    }
+                }
+                let patches = (28 / c.patch) * (28 / c.patch);
+                let masked = (c.mask_ratio * patches as f64).round();
+                if !(c.mask_ratio.is_finite() && masked >= 1.0 && masked < patches as f64) {
+                    return Err(format!(
+                        "{} must mask at least one of the {patches} patches and leave one \
+                         visible, got {}",
+                        f("mask_ratio"),
+                        c.mask_ratio
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Builds the model with weights drawn from the seeded RNG.

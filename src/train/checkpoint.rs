@@ -22,7 +22,20 @@ pub struct Sidecar {
     pub train_loss: Option<f64>,
     pub test_loss: Option<f64>,
     pub lr: f64,
+    /// CRC-32 of the tensors file (absent in checkpoints written before it was recorded): a
+    /// flipped bit is caught on load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
+    /// The last checkpoint of a finished run (its configured epochs reached): never pruned, so a
+    /// finished run extended with `--resume --epochs M` keeps its final weights.
+    #[serde(default, rename = "final")]
+    pub is_final: bool,
 }
+
+/// Largest checkpoint file read (the MAE's, with Adam's moments, is about 63 MB).
+pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+/// Largest sidecar read.
+const MAX_SIDECAR_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -35,6 +48,8 @@ pub enum CheckpointError {
     None(PathBuf),
     #[error("checkpoint {path} is damaged: {message}")]
     Damaged { path: PathBuf, message: String },
+    #[error("checkpoint {path} does not fit this run's model: {message}")]
+    Mismatch { path: PathBuf, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
@@ -52,12 +67,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(source) = written {
+        // A full disk must not keep the half-written temp file around to fill it again.
+        let _ = fs::remove_file(&tmp);
+        return Err(CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
     }
-    fs::rename(&tmp, path).map_err(io(path))?;
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -96,8 +119,16 @@ pub fn save(
     let path = dir.join(format!("{}.safetensors", stem(sidecar.epoch)));
     write_atomic(&path, &bytes)?;
     sidecar.bytes = bytes.len() as u64;
-    let json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serialises");
-    write_atomic(&dir.join(format!("{}.json", stem(sidecar.epoch))), &json)?;
+    sidecar.crc32 = Some(crc32fast::hash(&bytes));
+    let json = serde_json::to_vec_pretty(&sidecar).map_err(|e| CheckpointError::Damaged {
+        path: path.clone(),
+        message: format!("cannot serialise the sidecar: {e}"),
+    })?;
+    if let Err(e) = write_atomic(&dir.join(format!("{}.json", stem(sidecar.epoch))), &json) {
+        // Without its sidecar the tensors file is an orphan: remove it rather than leave it.
+        let _ = fs::remove_file(&path);
+        return Err(e);
+    }
     prune(dir, keep.max(1))?;
     Ok(path)
 }
@@ -121,7 +152,11 @@ pub fn list(dir: &Path) -> Vec<usize> {
 }
 
 fn prune(dir: &Path, keep: usize) -> Result<(), CheckpointError> {
-    let epochs = list(dir);
+    // The final checkpoint of a finished run is kept whatever `keep` says.
+    let epochs: Vec<usize> = list(dir)
+        .into_iter()
+        .filter(|&e| !read_sidecar(dir, e).is_ok_and(|s| s.is_final))
+        .collect();
     if epochs.len() > keep {
         for &e in &epochs[..epochs.len() - keep] {
             // The sidecar first, so a half-pruned checkpoint is never taken for a complete one.
@@ -147,23 +182,89 @@ pub fn load_latest(dir: &Path, device: &Device) -> Result<Loaded, CheckpointErro
     load_epoch(dir, epoch, device)
 }
 
-pub fn load_epoch(dir: &Path, epoch: usize, device: &Device) -> Result<Loaded, CheckpointError> {
+/// Reads at most `cap` bytes of `path`, refusing anything that is not a regular file or is longer.
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, CheckpointError> {
+    use std::io::Read;
+    let f = fs::File::open(path).map_err(io(path))?;
+    let meta = f.metadata().map_err(io(path))?;
+    if !meta.is_file() {
+        return Err(CheckpointError::Damaged {
+            path: path.to_path_buf(),
+            message: "it is not a regular file".into(),
+        });
+    }
+    if meta.len() > cap {
+        return Err(CheckpointError::Damaged {
+            path: path.to_path_buf(),
+            message: format!(
+                "it is {} bytes long, more than the {cap} allowed",
+                meta.len()
+            ),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(cap + 1).read_to_end(&mut bytes).map_err(io(path))?;
+    if bytes.len() as u64 > cap {
+        return Err(CheckpointError::Damaged {
+            path: path.to_path_buf(),
+            message: format!("it grew past the {cap} bytes allowed while being read"),
+        });
+    }
+    Ok(bytes)
+}
+
+/// The sidecar of checkpoint `epoch`, checked for values no training writes.
+pub fn read_sidecar(dir: &Path, epoch: usize) -> Result<Sidecar, CheckpointError> {
     let json = dir.join(format!("{}.json", stem(epoch)));
+    let damaged = |message: String| CheckpointError::Damaged {
+        path: json.clone(),
+        message,
+    };
+    let text = read_capped(&json, MAX_SIDECAR_BYTES)?;
+    let sidecar: Sidecar = serde_json::from_slice(&text)
+        .map_err(|e| damaged(format!("its sidecar is unreadable: {e}")))?;
+    if sidecar.epoch != epoch {
+        return Err(damaged(format!(
+            "its sidecar says epoch {}, its name epoch {epoch}",
+            sidecar.epoch
+        )));
+    }
+    if !(sidecar.lr.is_finite() && sidecar.lr > 0.0) {
+        return Err(damaged(format!(
+            "its learning rate is {}, not a positive finite number",
+            sidecar.lr
+        )));
+    }
+    for (what, v) in [("train", sidecar.train_loss), ("test", sidecar.test_loss)] {
+        if v.is_some_and(|v| !v.is_finite()) {
+            return Err(damaged(format!("its {what} loss is not finite")));
+        }
+    }
+    Ok(sidecar)
+}
+
+pub fn load_epoch(dir: &Path, epoch: usize, device: &Device) -> Result<Loaded, CheckpointError> {
     let path = dir.join(format!("{}.safetensors", stem(epoch)));
     let damaged = |message: String| CheckpointError::Damaged {
         path: path.clone(),
         message,
     };
-    let text = fs::read(&json).map_err(io(&json))?;
-    let sidecar: Sidecar = serde_json::from_slice(&text)
-        .map_err(|e| damaged(format!("its sidecar {} is unreadable: {e}", json.display())))?;
-    let bytes = fs::read(&path).map_err(io(&path))?;
+    let sidecar = read_sidecar(dir, epoch)?;
+    let bytes = read_capped(&path, MAX_CHECKPOINT_BYTES)?;
     if bytes.len() as u64 != sidecar.bytes {
         return Err(damaged(format!(
             "it is {} bytes long, its sidecar says {} (truncated?)",
             bytes.len(),
             sidecar.bytes
         )));
+    }
+    if let Some(crc) = sidecar.crc32 {
+        let actual = crc32fast::hash(&bytes);
+        if actual != crc {
+            return Err(damaged(format!(
+                "its CRC-32 is {actual:08x}, its sidecar says {crc:08x} (the file was altered)"
+            )));
+        }
     }
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| damaged(format!("not a valid safetensors file: {e}")))?;
@@ -173,3 +274,135 @@ pub fn load_epoch(dir: &Path, epoch: usize, device: &Device) -> Result<Loaded, C
         path,
     })
 }
+
+impl Loaded {
+    /// Checks the checkpoint against the model it is to be loaded into: every expected tensor
+    /// present with its shape and dtype (f32), no unexpected tensor, every value finite, and the
+    /// sidecar naming the same model. `expected` maps each name (parameters and the optimizer's
+    /// `adam.m.*`/`adam.v.*`) to its shape.
+    pub fn validate(
+        &self,
+        model: &str,
+        expected: &[(String, Vec<usize>)],
+    ) -> Result<(), CheckpointError> {
+        let mismatch = |message: String| CheckpointError::Mismatch {
+            path: self.path.clone(),
+            message,
+        };
+        if self.sidecar.model != model {
+            return Err(mismatch(format!(
+                "it holds a {} model, the run is a {model}",
+                self.sidecar.model
+            )));
+        }
+        for (name, shape) in expected {
+            let t = self
+                .tensors
+                .get(name)
+                .ok_or_else(|| mismatch(format!("tensor '{name}' is missing")))?;
+            if t.dims() != shape.as_slice() {
+                return Err(mismatch(format!(
+                    "tensor '{name}' has shape {:?}, the model expects {shape:?}",
+                    t.dims()
+                )));
+            }
+            if t.dtype() != candle_core::DType::F32 {
+                return Err(mismatch(format!(
+                    "tensor '{name}' is {:?}, the model expects f32",
+                    t.dtype()
+                )));
+            }
+            let finite = t
+                .flatten_all()
+                .and_then(|f| f.to_vec1::<f32>())
+                .map(|v| v.iter().all(|x| x.is_finite()))
+                .map_err(|e| mismatch(format!("tensor '{name}' cannot be read: {e}")))?;
+            if !finite {
+                return Err(CheckpointError::Damaged {
+                    path: self.path.clone(),
+                    message: format!("tensor '{name}' holds NaN or infinite values"),
+                });
+            }
+        }
+        if self.tensors.len() != expected.len() {
+            let known: std::collections::HashSet<&str> =
+                expected.iter().map(|(n, _)| n.as_str()).collect();
+            let mut extra: Vec<&str> = self
+                .tensors
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !known.contains(k))
+                .collect();
+            extra.sort_unstable();
+            return Err(mismatch(format!(
+                "it holds tensors the model does not have: {}",
+                extra.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Removes what a dead writer may have left in `dir`: temp files (`.*.tmp`) and tensors files
+/// without a sidecar. Only the holder of the run's lock may call this (a live writer's temp file
+/// would otherwise go). Returns the names removed.
+pub fn remove_leftovers(dir: &Path) -> Vec<String> {
+    let complete: std::collections::HashSet<usize> = list(dir).into_iter().collect();
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let orphan = name
+            .strip_prefix("epoch-")
+            .and_then(|n| n.strip_suffix(".safetensors"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|e| !complete.contains(&e));
+        let temp = name.starts_with('.') && name.ends_with(".tmp");
+        if (orphan || temp) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            if fs::remove_file(entry.path()).is_ok() {
+                removed.push(name);
+            }
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The tensors a checkpoint of `model` holds: its parameters and Adam's two moments of each.
+pub fn expected_tensors(model: &dyn crate::model::Autoencoder) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for (name, var) in model.params().iter() {
+        out.push((name.clone(), var.dims().to_vec()));
+        for key in ["m", "v"] {
+            out.push((format!("adam.{key}.{name}"), var.dims().to_vec()));
+        }
+    }
+    out
+}
+
+/// Loads the newest complete checkpoint and checks it against `model` (see [`Loaded::validate`]).
+pub fn load_latest_for(
+    dir: &Path,
+    model: &dyn crate::model::Autoencoder,
+    device: &Device,
+) -> Result<Loaded, CheckpointError> {
+    let loaded = load_latest(dir, device)?;
+    loaded.validate(model.name(), &expected_tensors(model))?;
+    Ok(loaded)
+}
+
+/// Marks checkpoint `epoch` as the final one of a finished run, so pruning keeps it.
+pub fn mark_final(dir: &Path, epoch: usize) -> Result<(), CheckpointError> {
+    let mut sidecar = read_sidecar(dir, epoch)?;
+    if sidecar.is_final {
+        return Ok(());
+    }
+    sidecar.is_final = true;
+    let json = serde_json::to_vec_pretty(&sidecar).map_err(|e| CheckpointError::Damaged {
+        path: dir.to_path_buf(),
+        message: format!("cannot serialise the sidecar: {e}"),
+    })?;
+    write_atomic(&dir.join(format!("{}.json", stem(epoch))), &json)
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::data::LoadOptions;
 use crate::model::ModelConfig;
 
+/// The most epochs a run may be configured for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// The largest batch.
+pub const MAX_BATCH: usize = 65_536;
+
 /// Training hyperparameters (paper defaults: 250 epochs, batch 64, Adam, lr 2e-4 for the VQ-VAE).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -37,11 +42,17 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the numbers a user typed, naming the option at fault.
     pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 {
-            return Err("--epochs must be at least 1".into());
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            return Err(format!(
+                "--epochs must be in 1..={MAX_EPOCHS}, got {}",
+                self.epochs
+            ));
         }
-        if self.batch == 0 {
-            return Err("--batch must be at least 1".into());
+        if self.batch == 0 || self.batch > MAX_BATCH {
+            return Err(format!(
+                "--batch must be in 1..={MAX_BATCH}, got {}",
+                self.batch
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!(
@@ -51,6 +62,9 @@ impl TrainConfig {
         }
         if self.checkpoint_every == 0 {
             return Err("checkpoint_every must be at least 1".into());
+        }
+        if self.keep_checkpoints == 0 {
+            return Err("keep_checkpoints must be at least 1".into());
         }
         Ok(())
     }
@@ -117,4 +131,25 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub const VERSION: u32 = 1;
+
+    /// Checks a config read from disk before anything is built from it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version != Self::VERSION {
+            return Err(format!(
+                "version {} is not one this vqtex reads ({})",
+                self.version,
+                Self::VERSION
+            ));
+        }
+        self.model.validate()?;
+        self.train.validate()?;
+        if !(self.test_fraction.is_finite() && self.test_fraction > 0.0 && self.test_fraction < 1.0)
+        {
+            return Err(format!(
+                "test_fraction must be between 0 and 1, got {}",
+                self.test_fraction
+            ));
+        }
+        Ok(())
+    }
 }

@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod event;
+pub mod lock;
 pub mod optim;
 #[cfg(test)]
 mod phase_bench;
@@ -12,5 +13,8 @@ pub mod worker;
 
 pub use config::{DataSpec, RunConfig, TrainConfig};
 pub use event::{Command, EpochRecord, Event, Terms};
-pub use run::{fresh_dir, new_job, LoadedRun, NewRun, RunDir, RunError};
+pub use lock::{Holder, RunLock};
+pub use run::{
+    fresh_dir, new_job, resume_job, LoadedRun, NewRun, Resume, RunDir, RunError, RunStatus,
+};
 pub use worker::{spawn, Handle, Job};

@@ -7,6 +7,7 @@ use candle_core::Device;
 use super::checkpoint::{self, CheckpointError};
 use super::config::RunConfig;
 use super::event::EpochRecord;
+use super::lock::{self, Holder, LockError, RunLock};
 use crate::data::{load_folder, DataError, Dataset, Split};
 use crate::model::Autoencoder;
 
@@ -31,9 +32,12 @@ pub enum RunError {
     Restore { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Locked(#[from] LockError),
 }
 
-/// A folder `base/prefix-YYYYMMDD-HHMMSS[-N]` that does not exist yet.
+/// A folder `base/prefix-YYYYMMDD-HHMMSS[-N]` that does not exist yet. (Two processes that pick
+/// the same name are kept apart by [`RunDir::create`]'s lock and its refusal of an existing run.)
 pub fn fresh_dir(base: &Path, prefix: &str) -> PathBuf {
     let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let stamp = t
@@ -94,8 +98,9 @@ pub fn new_job(new: NewRun<'_>) -> Result<super::Job, RunError> {
         test_fraction: 0.2,
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
+    config.model.validate().map_err(RunError::Invalid)?;
     let dir = RunDir::new(new.dir);
-    dir.create(&config, &split.to_csv(&dataset))?;
+    let lock = dir.create(&config, &split.to_csv(&dataset))?;
     Ok(super::Job {
         dir,
         config,
@@ -103,8 +108,112 @@ pub fn new_job(new: NewRun<'_>) -> Result<super::Job, RunError> {
         split,
         device,
         resume: false,
+        lock,
     })
 }
+
+/// What `--resume` found.
+pub enum Resume {
+    /// A job that continues the run (from its newest checkpoint, or from epoch 1 when it was killed
+    /// before its first one).
+    Job(Box<super::Job>),
+    /// The run has already trained its configured epochs; nothing was changed.
+    Finished { epochs: usize },
+}
+
+/// Prepares `--resume`: takes the run's lock (refusing a run another process writes), removes a
+/// dead writer's leftovers, checks the newest checkpoint against the model, and sets the target:
+/// `epochs` when given (updating config.json), else the run's configured epochs. A finished run
+/// with no larger `epochs` is reported as [`Resume::Finished`] and left as it was.
+pub fn resume_job(
+    path: &Path,
+    epochs: Option<usize>,
+    device: &crate::device::DeviceSpec,
+) -> Result<Resume, RunError> {
+    let dir = RunDir::new(path);
+    let mut config = dir.read_config()?;
+    let lock = RunLock::acquire(path)?;
+    let device = device.open().map_err(RunError::Invalid)?;
+    let ckpts = dir.checkpoints();
+    checkpoint::remove_leftovers(&ckpts);
+    let done = match checkpoint::list(&ckpts).last() {
+        Some(_) => {
+            // Check the checkpoint now, so a damaged one is reported before anything starts.
+            let model = config
+                .model
+                .build(config.train.seed, &device)
+                .map_err(|e| RunError::Invalid(format!("cannot build the model: {e}")))?;
+            checkpoint::load_latest_for(&ckpts, model.as_ref(), &device)?
+                .sidecar
+                .epoch
+        }
+        None => 0,
+    };
+    let target = epochs.unwrap_or(config.train.epochs);
+    if target < done {
+        return Err(RunError::Invalid(format!(
+            "--epochs {target} is below the {done} epochs {} has already trained",
+            path.display()
+        )));
+    }
+    if target == done {
+        return Ok(Resume::Finished { epochs: done });
+    }
+    let opts = config.data.options()?;
+    let dataset = load_folder(&config.data.dir, &opts)?;
+    let split = Split::from_csv(&dir.split(), &dataset)?;
+    if target != config.train.epochs {
+        if done > 0 && done == config.train.epochs {
+            // Extending a finished run: its final checkpoint stays whatever pruning says.
+            checkpoint::mark_final(&ckpts, done)?;
+        }
+        config.train.epochs = target;
+        config.train.validate().map_err(RunError::Invalid)?;
+        dir.write_config(&config)?;
+    }
+    Ok(Resume::Job(Box::new(super::Job {
+        dir,
+        config,
+        dataset,
+        split,
+        device,
+        resume: done > 0,
+        lock,
+    })))
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStatus {
+    /// A live process holds the run's lock.
+    Running(Holder),
+    /// Its newest checkpoint is at its configured epochs.
+    Finished,
+    /// Checkpointed part of the way, and nobody is writing it.
+    Stopped,
+    /// No checkpoint yet, and nobody is writing it.
+    Empty,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Running(_) => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Empty => "empty",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The largest config.json read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Paths of a run directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,19 +245,62 @@ impl RunDir {
         self.config().is_file()
     }
 
-    /// Creates a new run directory, refusing one that already holds a run.
-    pub fn create(&self, config: &RunConfig, split_csv: &str) -> Result<(), RunError> {
-        if self.is_run() {
-            return Err(RunError::Exists(self.path.clone()));
+    /// The lock file.
+    pub fn lock_file(&self) -> PathBuf {
+        self.path.join(lock::LOCK_FILE)
+    }
+
+    /// Where the run stands: running when a live process holds its lock.
+    pub fn status(&self, config: &RunConfig) -> RunStatus {
+        if let Some(h) = lock::holder(&self.path) {
+            return RunStatus::Running(h);
         }
+        match checkpoint::list(&self.checkpoints()).last() {
+            Some(&e) if e >= config.train.epochs => RunStatus::Finished,
+            Some(_) => RunStatus::Stopped,
+            None => RunStatus::Empty,
+        }
+    }
+
+    /// Creates a new run directory and returns its lock, refusing a folder that holds a run
+    /// (one that another process is writing, or that has a checkpoint). A run that was killed
+    /// before its first checkpoint is started again: its log and leftovers are cleared.
+    pub fn create(&self, config: &RunConfig, split_csv: &str) -> Result<RunLock, RunError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| RunError::Io { path, source }
         };
+        std::fs::create_dir_all(&self.path).map_err(io(&self.path))?;
+        let lock = RunLock::acquire(&self.path)?;
+        if self.is_run() {
+            if !checkpoint::list(&self.checkpoints()).is_empty() {
+                return Err(RunError::Exists(self.path.clone()));
+            }
+            // Killed before its first checkpoint: nothing worth keeping was trained.
+            checkpoint::remove_leftovers(&self.checkpoints());
+            match std::fs::remove_file(self.metrics()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(RunError::Io {
+                        path: self.metrics(),
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
+        }
         std::fs::create_dir_all(self.checkpoints()).map_err(io(&self.path))?;
-        let json = serde_json::to_vec_pretty(config).expect("config serialises");
         checkpoint::write_atomic(&self.split(), split_csv.as_bytes())?;
         // config.json last: its presence marks a complete run directory.
+        self.write_config(config)?;
+        Ok(lock)
+    }
+
+    /// Writes `config.json` atomically.
+    pub fn write_config(&self, config: &RunConfig) -> Result<(), RunError> {
+        let json = serde_json::to_vec_pretty(config).map_err(|e| RunError::BadConfig {
+            path: self.config(),
+            message: e.to_string(),
+        })?;
         checkpoint::write_atomic(&self.config(), &json)?;
         Ok(())
     }
@@ -158,14 +310,28 @@ impl RunDir {
         if !self.is_run() {
             return Err(RunError::NotARun(self.path.clone()));
         }
+        let bad = |message: String| RunError::BadConfig {
+            path: self.config(),
+            message,
+        };
+        let meta = std::fs::metadata(self.config()).map_err(|source| RunError::Io {
+            path: self.config(),
+            source,
+        })?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(bad(format!(
+                "it is {} bytes long; a run's config is a few hundred bytes (at most \
+                 {MAX_CONFIG_BYTES} are read)",
+                meta.len()
+            )));
+        }
         let text = std::fs::read(self.config()).map_err(|source| RunError::Io {
             path: self.config(),
             source,
         })?;
-        serde_json::from_slice(&text).map_err(|e| RunError::BadConfig {
-            path: self.config(),
-            message: e.to_string(),
-        })
+        let config: RunConfig = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        config.validate().map_err(bad)?;
+        Ok(config)
     }
 
     pub fn records(&self) -> Vec<EpochRecord> {
@@ -192,15 +358,15 @@ impl LoadedRun {
         let opts = config.data.options()?;
         let dataset = load_folder(&config.data.dir, &opts)?;
         let split = Split::from_csv(&dir.split(), &dataset)?;
-        let ckpt = checkpoint::load_latest(&dir.checkpoints(), device)?;
+        let model = config
+            .model
+            .build(config.train.seed, device)
+            .map_err(|e| RunError::Invalid(format!("cannot build the model: {e}")))?;
+        let ckpt = checkpoint::load_latest_for(&dir.checkpoints(), model.as_ref(), device)?;
         let restore = |message: String| RunError::Restore {
             path: ckpt.path.clone(),
             message,
         };
-        let model = config
-            .model
-            .build(config.train.seed, device)
-            .map_err(|e| restore(e.to_string()))?;
         model
             .params()
             .load(&ckpt.tensors)

@@ -1,7 +1,7 @@
 //! The training job: runs on its own thread (candle is blocking), owns its model, takes commands and
 //! sends events through channels. The CLI prints the events; the workbench folds them into its panes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -28,6 +28,8 @@ pub struct Job {
     pub device: Device,
     /// Continue from the run's newest checkpoint.
     pub resume: bool,
+    /// The run's lock, held until the job's thread ends: one writer per run.
+    pub lock: super::RunLock,
 }
 
 /// The caller's end of a running job.
@@ -41,11 +43,37 @@ pub struct Handle {
 pub fn spawn(job: Job) -> Handle {
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (ev_tx, ev_rx) = mpsc::channel();
+    let ev_tx2 = ev_tx.clone();
     let thread = std::thread::Builder::new()
         .name("vqtex-train".into())
         .spawn(move || {
             let started = Instant::now();
-            match train(job, &cmd_rx, &ev_tx) {
+            let mut pending = None;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                train(&job, &cmd_rx, &ev_tx, &mut pending)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                Err(format!("internal error in the training thread: {what}"))
+            });
+            // Whatever ended the job, the last completed epoch reaches the disk.
+            let saved = pending.take().map(|p: Pending| p.save());
+            let result = match (result, saved) {
+                (Ok(_), Some(Err(e))) => Err(format!("cannot write the last checkpoint: {e}")),
+                (Err(m), Some(Err(e))) => Err(format!("{m}; the last checkpoint failed too: {e}")),
+                (r, Some(Ok((epoch, path)))) => {
+                    let _ = ev_tx.send(Event::Checkpoint { epoch, path });
+                    r
+                }
+                (r, None) => r,
+            };
+            // The lock goes only now, after the last write.
+            drop(job);
+            match result {
                 Ok((epochs, stopped)) => {
                     let _ = ev_tx.send(Event::Finished {
                         epochs,
@@ -57,8 +85,19 @@ pub fn spawn(job: Job) -> Handle {
                     let _ = ev_tx.send(Event::Failed { message });
                 }
             }
-        })
-        .expect("spawn training thread");
+        });
+    let thread = match thread {
+        Ok(t) => t,
+        Err(e) => {
+            // No thread: report it through the channel the caller reads, from a thread that
+            // does nothing else (spawning cannot fail twice in a row for lack of resources in
+            // any way we could handle better).
+            let _ = ev_tx2.send(Event::Failed {
+                message: format!("cannot start the training thread: {e}"),
+            });
+            std::thread::spawn(|| {})
+        }
+    };
     Handle {
         commands: cmd_tx,
         events: ev_rx,
@@ -147,6 +186,24 @@ pub fn code_stats(hist: &[u64]) -> (usize, f64) {
     (used, entropy.exp())
 }
 
+/// The last completed epoch, held in memory when it was not checkpointed (`checkpoint_every` > 1),
+/// so that a stop, an error or a panic later in the run still writes it before the job ends.
+struct Pending {
+    dir: std::path::PathBuf,
+    tensors: std::collections::HashMap<String, Tensor>,
+    sidecar: Sidecar,
+    keep: usize,
+}
+
+impl Pending {
+    fn save(self) -> Result<(usize, std::path::PathBuf), String> {
+        let epoch = self.sidecar.epoch;
+        checkpoint::save(&self.dir, &self.tensors, self.sidecar, self.keep)
+            .map(|p| (epoch, p))
+            .map_err(|e| e.to_string())
+    }
+}
+
 enum Control {
     Continue,
     Stop,
@@ -190,7 +247,12 @@ fn poll(rx: &Receiver<Command>, tx: &Sender<Event>, opt: &mut Adam, save: &mut b
     }
 }
 
-fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize, bool), String> {
+fn train(
+    job: &Job,
+    rx: &Receiver<Command>,
+    tx: &Sender<Event>,
+    pending: &mut Option<Pending>,
+) -> Result<(usize, bool), String> {
     let cfg = &job.config.train;
     let e = |what: &str| {
         let what = what.to_string();
@@ -205,7 +267,7 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
         .map_err(e("creating the optimizer"))?;
     let mut start_epoch = 0;
     if job.resume {
-        let ckpt = checkpoint::load_latest(&job.dir.checkpoints(), &job.device)
+        let ckpt = checkpoint::load_latest_for(&job.dir.checkpoints(), model.as_ref(), &job.device)
             .map_err(|err| err.to_string())?;
         model
             .params()
@@ -215,9 +277,10 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
             .map_err(|err| format!("{}: {err}", ckpt.path.display()))?;
         opt.lr = ckpt.sidecar.lr;
         start_epoch = ckpt.sidecar.epoch;
-        runlog::truncate_after(&job.dir.metrics(), start_epoch)
-            .map_err(|err| format!("{}: {err}", job.dir.metrics().display()))?;
     }
+    // The log matches the checkpoint the run starts from (none: epoch 0).
+    runlog::truncate_after(&job.dir.metrics(), start_epoch)
+        .map_err(|err| format!("{}: {err}", job.dir.metrics().display()))?;
     let train_idx = job.dataset.indices(&job.split, Side::Train);
     let test_idx = job.dataset.indices(&job.split, Side::Test);
     let pick = |idx: &[usize]| {
@@ -320,19 +383,35 @@ fn train(job: Job, rx: &Receiver<Command>, tx: &Sender<Event>) -> Result<(usize,
             .map_err(|err| format!("{}: {err}", job.dir.metrics().display()))?;
         let (train_loss, test_loss) = (record.train["total"], record.test.get("total").copied());
         let _ = tx.send(Event::Epoch(record));
-        if epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs || save_requested {
+        let sidecar = Sidecar {
+            epoch,
+            step: opt.step,
+            model: model.name().to_string(),
+            bytes: 0,
+            train_loss: Some(train_loss),
+            test_loss,
+            lr: opt.lr,
+            crc32: None,
+            is_final: epoch == cfg.epochs,
+        };
+        if epoch % cfg.checkpoint_every != 0 && epoch != cfg.epochs && !save_requested {
+            // Not due: keep a copy in memory, written if the job ends before the next one.
+            let mut tensors = HashMap::new();
+            for (name, t) in model.params().tensors() {
+                tensors.insert(name, t.copy().map_err(e("copying weights"))?);
+            }
+            tensors.extend(opt.state());
+            *pending = Some(Pending {
+                dir: job.dir.checkpoints(),
+                tensors,
+                sidecar,
+                keep: cfg.keep_checkpoints,
+            });
+        } else {
+            *pending = None;
             save_requested = false;
             let mut tensors = model.params().tensors();
             tensors.extend(opt.state());
-            let sidecar = Sidecar {
-                epoch,
-                step: opt.step,
-                model: model.name().to_string(),
-                bytes: 0,
-                train_loss: Some(train_loss),
-                test_loss,
-                lr: opt.lr,
-            };
             let path = checkpoint::save(
                 &job.dir.checkpoints(),
                 &tensors,
@@ -367,6 +446,88 @@ mod tests {
         );
         let after = clip_grad_norm(model.as_ref(), &mut grads, f64::INFINITY).unwrap();
         assert!((after - 0.5).abs() < 1e-3, "norm after clipping {after}");
+    }
+
+    /// A job on a tiny synthetic dataset in `dir`, with `edit` applied to its training settings
+    /// after validation (as a hand-edited config.json would arrive if nothing checked it).
+    fn job(dir: &std::path::Path, edit: impl FnOnce(&mut super::super::TrainConfig)) -> Job {
+        use crate::data::synth::{generate, SynthConfig};
+        let rois = generate(&SynthConfig {
+            seed: 1,
+            healthy: 2,
+            steatotic: 3,
+            frames: 4,
+        });
+        let dataset = crate::data::Dataset {
+            root: dir.to_path_buf(),
+            rois,
+        };
+        let mut new = super::super::new_job(super::super::NewRun {
+            dir: dir.to_path_buf(),
+            model: ModelConfig::Cae(Default::default()),
+            train: super::super::TrainConfig {
+                epochs: 4,
+                ..Default::default()
+            },
+            device: crate::device::DeviceSpec::Cpu,
+            data_dir: dir.to_path_buf(),
+            load: &Default::default(),
+            dataset,
+            split_file: None,
+        })
+        .unwrap();
+        edit(&mut new.config.train);
+        new
+    }
+
+    fn events(handle: Handle) -> Vec<Event> {
+        let evs: Vec<Event> = handle.events.iter().collect();
+        handle
+            .thread
+            .join()
+            .expect("the thread itself never panics");
+        evs
+    }
+
+    #[test]
+    fn a_panic_in_training_is_reported_as_a_failure_never_as_finished() {
+        let tmp = tempfile::tempdir().unwrap();
+        // batch 0 makes `chunks` panic inside the epoch loop.
+        let evs = events(spawn(job(tmp.path(), |t| t.batch = 0)));
+        assert!(
+            !evs.iter().any(|e| matches!(e, Event::Finished { .. })),
+            "no Finished after a panic"
+        );
+        let Some(Event::Failed { message }) = evs.last() else {
+            panic!("the last event is not a failure")
+        };
+        assert!(message.contains("internal error"), "{message}");
+        // The lock went with the thread.
+        assert!(super::super::lock::holder(tmp.path()).is_none());
+    }
+
+    #[test]
+    fn a_stop_writes_the_last_completed_epoch_even_between_checkpoints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let handle = spawn(job(tmp.path(), |t| {
+            t.checkpoint_every = 100;
+            t.epochs = 1000;
+        }));
+        let mut seen = 0;
+        for ev in handle.events.iter() {
+            if let Event::Epoch(r) = &ev {
+                seen = r.epoch;
+                if seen == 2 {
+                    let _ = handle.commands.send(Command::Stop);
+                }
+            }
+        }
+        handle.thread.join().unwrap();
+        let run = RunDir::new(tmp.path());
+        let logged = run.records().last().map(|r| r.epoch);
+        let saved = checkpoint::list(&run.checkpoints()).last().copied();
+        assert!(seen >= 2);
+        assert_eq!(saved, logged, "the last logged epoch is checkpointed");
     }
 
     #[test]

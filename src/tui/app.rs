@@ -48,6 +48,8 @@ pub struct Watch {
     pub run: PathBuf,
     pub metrics_len: Option<u64>,
     pub checkpoint: Option<usize>,
+    /// Whether a live process holds the run's lock (it is being trained), as of the last tick.
+    pub live: bool,
 }
 
 pub struct App {
@@ -288,7 +290,14 @@ impl App {
                 true,
             );
         }
-        match std::fs::remove_dir_all(&path) {
+        // Another process training it holds its lock: never delete a run from under a writer.
+        let lock = match crate::train::RunLock::acquire(&path) {
+            Ok(lock) => lock,
+            Err(e) => return self.say(format!("{e}; nothing deleted"), true),
+        };
+        let removed = std::fs::remove_dir_all(&path);
+        drop(lock);
+        match removed {
             Ok(()) => {
                 if self.runs.open.as_ref() == Some(&path) {
                     self.runs.open = None;
@@ -473,9 +482,11 @@ impl App {
             return false;
         };
         let dir = RunDir::new(&w.run);
+        let live = crate::train::lock::holder(&w.run).is_some();
+        let mut dirty = live != w.live;
+        w.live = live;
         let len = std::fs::metadata(dir.metrics()).ok().map(|m| m.len());
         let ckpt = checkpoint::list(&dir.checkpoints()).last().copied();
-        let mut dirty = false;
         let run = w.run.clone();
         if len != w.metrics_len {
             w.metrics_len = len;

@@ -242,7 +242,7 @@ fn open_vqvae(run: &LoadedRun) -> anyhow::Result<Option<VqVae>> {
     match &run.config.model {
         ModelConfig::Vqvae(c) => {
             let model = VqVae::new(c.clone(), run.config.train.seed, &run.device)?;
-            let ckpt = checkpoint::load_latest(&run.dir.checkpoints(), &run.device)?;
+            let ckpt = checkpoint::load_latest_for(&run.dir.checkpoints(), &model, &run.device)?;
             crate::model::Autoencoder::params(&model).load(&ckpt.tensors)?;
             Ok(Some(model))
         }
@@ -413,20 +413,8 @@ pub fn summarize(path: &Path) -> Option<RunSummary> {
     let records = dir.records();
     let last = records.last();
     let epoch = last.map(|r| r.epoch).unwrap_or(0);
-    let fresh = std::fs::metadata(dir.metrics())
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age.as_secs() < 60);
-    let status = if epoch >= config.train.epochs {
-        "finished"
-    } else if fresh {
-        "running"
-    } else if checkpoint::list(&dir.checkpoints()).is_empty() {
-        "empty"
-    } else {
-        "stopped"
-    };
+    // Running means a live process holds the run's lock, not that its log changed lately.
+    let status = dir.status(&config).as_str();
     let test_mse = std::fs::read(dir.eval().join("summary.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())

@@ -148,6 +148,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
             run: run.clone(),
             metrics_len: None,
             checkpoint: None,
+            live: crate::train::lock::holder(run).is_some(),
         });
         app.pane = 1;
         app.open_run(run.clone());

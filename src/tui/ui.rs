@@ -86,8 +86,13 @@ impl App {
         }
         if self.is_training() {
             spans.push(Span::styled(" ● training", t.good()));
-        } else if self.watch.is_some() {
-            spans.push(Span::styled(" ● watching", t.accent()));
+        } else if let Some(w) = &self.watch {
+            // Live while a process holds the run's lock; after that the run has ended.
+            if w.live {
+                spans.push(Span::styled(" ● watching", t.accent()));
+            } else {
+                spans.push(Span::styled(" ○ not running", t.muted()));
+            }
         }
         Line::from(spans).render(area, buf);
     }

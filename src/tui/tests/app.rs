@@ -192,9 +192,12 @@ fn watch_follows_a_growing_metrics_file() {
         run: run.path.clone(),
         metrics_len: None,
         checkpoint: None,
+        live: true,
     });
     app.open_run(run.path.clone());
     app.pane = 1;
+    // Another process trains it: it holds the run's lock.
+    let writer = crate::train::RunLock::acquire(&run.path).unwrap();
     runlog::append(&run.metrics(), &rec(1)).unwrap();
     assert_eq!(app.on_tick(), Redraw::Now);
     assert_eq!(app.train.records.len(), 1);
@@ -205,11 +208,20 @@ fn watch_follows_a_growing_metrics_file() {
     assert!(s.contains("watching") && s.contains("epoch 2/5"), "{s}");
     assert_eq!(app.on_tick(), Redraw::None, "nothing new, nothing to draw");
 
-    // The Runs pane lists it.
+    // The Runs pane lists it: running only while a live process holds the run's lock, however
+    // fresh its log is (a training killed by an SSH drop leaves a fresh log and no lock).
     let runs = crate::tui::jobs::list_runs(tmp.path());
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].epoch, runs[0].epochs), (2, 5));
     assert_eq!(runs[0].status, "running");
+    drop(writer);
+    assert_eq!(crate::tui::jobs::list_runs(tmp.path())[0].status, "empty");
+    assert_eq!(app.on_tick(), Redraw::Now, "the writer's end is news");
+    let s = screen(&app, 100, 30);
+    assert!(
+        s.contains("not running") && !s.contains("● watching"),
+        "{s}"
+    );
 }
 
 #[test]

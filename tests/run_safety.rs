@@ -1,0 +1,320 @@
+//! One writer per run, resume semantics, exit codes and crash consistency, through the binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use vqtex::train::{checkpoint, RunDir, RunLock};
+
+fn data(tmp: &Path) -> PathBuf {
+    small_dataset(&tmp.join("data"), 2, 3, 4)
+}
+
+fn train(data: &Path, run: &Path, epochs: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--data",
+        p(data),
+        "--run",
+        p(run),
+        "--epochs",
+        epochs,
+        "--seed",
+        "3",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    vqtex(&args)
+}
+
+fn epochs_in_config(run: &Path) -> u64 {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    v["train"]["epochs"].as_u64().unwrap()
+}
+
+/// Every file of a folder with its bytes, sorted (lock file aside: it names the last holder).
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().unwrap() != "run.lock" {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push((path, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_second_writer_is_refused_naming_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    assert!(train(&data, &run, "1", &[]).status.success());
+    let before = snapshot(&run);
+    // This process holds the run as a training would.
+    let lock = RunLock::acquire(&run).unwrap();
+    let pid = format!("pid {}", std::process::id());
+    let o = vqtex(&["train", "--resume", p(&run), "--epochs", "3"]);
+    assert_fails_with(&o, &["being written by another process", &pid]);
+    // A new run in a folder another process has claimed is refused too.
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    let other = RunLock::acquire(&fresh).unwrap();
+    assert_fails_with(&train(&data, &fresh, "1", &[]), &["being written", &pid]);
+    assert!(!fresh.join("config.json").exists(), "nothing written");
+    assert_eq!(snapshot(&run), before, "the held run was not touched");
+    // Listing says running while the lock is held, and not once it is free.
+    assert!(matches!(
+        RunDir::new(&run).status(&RunDir::new(&run).read_config().unwrap()),
+        vqtex::train::RunStatus::Running(_)
+    ));
+    drop((lock, other));
+    let cfg = RunDir::new(&run).read_config().unwrap();
+    assert_eq!(RunDir::new(&run).status(&cfg).as_str(), "finished");
+}
+
+#[test]
+fn two_new_trainings_into_one_folder_never_both_write_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    let spawn = |seed: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vqtex"))
+            .args([
+                "train",
+                "--data",
+                p(&data),
+                "--run",
+                p(&run),
+                "--epochs",
+                "2",
+            ])
+            .args(["--seed", seed, "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("1"), spawn("2"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let ok = [a.status.success(), b.status.success()];
+    assert_eq!(
+        ok.iter().filter(|&&s| s).count(),
+        1,
+        "exactly one wins: {} / {}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let loser = if ok[0] { &b } else { &a };
+    let err = stderr(loser);
+    assert!(
+        err.contains("being written by another process") || err.contains("already holds a run"),
+        "{err}"
+    );
+    let seed = RunDir::new(&run).read_config().unwrap().train.seed;
+    assert_eq!(
+        seed,
+        if ok[0] { 1 } else { 2 },
+        "the config is the winner's"
+    );
+}
+
+#[test]
+fn resume_continues_to_the_configured_epochs_and_a_finished_run_is_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    assert!(train(&data, &run, "2", &[]).status.success());
+    let before = snapshot(&run);
+
+    // Finished: says so, exits 0, changes nothing.
+    let o = vqtex(&["train", "--resume", p(&run)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("is finished") && out.contains("--epochs"),
+        "{out}"
+    );
+    assert!(!out.contains("run saved"), "{out}");
+    assert_eq!(snapshot(&run), before, "a finished run is left as it was");
+
+    // Fewer epochs than trained: refused.
+    assert_fails_with(
+        &vqtex(&["train", "--resume", p(&run), "--epochs", "1"]),
+        &["below the 2 epochs"],
+    );
+
+    // Extending: config.json follows, and the finished run's last checkpoint is never pruned.
+    let o = vqtex(&["train", "--resume", p(&run), "--epochs", "5", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(epochs_in_config(&run), 5);
+    let ckpts = checkpoint::list(&run.join("checkpoints"));
+    assert!(ckpts.contains(&2), "epoch 2 (final then) kept: {ckpts:?}");
+    assert_eq!(ckpts.last(), Some(&5));
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_epochs_to_its_own_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    assert!(train(&data, &run, "2", &[]).status.success());
+    // As if it had been started for 4 epochs and killed after 2.
+    let mut cfg = RunDir::new(&run).read_config().unwrap();
+    cfg.train.epochs = 4;
+    RunDir::new(&run).write_config(&cfg).unwrap();
+    let o = vqtex(&["train", "--resume", p(&run), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(checkpoint::list(&run.join("checkpoints")).last(), Some(&4));
+    assert_eq!(epochs_in_config(&run), 4);
+}
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_can_be_started_again_or_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    // Two runs that have their config but no checkpoint, as a kill during epoch 1 leaves them.
+    let mk = |name: &str| {
+        let run = tmp.path().join(name);
+        assert!(train(&data, &run, "1", &[]).status.success());
+        std::fs::remove_dir_all(run.join("checkpoints")).unwrap();
+        std::fs::create_dir(run.join("checkpoints")).unwrap();
+        std::fs::write(run.join("checkpoints/.epoch-0001.safetensors.tmp"), b"half").unwrap();
+        run
+    };
+    let again = mk("again");
+    let o = train(&data, &again, "2", &[]);
+    assert!(o.status.success(), "same command again: {}", stderr(&o));
+    assert_eq!(checkpoint::list(&again.join("checkpoints")), vec![1, 2]);
+    assert!(!again
+        .join("checkpoints/.epoch-0001.safetensors.tmp")
+        .exists());
+
+    let resumed = mk("resumed");
+    let o = vqtex(&["train", "--resume", p(&resumed), "--quiet"]);
+    assert!(o.status.success(), "resume from epoch 1: {}", stderr(&o));
+    assert_eq!(checkpoint::list(&resumed.join("checkpoints")), vec![1]);
+    let log = std::fs::read_to_string(resumed.join("metrics.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one epoch logged once: {log}");
+}
+
+#[test]
+fn a_run_whose_config_was_edited_out_of_bounds_is_refused_with_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    assert!(train(&data, &run, "1", &[]).status.success());
+    let text = std::fs::read_to_string(run.join("config.json")).unwrap();
+    for (from, to, needle) in [
+        ("\"batch\": 64", "\"batch\": 0", "--batch"),
+        (
+            "\"checkpoint_every\": 1",
+            "\"checkpoint_every\": 0",
+            "checkpoint_every",
+        ),
+        ("\"hidden\": 64", "\"hidden\": 1000000000", "hidden"),
+        (
+            "\"codebook_size\": 64",
+            "\"codebook_size\": 100000000",
+            "codebook_size",
+        ),
+    ] {
+        assert!(text.contains(from), "{from} not in {text}");
+        std::fs::write(run.join("config.json"), text.replace(from, to)).unwrap();
+        for args in [
+            vec!["train", "--resume", p(&run), "--epochs", "3"],
+            vec!["eval", p(&run)],
+        ] {
+            let o = vqtex(&args);
+            assert_fails_with(&o, &[needle]);
+            assert!(!stdout(&o).contains("run saved"));
+        }
+    }
+}
+
+/// The final weights of a run, as numbers (file bytes depend on nothing else, but compare values).
+fn final_weights(run: &Path) -> Vec<(String, Vec<f32>)> {
+    let dir = run.join("checkpoints");
+    let last = *checkpoint::list(&dir).last().expect("a checkpoint");
+    let loaded = checkpoint::load_epoch(&dir, last, &candle_core::Device::Cpu).unwrap();
+    let mut out: Vec<(String, Vec<f32>)> = loaded
+        .tensors
+        .iter()
+        .map(|(k, t)| {
+            (
+                k.clone(),
+                t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn killed_at_random_moments_and_resumed_gives_the_uninterrupted_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let epochs = "8";
+    let straight = tmp.path().join("straight");
+    let t0 = Instant::now();
+    assert!(train(&data, &straight, epochs, &[]).status.success());
+    let full = t0.elapsed();
+
+    let run = tmp.path().join("killed");
+    // A fixed sequence of "random" moments across a whole run's time (same every test run).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut kills = 0;
+    for attempt in 0..40 {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vqtex"));
+        if attempt == 0 {
+            cmd.args(["train", "--data", p(&data), "--run", p(&run)])
+                .args(["--epochs", epochs, "--seed", "3", "--quiet"]);
+        } else {
+            cmd.args(["train", "--resume", p(&run), "--quiet"]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let frac = (state % 1000) as f64 / 1000.0;
+        let wait = full.mul_f64(frac * 0.8);
+        std::thread::sleep(wait);
+        let done = child.try_wait().unwrap().is_some();
+        if !done && attempt < 6 {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        if status.success() {
+            let cfg = RunDir::new(&run).read_config().unwrap();
+            if RunDir::new(&run).status(&cfg).as_str() == "finished" {
+                break;
+            }
+        }
+        assert!(attempt < 39, "never finished");
+    }
+    assert!(kills >= 3, "only {kills} kills landed: the test must kill");
+    let (a, b) = (final_weights(&straight), final_weights(&run));
+    assert_eq!(a.len(), b.len());
+    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(va == vb, "{na} differs after kills and resumes");
+    }
+    let _ = Duration::ZERO;
+}
