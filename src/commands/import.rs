@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{ImportCommand, ImportFilesArgs, RoiCommand, SynthArgs};
-use crate::data::extract::{extract_rois, write_coords};
+use crate::data::extract::{extract_rois_with, write_coords};
 use crate::data::frames::{
     frame_file, import_files, import_mat, save_gray, write_frames_csv, FrameKind, FrameRecord,
     ImportSummary, LabelSheet, StagedDir,
@@ -37,6 +37,7 @@ fn sheet(a: &ImportFilesArgs) -> Result<LabelSheet> {
             Some(p) => Some(LoadOptions::pattern(p)?),
             None => None,
         },
+        allow_links: a.allow_links,
     })
 }
 
@@ -72,7 +73,7 @@ pub fn import(c: &ImportCommand) -> Result<()> {
 pub fn roi(c: &RoiCommand) -> Result<()> {
     match c {
         RoiCommand::Extract(a) => {
-            let s = extract_rois(&a.frames, &a.coords, &a.out)?;
+            let s = extract_rois_with(&a.frames, &a.coords, &a.out, a.allow_links)?;
             println!(
                 "wrote {} HI-normalised liver ROIs of {} patients and labels.csv to {} (train with \
                  `vqtex train --data {}`)",
@@ -166,9 +167,13 @@ fn synth_mat(cfg: &FrameSynthConfig, out: &Path) -> Result<()> {
             dims: [cfg.frames, cfg.height, cfg.width],
         })
         .collect();
-    let tmp = out.with_extension("mat.partial");
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // A new file of our own next to OUT (never opened through an existing link), renamed at the end.
+    let tmp = out.with_extension(format!("mat.partial-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let result = write_byra(&mut w, &WriteOptions::default(), &metas, |i| {
         let frames = patient_frames(cfg, i, labels[i]);

@@ -387,6 +387,40 @@ mod tests {
         assert!(!out.exists());
     }
 
+    /// The TUI picker's `r` calls [`extract_rois`]: hostile frames.csv names are refused there too,
+    /// and nothing outside the output is written.
+    #[test]
+    fn hostile_frame_names_are_refused_and_nothing_outside_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim.png");
+        save_gray(&victim, 60, 40, vec![9; 2400]).unwrap();
+        let before = std::fs::read(&victim).unwrap();
+        let frames = tmp.path().join("frames");
+        frames_dir(&frames, 80);
+        let abs = victim.display().to_string();
+        for name in ["../victim.png", abs.as_str()] {
+            let csv = std::fs::read_to_string(frames.join("frames.csv")).unwrap();
+            let csv = csv.replace("p02_f0.png", name);
+            std::fs::write(frames.join("frames.csv"), &csv).unwrap();
+            let coords = tmp.path().join("coords.csv");
+            std::fs::write(
+                &coords,
+                format!(
+                    "file,liver_x,liver_y,kidney_x,kidney_y\np01_f0.png,0,0,32,12\n{name},0,0,32,12\n"
+                ),
+            )
+            .unwrap();
+            let out = tmp.path().join("frames-rois");
+            let e = extract_rois(&frames, &coords, &out)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("frames.csv, line 3"), "{e}");
+            assert!(!out.exists());
+            assert_eq!(std::fs::read(&victim).unwrap(), before);
+            std::fs::write(frames.join("frames.csv"), csv.replace(name, "p02_f0.png")).unwrap();
+        }
+    }
+
     #[test]
     fn coords_round_trip() {
         let tmp = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
+use super::contain::{canonical_dir, check_out_name, resolve, Resolved};
 use super::{DataError, Dataset, Label, PatientId, Roi, Side, ROI_SIZE};
 
 /// How to read a ROI folder whose CSV may name things differently.
@@ -157,6 +158,9 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
 
     let mut rois = Vec::new();
     let mut patient_labels: HashMap<String, (Label, u64)> = HashMap::new();
+    let dir_canon = canonical_dir(dir)?;
+    // Each file's real path and the line (and name) that listed it first.
+    let mut listed: HashMap<PathBuf, (u64, String)> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -172,6 +176,27 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
             }
         };
         let file = field(file_i, &opts.file_col)?.to_string();
+        // Inside the folder once links are followed, and listed once.
+        let path = dir.join(&file);
+        let real = match resolve(&dir_canon, &file, false, "copy the file into the folder")
+            .map_err(&row_err)?
+        {
+            Resolved::Inside(real) if real.is_file() => real,
+            _ => {
+                return Err(row_err(format!(
+                    "file '{file}' does not exist ({})",
+                    path.display()
+                )))
+            }
+        };
+        if let Some((first, name)) = listed.get(&real) {
+            return Err(row_err(if *name == file {
+                format!("'{file}' is listed twice: first on line {first}")
+            } else {
+                format!("'{file}' is the same file as '{name}' on line {first}")
+            }));
+        }
+        listed.insert(real, (line, file.clone()));
         let label_text = field(label_i, &opts.label_col)?;
         let label = Label::parse(label_text).ok_or_else(|| {
             row_err(format!(
@@ -231,13 +256,6 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
                 patient_labels.insert(patient.clone(), (label, line));
             }
         }
-        let path = dir.join(&file);
-        if !path.is_file() {
-            return Err(row_err(format!(
-                "file '{file}' does not exist ({})",
-                path.display()
-            )));
-        }
         let mut img = read_gray_png(&path)?;
         if img.width() as usize != ROI_SIZE || img.height() as usize != ROI_SIZE {
             if !opts.resize {
@@ -272,19 +290,31 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
     })
 }
 
-/// Writes a ROI folder: one PNG per ROI and `labels.csv` (`file,patient,label,hi`).
+/// Writes a ROI folder: one PNG per ROI and `labels.csv` (`file,patient,label,hi`). Each ROI's
+/// `file` must be one plain file name (see [`check_out_name`]), distinct from the others even
+/// ignoring case: nothing is written outside `dir` and no ROI overwrites another.
 pub fn write_folder(dir: &Path, rois: &[Roi]) -> Result<(), DataError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| DataError::Io { path, source }
     };
+    let mut names = std::collections::HashSet::new();
+    for roi in rois {
+        check_out_name(&roi.file, &["labels.csv"]).map_err(|message| DataError::Unsafe {
+            path: dir.to_path_buf(),
+            message,
+        })?;
+        if !names.insert(roi.file.to_lowercase()) {
+            return Err(DataError::Unsafe {
+                path: dir.to_path_buf(),
+                message: format!("two ROIs would be written as '{}'", roi.file),
+            });
+        }
+    }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut csv_text = String::from("file,patient,label,hi\n");
     for roi in rois {
         let path = dir.join(&roi.file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
         let img = image::GrayImage::from_raw(ROI_SIZE as u32, ROI_SIZE as u32, roi.pixels.clone())
             .ok_or_else(|| DataError::BadImage {
                 path: path.clone(),

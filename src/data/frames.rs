@@ -1,11 +1,14 @@
 //! Full B-mode frames on disk: 8-bit gray PNGs plus `frames.csv` (`file,patient,frame,label,fat`),
 //! made by `vqtex import` from the Byra .mat file, a folder of PNG frames or DICOM files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
+use super::contain::{
+    canonical_dir, check_apart, check_relative, resolve, resolved_as_far_as_it_exists, Resolved,
+};
 use super::dicom::{is_dicom, read_dicom};
 use super::folder::read_gray_png;
 use super::mat::{ByraReader, MatPatient};
@@ -61,8 +64,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
     }
 }
 
-/// An output folder filled in a hidden sibling and renamed into place on [`StagedDir::commit`]: an
-/// error part way leaves nothing behind, and a folder that is not empty is refused up front.
+/// An output folder filled in a hidden sibling (`.NAME.partial-PID`) and renamed into place on
+/// [`StagedDir::commit`]: an error part way (or a panic) leaves nothing behind, a folder that is not
+/// empty is refused up front, and so is an output that is a symbolic link (the writes would land
+/// wherever it points). Partial folders of the same output left by processes that no longer run (a
+/// kill) are removed on creation.
 #[derive(Debug)]
 pub struct StagedDir {
     out: PathBuf,
@@ -70,30 +76,101 @@ pub struct StagedDir {
     done: bool,
 }
 
+/// Whether process `pid` may still be running on this host. Only Linux can tell (`/proc/PID`);
+/// elsewhere every process counts as alive, so no one else's partial folder is ever touched.
+fn may_be_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes `.NAME.partial-PID` folders in `parent` whose process is gone (real folders only: a link
+/// of that name is left alone).
+fn remove_dead_partials(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        if is_dir && pid != std::process::id() && !may_be_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl StagedDir {
     pub fn new(out: &Path) -> Result<StagedDir, DataError> {
-        if out.exists() {
-            let mut entries = std::fs::read_dir(out).map_err(io_err(out))?;
-            if entries.next().is_some() {
-                return Err(DataError::NotEmpty(out.to_path_buf()));
+        // `rois/` and `rois/.` name `rois`: a trailing slash must not hide a link.
+        let mut out: PathBuf = out.components().collect();
+        if let (Some(parent), Some(name)) = (out.parent(), out.file_name()) {
+            if parent
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+            {
+                // `new/../rois`: resolve the parent against what exists (never creating `new`);
+                // the last component stays as given, so a link there is still seen.
+                out = resolved_as_far_as_it_exists(parent).join(name);
             }
         }
+        let unsafe_out = |message: String| DataError::Unsafe {
+            path: out.clone(),
+            message,
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(&out) {
+            if meta.file_type().is_symlink() {
+                let to = std::fs::read_link(&out)
+                    .map(|t| format!(" (to {})", t.display()))
+                    .unwrap_or_default();
+                return Err(unsafe_out(format!(
+                    "is a symbolic link{to}: give the folder itself as the output (nothing was written)"
+                )));
+            }
+            if !meta.is_dir() {
+                return Err(unsafe_out(
+                    "exists and is not a folder: choose an empty or new folder (nothing was written)"
+                        .into(),
+                ));
+            }
+            let mut entries = std::fs::read_dir(&out).map_err(io_err(&out))?;
+            if entries.next().is_some() {
+                return Err(DataError::NotEmpty(out.clone()));
+            }
+        }
+        let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return Err(unsafe_out(
+                "cannot be an output folder: name a new or empty folder (nothing was written)"
+                    .into(),
+            ));
+        };
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
+        remove_dead_partials(&parent, &name);
         let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+        if let Ok(meta) = std::fs::symlink_metadata(&tmp) {
+            // Ours from an earlier StagedDir of this process (or a reused pid): never follow a link.
+            if meta.is_dir() {
+                std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+            } else {
+                std::fs::remove_file(&tmp).map_err(io_err(&tmp))?;
+            }
         }
-        std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
         Ok(StagedDir {
-            out: out.to_path_buf(),
+            out,
             tmp,
             done: false,
         })
@@ -106,7 +183,14 @@ impl StagedDir {
 
     /// Moves the finished folder into place.
     pub fn commit(mut self) -> Result<(), DataError> {
-        if self.out.exists() {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.out) {
+            if !meta.is_dir() {
+                return Err(DataError::Unsafe {
+                    path: self.out.clone(),
+                    message: "appeared while writing and is not a folder (nothing was written)"
+                        .into(),
+                });
+            }
             std::fs::remove_dir(&self.out).map_err(io_err(&self.out))?;
         }
         std::fs::rename(&self.tmp, &self.out).map_err(io_err(&self.out))?;
@@ -203,8 +287,15 @@ fn need_column(
     })
 }
 
-/// Reads `frames.csv` of a frames folder.
+/// Reads `frames.csv` of a frames folder. Every file must lie inside the folder (symbolic links
+/// leading out are refused) and be listed once.
 pub fn read_frames_csv(dir: &Path) -> Result<Vec<FrameRecord>, DataError> {
+    read_frames_csv_with(dir, false)
+}
+
+/// [`read_frames_csv`], optionally following symbolic links that lead out of the folder (for
+/// reading: `--allow-links`).
+pub fn read_frames_csv_with(dir: &Path, allow_links: bool) -> Result<Vec<FrameRecord>, DataError> {
     let path = dir.join(FRAMES_CSV);
     if !path.is_file() {
         return Err(DataError::MissingLabels(path));
@@ -227,6 +318,9 @@ pub fn read_frames_csv(dir: &Path) -> Result<Vec<FrameRecord>, DataError> {
     let fat_i = find_column(&headers, "fat");
     let mut out = Vec::new();
     let mut counts: HashMap<String, usize> = HashMap::new();
+    let dir_canon = canonical_dir(dir)?;
+    // Each file's real path (its name when missing) and the line that named it first.
+    let mut lines: HashMap<PathBuf, (u64, String)> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -240,6 +334,25 @@ pub fn read_frames_csv(dir: &Path) -> Result<Vec<FrameRecord>, DataError> {
         if file.is_empty() || patient.is_empty() {
             return Err(row_err("empty file or patient".into()));
         }
+        let key = match resolve(
+            &dir_canon,
+            file,
+            allow_links,
+            "pass --allow-links to read it",
+        )
+        .map_err(&row_err)?
+        {
+            Resolved::Inside(real) => real,
+            Resolved::Missing => dir_canon.join(file),
+        };
+        if let Some((first, name)) = lines.get(&key) {
+            return Err(row_err(if name == file {
+                format!("'{file}' is listed twice: first on line {first}")
+            } else {
+                format!("'{file}' is the same file as '{name}' on line {first}")
+            }));
+        }
+        lines.insert(key, (line, file.to_string()));
         let label = Label::parse(label_text).ok_or_else(|| {
             row_err(format!(
                 "unknown label '{label_text}' (expected healthy, steatosis, 0 or 1)"
@@ -337,6 +450,8 @@ pub struct LabelSheet {
     pub patient_col: String,
     /// Derive the patient from the file name (the regex's first group) instead of a column.
     pub patient_from: Option<Regex>,
+    /// Read input files that are symbolic links leading out of the input folder (`--allow-links`).
+    pub allow_links: bool,
 }
 
 impl LabelSheet {
@@ -347,12 +462,15 @@ impl LabelSheet {
             label_col: "label".into(),
             patient_col: "patient".into(),
             patient_from: None,
+            allow_links: false,
         }
     }
 }
 
 #[derive(Debug, Clone)]
 struct SheetRow {
+    /// The line of the sheet naming the file.
+    line: u64,
     patient: Option<String>,
     label: Label,
     fat: Option<f64>,
@@ -392,6 +510,16 @@ fn read_sheet(
             problems.push(format!("{at}: empty file name"));
             continue;
         }
+        if let Err(why) = check_relative(&file) {
+            problems.push(format!("{at}: {why}"));
+            continue;
+        }
+        if let Some(first) = rows.get(&file).map(|r: &SheetRow| r.line) {
+            problems.push(format!(
+                "{at}: '{file}' is listed twice: first on line {first}"
+            ));
+            continue;
+        }
         let Some(label) = Label::parse(get(label_i)) else {
             problems.push(format!(
                 "{at}: unknown label '{}' (expected healthy, steatosis, 0 or 1)",
@@ -425,19 +553,15 @@ fn read_sheet(
                 }
             },
         };
-        if rows
-            .insert(
-                file.clone(),
-                SheetRow {
-                    patient,
-                    label,
-                    fat,
-                },
-            )
-            .is_some()
-        {
-            problems.push(format!("{at}: '{file}' is listed twice"));
-        }
+        rows.insert(
+            file,
+            SheetRow {
+                line,
+                patient,
+                label,
+                fat,
+            },
+        );
     }
     Ok((patient_i.is_some() || sheet.patient_from.is_some(), rows))
 }
@@ -491,6 +615,8 @@ pub fn import_files(
     if !dir.is_dir() {
         return Err(DataError::MissingFolder(dir.to_path_buf()));
     }
+    check_apart(out, dir)?;
+    let dir_canon = canonical_dir(dir)?;
     let mut problems = Vec::new();
     let (has_patient, rows) = read_sheet(sheet, &mut problems)?;
     if kind == FrameKind::Png && !has_patient {
@@ -502,11 +628,25 @@ pub fn import_files(
     }
     let sheet_canon = sheet.csv.canonicalize().ok();
     let mut files: Vec<String> = Vec::new();
+    let mut links_out: BTreeSet<String> = BTreeSet::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if !path.is_file() || name.starts_with('.') || path.canonicalize().ok() == sheet_canon {
+            continue;
+        }
+        // A link leading out of the folder is never read (not even its magic) unless allowed.
+        if let Err(why) = resolve(
+            &dir_canon,
+            &name,
+            sheet.allow_links,
+            "pass --allow-links to read it",
+        ) {
+            if let Some(row) = rows.get(&name) {
+                problems.push(format!("{}, line {}: {why}", sheet.csv.display(), row.line));
+            }
+            links_out.insert(name);
             continue;
         }
         let wanted = match kind {
@@ -529,11 +669,12 @@ pub fn import_files(
             ));
         }
     }
-    for f in rows.keys() {
-        if !files.contains(f) {
+    for (f, row) in &rows {
+        if !files.contains(f) && !links_out.contains(f) {
             problems.push(format!(
-                "{}: lists '{f}', which is not a {} file in {}",
+                "{}, line {}: lists '{f}', which is not a {} file in {}",
                 sheet.csv.display(),
+                row.line,
                 match kind {
                     FrameKind::Png => "PNG",
                     FrameKind::Dicom => "DICOM",

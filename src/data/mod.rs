@@ -1,5 +1,6 @@
 //! Datasets of 28x28 liver ROIs: loading, splitting, HI normalisation and the synthetic generator.
 
+pub mod contain;
 pub mod dicom;
 pub mod extract;
 pub mod folder;
@@ -257,6 +258,9 @@ pub enum DataError {
     Dicom { path: PathBuf, message: String },
     #[error("{} is not empty: choose an empty or new folder (nothing was written)", .0.display())]
     NotEmpty(PathBuf),
+    /// A path that would read or write outside the folder it belongs to.
+    #[error("{}: {message}", .path.display())]
+    Unsafe { path: PathBuf, message: String },
     #[error("{} problem{} (nothing was written):\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n  "))]
     Problems(Vec<String>),
 }

@@ -190,3 +190,214 @@ fn frames_are_numbered_in_natural_order() {
         ]
     );
 }
+
+/// The pid of a process that has exited.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .or_else(|_| {
+            std::process::Command::new("cmd")
+                .args(["/C", "exit"])
+                .spawn()
+        })
+        .unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn staged_dir_removes_dead_partials_and_keeps_live_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let dead = tmp.path().join(format!(".out.partial-{}", dead_pid()));
+    let live = tmp
+        .path()
+        .join(format!(".out.partial-{}", std::process::id()));
+    let not_ours = tmp.path().join(".out.partial-notapid");
+    for d in [&dead, &not_ours] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::write(d.join("x.png"), b"x").unwrap();
+    }
+    // Our own pid's folder is reused (emptied), not duplicated.
+    std::fs::create_dir(&live).unwrap();
+    std::fs::write(live.join("stale.png"), b"x").unwrap();
+    let staged = StagedDir::new(&out).unwrap();
+    assert_eq!(staged.path(), live.as_path());
+    assert_eq!(std::fs::read_dir(&live).unwrap().count(), 0);
+    if cfg!(target_os = "linux") {
+        assert!(!dead.exists(), "partial folder of a dead process kept");
+    }
+    assert!(not_ours.exists());
+    std::fs::write(staged.path().join("a.png"), b"a").unwrap();
+    staged.commit().unwrap();
+    assert!(out.join("a.png").is_file() && !live.exists());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn staged_dir_keeps_partials_of_live_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let live = tmp.path().join(format!(".out.partial-{}", child.id()));
+    std::fs::create_dir(&live).unwrap();
+    let staged = StagedDir::new(&tmp.path().join("out"));
+    let kept = live.exists();
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(staged);
+    assert!(kept, "partial folder of a live process removed");
+}
+
+#[test]
+fn staged_dir_leaves_nothing_on_error_or_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let r = std::panic::catch_unwind(|| {
+        let staged = StagedDir::new(&out).unwrap();
+        std::fs::write(staged.path().join("a.png"), b"a").unwrap();
+        panic!("a bug part way");
+    });
+    assert!(r.is_err());
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let staged = StagedDir::new(&out).unwrap();
+    std::fs::write(staged.path().join("a.png"), b"a").unwrap();
+    // The output appears meanwhile and is not empty: the commit fails and leaves no partial.
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("theirs.txt"), b"t").unwrap();
+    assert!(staged.commit().is_err());
+    let mut left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, [std::ffi::OsString::from("out")]);
+    assert_eq!(std::fs::read(out.join("theirs.txt")).unwrap(), b"t");
+}
+
+#[cfg(unix)]
+#[test]
+fn staged_dir_refuses_links_files_and_odd_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, tmp.path().join("link")).unwrap();
+    for out in ["link", "link/", "link/."] {
+        let e = StagedDir::new(&tmp.path().join(out))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a symbolic link"), "{out}: {e}");
+    }
+    std::fs::write(tmp.path().join("file"), b"f").unwrap();
+    let e = StagedDir::new(&tmp.path().join("file"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a folder"), "{e}");
+    let e = StagedDir::new(&tmp.path().join("new/.."))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is not empty") || e.contains("cannot be an output"),
+        "{e}"
+    );
+    // `new/../out` does not create `new`.
+    let staged = StagedDir::new(&tmp.path().join("new/../out")).unwrap();
+    staged.commit().unwrap();
+    assert!(tmp.path().join("out").is_dir() && !tmp.path().join("new").exists());
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+/// A frames folder with two frames, `frames.csv` rows given.
+fn frames_folder(dir: &Path, rows: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    png(&dir.join("a.png"), 40, 30, 1);
+    png(&dir.join("b.png"), 40, 30, 2);
+    std::fs::write(
+        dir.join(FRAMES_CSV),
+        format!("file,patient,frame,label,fat\n{rows}"),
+    )
+    .unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn frames_csv_names_stay_inside_the_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("v.png"), b"victim").unwrap();
+    let dir = tmp.path().join("f");
+    let abs = tmp.path().join("v.png").display().to_string();
+    for (rows, needles) in [
+        ("a.png,1,0,0,\n../v.png,1,1,0,\n", vec!["line 3", "'..'"]),
+        (
+            &format!("a.png,1,0,0,\n{abs},1,1,0,\n") as &str,
+            vec!["line 3", "absolute path"],
+        ),
+        (
+            "a.png,1,0,0,\nb.png,1,1,0,\na.png,1,2,0,\n",
+            vec!["line 4", "listed twice: first on line 2"],
+        ),
+        (
+            "a.png,1,0,0,\n./a.png,1,1,0,\n",
+            vec!["line 3", "same file as 'a.png' on line 2"],
+        ),
+        (
+            "a.png,1,0,0,\nsub/../a.png,1,1,0,\n",
+            vec!["line 3", "'..'"],
+        ),
+    ] {
+        frames_folder(&dir, rows);
+        let e = read_frames_csv(&dir).unwrap_err().to_string();
+        for n in needles {
+            assert!(e.contains("frames.csv") && e.contains(n), "{rows}: {e}");
+        }
+    }
+    std::os::unix::fs::symlink(tmp.path().join("v.png"), dir.join("c.png")).unwrap();
+    frames_folder(&dir, "a.png,1,0,0,\nc.png,1,1,0,\n");
+    let e = read_frames_csv(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains("line 3") && e.contains("symbolic link leading out"),
+        "{e}"
+    );
+    assert_eq!(read_frames_csv_with(&dir, true).unwrap().len(), 2);
+    // A link that stays inside is fine.
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.join("b.png"), dir.join("sub/l.png")).unwrap();
+    frames_folder(&dir, "a.png,1,0,0,\nsub/l.png,1,1,0,\n");
+    assert_eq!(read_frames_csv(&dir).unwrap().len(), 2);
+    assert_eq!(std::fs::read(tmp.path().join("v.png")).unwrap(), b"victim");
+}
+
+#[test]
+fn a_sheet_naming_a_file_twice_names_both_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    png(&src.join("a.png"), 40, 30, 1);
+    let csv = tmp.path().join("labels.csv");
+    std::fs::write(
+        &csv,
+        "file,patient,label\na.png,1,0\n../a.png,1,0\na.png,1,1\n",
+    )
+    .unwrap();
+    let e = import_files(
+        &src,
+        FrameKind::Png,
+        &LabelSheet::new(csv),
+        &tmp.path().join("o"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("labels.csv, line 3: '../a.png' leads out"),
+        "{e}"
+    );
+    assert!(
+        e.contains("labels.csv, line 4: 'a.png' is listed twice: first on line 2"),
+        "{e}"
+    );
+    assert!(!tmp.path().join("o").exists());
+}
