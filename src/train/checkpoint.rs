@@ -357,10 +357,11 @@ pub fn remove_leftovers(dir: &Path) -> Vec<String> {
             .and_then(|n| n.parse::<usize>().ok())
             .is_some_and(|e| !complete.contains(&e));
         let temp = name.starts_with('.') && name.ends_with(".tmp");
-        if (orphan || temp) && entry.file_type().is_ok_and(|t| t.is_file()) {
-            if fs::remove_file(entry.path()).is_ok() {
-                removed.push(name);
-            }
+        if (orphan || temp)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(name);
         }
     }
     removed.sort();

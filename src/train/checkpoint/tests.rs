@@ -74,7 +74,8 @@ fn non_finite_weights_are_refused_naming_the_tensor() {
 fn a_wrong_dtype_shape_or_name_is_refused() {
     let m = model();
     let (name, shape) = expected_tensors(m.as_ref())[0].clone();
-    let cases: Vec<(Box<dyn Fn(&mut HashMap<String, Tensor>)>, &str)> = vec![
+    type Tamper<'a> = Box<dyn Fn(&mut HashMap<String, Tensor>) + 'a>;
+    let cases: Vec<(Tamper, &str)> = vec![
         (
             Box::new(|t| {
                 let i32s = Tensor::zeros(shape.clone(), DType::I64, &Device::Cpu).unwrap();
