@@ -58,26 +58,35 @@ pub const MAX_DICOM_FILE_BYTES: u64 = 2 << 30;
 pub const MAX_DICOM_PIXEL_BYTES: u64 = 1 << 30;
 /// How much larger than the file its encapsulated (compressed) pixels may decode to.
 const MAX_COMPRESSION_RATIO: u64 = 4096;
-/// Longest value read while checking lengths (the transfer syntax UID).
+/// The length of a value whose end is marked by a delimiter.
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
-/// Value representations whose explicit-VR length field is 4 bytes (after 2 reserved bytes).
-fn long_vr(vr: [u8; 2]) -> bool {
+/// Whether an explicit VR has a 2-byte length field. Every other VR, an unknown one included (as
+/// dicom-object reads it), has 2 reserved bytes and a 4-byte length.
+fn short_vr(vr: [u8; 2]) -> bool {
     matches!(
         &vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"SV"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"UV"
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
     )
 }
 
@@ -161,7 +170,7 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
         let Some(vr) = r.exact::<2>() else {
             return Ok(());
         };
-        let len = if long_vr(vr) {
+        let len = if !short_vr(vr) {
             match r.exact::<6>() {
                 Some(b) => u32::from_le_bytes([b[2], b[3], b[4], b[5]]),
                 None => return Ok(()),
@@ -237,6 +246,9 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
         let at = |r: &Counting<R>| bound.map_or(r.pos, |(_, start)| start + r.pos);
         // Inside an encapsulated PixelData: items are compressed fragments, skipped whole.
         let mut fragments = false;
+        // Inside an undefined-length UN of an explicit-VR file, which is read as an implicit-VR
+        // sequence: how many sequences deep, until its own delimiter.
+        let mut in_un: Option<u32> = None;
         loop {
             let t = match pending.take() {
                 Some(t) => t,
@@ -261,12 +273,18 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                     0xE000 if len != UNDEFINED && len as u64 > left(r) => {
                         return Err(too_long("an item", len as u64, at(r)));
                     }
-                    0xE0DD => fragments = false,
+                    0xE0DD => {
+                        fragments = false;
+                        in_un = match in_un {
+                            Some(0) | None => None,
+                            Some(d) => Some(d - 1),
+                        };
+                    }
                     _ => {}
                 }
                 continue;
             }
-            let (vr, len) = if implicit {
+            let (vr, len) = if implicit || in_un.is_some() {
                 let Some(l) = r.exact::<4>() else {
                     return Ok(());
                 };
@@ -279,11 +297,8 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                 let Some(v) = r.exact::<2>() else {
                     return Ok(());
                 };
-                let vr = std::str::from_utf8(&v)
-                    .ok()
-                    .and_then(|s| s.parse::<VR>().ok())
-                    .unwrap_or(VR::UN);
-                let len = if long_vr(v) {
+                let vr = VR::from_binary(v).unwrap_or(VR::UN);
+                let len = if !short_vr(v) {
                     match r.exact::<6>() {
                         Some(b) => u32_of([b[2], b[3], b[4], b[5]]),
                         None => return Ok(()),
@@ -297,9 +312,10 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                 (vr, len)
             };
             if len == UNDEFINED {
-                if !implicit && vr == VR::UN {
-                    // An undefined-length UN is an implicit-VR sequence: stop checking here.
-                    return Ok(());
+                match in_un {
+                    Some(d) => in_un = Some(d + 1),
+                    None if !implicit && vr == VR::UN => in_un = Some(0),
+                    None => {}
                 }
                 // A sequence (its items follow) or encapsulated pixel data (fragments follow).
                 fragments = tag == dicom_dictionary_std::tags::PIXEL_DATA;
