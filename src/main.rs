@@ -6,6 +6,10 @@ use clap::Parser;
 use vqtex::cli::{Cli, Command, DataArgs, TuiArgs};
 use vqtex::commands;
 
+/// The system allocator, which also restores the terminal if an allocation fails in the workbench.
+#[global_allocator]
+static ALLOC: vqtex::tui::RestoringAlloc = vqtex::tui::RestoringAlloc;
+
 /// Logs go to a file in vqtex's data dir (never to the terminal, which the workbench owns).
 fn init_logging() {
     let Some(dirs) = directories::ProjectDirs::from("", "", "vqtex") else {

@@ -20,6 +20,8 @@ mod widgets;
 #[cfg(test)]
 mod tests;
 
+pub use runtime::RestoringAlloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 

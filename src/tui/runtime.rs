@@ -126,6 +126,60 @@ pub struct Tui {
     previous_hook: PanicHook,
 }
 
+/// Whether the terminal is in raw mode on the alternate screen (between `Tui::enter` and its drop).
+static TERMINAL_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The allocator of the `vqtex` binary: the system's, which also gives the terminal back when an
+/// allocation fails. Such a failure aborts the process (no panic, no unwinding, no guard dropped),
+/// which used to leave the terminal in raw mode (a config asking for a 64 GB model did).
+pub struct RestoringAlloc;
+
+/// Called when an allocation fails: restores the terminal once, if the workbench holds it.
+fn on_alloc_failure() {
+    ALLOC_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if TERMINAL_TAKEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        restore();
+    }
+}
+
+/// Failed allocations seen by [`RestoringAlloc`] (for its test).
+static ALLOC_FAILURES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call goes to `System` unchanged; only a null result is noticed.
+unsafe impl std::alloc::GlobalAlloc for RestoringAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if p.is_null() {
+            on_alloc_failure();
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if p.is_null() {
+            on_alloc_failure();
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            on_alloc_failure();
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as `alloc`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
 /// Puts the terminal back: raw mode off, main screen, cursor shown. Safe to call twice.
 pub fn restore() {
     let _ = disable_raw_mode();
@@ -151,6 +205,7 @@ impl Tui {
                 note_background_panic(info);
             }
         }));
+        TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
         enable_raw_mode()?;
         if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide) {
             restore();
@@ -172,6 +227,7 @@ impl Tui {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        TERMINAL_TAKEN.store(false, std::sync::atomic::Ordering::SeqCst);
         restore();
         let prev = self.previous_hook.clone();
         std::panic::set_hook(Box::new(move |info| prev(info)));
@@ -287,6 +343,36 @@ pub async fn event_loop(
         }
         if app.exit.is_some() {
             return Ok(Ended::Quit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout};
+
+    use super::*;
+
+    #[test]
+    fn a_failed_allocation_is_noticed() {
+        let before = ALLOC_FAILURES.load(std::sync::atomic::Ordering::Relaxed);
+        // More than any machine has: the system refuses it and returns null.
+        // (black_box: the optimizer may drop an unused allocation and call it a success.)
+        let huge =
+            Layout::from_size_align(std::hint::black_box(isize::MAX as usize / 2), 8).unwrap();
+        // SAFETY: a non-zero size; a null result is not used.
+        let p = std::hint::black_box(unsafe { RestoringAlloc.alloc(huge) });
+        assert!(p.is_null());
+        assert!(ALLOC_FAILURES.load(std::sync::atomic::Ordering::Relaxed) > before);
+        // Ordinary allocations pass through.
+        let small = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: freed with the same layout.
+        unsafe {
+            let p = RestoringAlloc.alloc_zeroed(small);
+            assert!(!p.is_null() && *p == 0);
+            let p = RestoringAlloc.realloc(p, small, 128);
+            assert!(!p.is_null());
+            RestoringAlloc.dealloc(p, Layout::from_size_align(128, 8).unwrap());
         }
     }
 }
