@@ -363,6 +363,22 @@ impl Key {
         Some(Key { code, ctrl, alt })
     }
 
+    /// Whether every terminal sends this key as itself. Not so with ctrl and i, m, h or j (sent as
+    /// tab, enter, backspace and a newline) or with ctrl and anything but a letter or F-key (a
+    /// digit, a sign, enter, tab: sent as the plain key or not at all).
+    pub fn reliable(&self) -> bool {
+        if !self.ctrl {
+            return true;
+        }
+        match self.code {
+            KeyCodeOrd::Char(c) => {
+                c.is_ascii_alphabetic() && !matches!(c.to_ascii_lowercase(), 'i' | 'm' | 'h' | 'j')
+            }
+            KeyCodeOrd::F(_) => true,
+            KeyCodeOrd::Named(_) => false,
+        }
+    }
+
     /// How the help overlay writes the key.
     pub fn label(&self) -> String {
         let base = match self.code {
@@ -429,15 +445,25 @@ impl Keymap {
             entry.1 = parsed;
             entry.2 = true;
         }
-        if bound
-            .iter()
-            .any(|(a, keys, _)| *a == Action::Quit && keys.is_empty())
-        {
-            return Err(
-                "[keys]: quit = [] leaves no way out of the workbench; give quit at least \
-                        one key, e.g. quit = [\"q\", \"ctrl-c\"]"
-                    .into(),
-            );
+        if let Some((_, keys, _)) = bound.iter().find(|(a, ..)| *a == Action::Quit) {
+            if keys.is_empty() {
+                return Err(
+                    "[keys]: quit = [] leaves no way out of the workbench; give quit at least \
+                     one key, e.g. quit = [\"q\", \"ctrl-c\"]"
+                        .into(),
+                );
+            }
+            if !keys.iter().any(Key::reliable) {
+                let labels: Vec<String> =
+                    keys.iter().map(|k| format!("\"{}\"", k.label())).collect();
+                return Err(format!(
+                    "[keys]: quit = [{}] has no key every terminal can send (ctrl with i, m, h or j \
+                     arrives as tab, enter or backspace, ctrl with a digit or sign as the plain key \
+                     or not at all), which could leave no way out; add a plain key or ctrl with a \
+                     letter, e.g. \"q\" or \"ctrl-c\"",
+                    labels.join(", ")
+                ));
+            }
         }
         let mut map: BTreeMap<Key, Vec<(Action, bool)>> = BTreeMap::new();
         for (action, keys, user) in &bound {
@@ -611,6 +637,25 @@ mod tests {
         // Other actions may lose all their keys.
         let km = over(&[("mouse", &[])]).unwrap();
         assert_eq!(km.first_key(Action::Mouse), None);
+    }
+
+    #[test]
+    fn quit_needs_a_key_terminals_can_send() {
+        for keys in [&["ctrl-m"][..], &["ctrl-i", "ctrl-1"], &["ctrl-enter"]] {
+            let e = over(&[("quit", keys)]).unwrap_err();
+            assert!(
+                e.contains("quit = [") && e.contains("every terminal"),
+                "{e}"
+            );
+        }
+        for keys in [
+            &["ctrl-m", "ctrl-q"][..],
+            &["F10"],
+            &["alt-x"],
+            &["ctrl-F4"],
+        ] {
+            assert!(over(&[("quit", keys)]).is_ok(), "{keys:?}");
+        }
     }
 
     #[test]
