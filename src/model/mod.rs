@@ -135,6 +135,16 @@ impl ModelConfig {
         }
     }
 
+    /// The loss terms this model's training records (`total` first), in the order they are shown.
+    pub fn loss_terms(&self) -> &'static [&'static str] {
+        match self {
+            ModelConfig::Vqvae(_) => &["total", "recon", "codebook", "commit"],
+            ModelConfig::Cae(_) => &["total", "recon"],
+            ModelConfig::Vae(_) | ModelConfig::Vaenf(_) => &["total", "recon", "kl"],
+            ModelConfig::Mae(_) => &["total", "recon", "masked"],
+        }
+    }
+
     /// The paper's learning rate for this model.
     pub fn paper_lr(&self) -> f64 {
         match self {
@@ -361,6 +371,10 @@ mod tests {
             assert_eq!(m.grad_clip().is_some(), c.name() == "vaenf");
             assert_eq!(ModelConfig::from_name(c.name()).as_ref(), Some(&c));
             let x = testutil::batch(1);
+            let out = m.forward(&testutil::batch(2), true).unwrap();
+            let mut terms = vec!["total"];
+            terms.extend(out.terms.iter().map(|(n, _)| *n));
+            assert_eq!(terms, c.loss_terms(), "{} declares its terms", c.name());
             let copies = m.recon_no_copy(&x).unwrap().is_some();
             assert_eq!(copies, c.name() == "mae");
         }

@@ -18,8 +18,6 @@ use crate::tui::series::History;
 use crate::tui::widgets::chart::{Curve, LossChart};
 use crate::tui::widgets::image::{draw_roi, draw_unit_image};
 
-const TERMS: [&str; 4] = ["total", "recon", "codebook", "commit"];
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
     Idle,
@@ -50,7 +48,8 @@ pub struct TrainPane {
     pub records: Vec<EpochRecord>,
     /// Per-step training losses by term (x = fractional epoch), bounded.
     pub step_hist: BTreeMap<String, History>,
-    pub term: usize,
+    /// The loss term the chart shows (`t` cycles through [`TrainPane::terms`]).
+    pub term: String,
     pub log: bool,
     pub smooth: bool,
     pub smooth_weight: f64,
@@ -70,7 +69,7 @@ impl Default for TrainPane {
             steps: 0,
             records: Vec::new(),
             step_hist: BTreeMap::new(),
-            term: 0,
+            term: "total".into(),
             log: true,
             smooth: false,
             smooth_weight: 0.6,
@@ -80,6 +79,34 @@ impl Default for TrainPane {
 }
 
 impl TrainPane {
+    /// The loss terms to cycle through: those the shown run recorded (`total` first, the rest in
+    /// the order the model declares them, then any other), or the form model's before any record.
+    pub fn terms(&self) -> Vec<String> {
+        let mut recorded: Vec<&String> = self
+            .records
+            .iter()
+            .flat_map(|r| r.train.keys().chain(r.test.keys()))
+            .chain(self.step_hist.keys())
+            .collect();
+        let declared = crate::model::ModelConfig::from_name(self.form.model())
+            .map(|m| m.loss_terms())
+            .unwrap_or(&["total"]);
+        if recorded.is_empty() {
+            return declared.iter().map(|t| t.to_string()).collect();
+        }
+        recorded.sort();
+        recorded.dedup();
+        let rank = |t: &str| {
+            declared
+                .iter()
+                .position(|d| *d == t)
+                .unwrap_or(declared.len())
+        };
+        let mut out: Vec<String> = recorded.into_iter().cloned().collect();
+        out.sort_by_key(|t| (t != "total", rank(t), t.clone()));
+        out
+    }
+
     pub fn is_training(&self) -> bool {
         matches!(
             self.status,
@@ -194,7 +221,12 @@ impl TrainPane {
             Action::SmoothMore => {
                 self.smooth_weight = ((self.smooth_weight + 0.1) * 10.0).round() / 10.0
             }
-            Action::NextTerm => self.term = (self.term + 1) % TERMS.len(),
+            Action::NextTerm => {
+                let terms = self.terms();
+                let at = terms.iter().position(|t| *t == self.term);
+                let next = at.map(|i| (i + 1) % terms.len()).unwrap_or(0);
+                self.term = terms[next].clone();
+            }
             _ => return Effect::None,
         }
         self.smooth_weight = self.smooth_weight.clamp(0.0, 0.9);
@@ -338,7 +370,12 @@ impl TrainPane {
     }
 
     fn draw_loss(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
-        let term = TERMS[self.term];
+        // A term the shown run did not record (another model's) falls back to the total.
+        let term = if self.terms().contains(&self.term) {
+            self.term.as_str()
+        } else {
+            "total"
+        };
         let per_epoch = |test: bool| -> Vec<(f64, f64)> {
             self.records
                 .iter()

@@ -534,3 +534,59 @@ fn runs_pane_lists_opens_and_asks_before_deleting() {
         Effect::Confirm(ConfirmKind::DeleteRun("/runs/vqvae-a".into()))
     );
 }
+
+/// Records of a run whose model logs `terms` (the values fall with the epoch).
+fn records_with(terms: &[&str], epochs: usize) -> Vec<EpochRecord> {
+    (1..=epochs)
+        .map(|e| {
+            let map: serde_json::Map<String, serde_json::Value> = terms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.to_string(), serde_json::json!(0.5 / (e + i) as f64)))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "epoch": e, "epochs": epochs, "train": map, "test": map,
+                "lr": 1e-4, "seconds": 2.0, "rois_per_sec": 220.0
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn the_loss_chart_cycles_through_the_terms_each_model_recorded() {
+    let c = ctx();
+    for (terms, wanted) in [
+        (&["total", "recon", "kl"][..], "kl"),
+        (&["total", "recon", "masked"][..], "masked"),
+    ] {
+        let mut pane = TrainPane::default();
+        pane.view_run(PathBuf::from("/runs/r"), records_with(terms, 6), 6, false);
+        assert_eq!(pane.terms(), terms, "the run's own terms, total first");
+        pane.on_action(Action::NextTerm);
+        pane.on_action(Action::NextTerm);
+        assert_eq!(pane.term, wanted);
+        let buf = render(100, 28, |a, b| pane.draw(a, b, &c));
+        let (x, y) = find(&buf, &format!("Loss: {wanted}"))
+            .unwrap_or_else(|| panic!("no {wanted} chart:\n{}", text(&buf)));
+        // The curves are drawn: braille cells inside the chart's box.
+        let drawn = (y + 1..y + 10)
+            .flat_map(|yy| (x..x + 60).map(move |xx| (xx, yy)))
+            .filter(|&p| {
+                let cell = &buf[p];
+                cell.symbol()
+                    .chars()
+                    .next()
+                    .is_some_and(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+            })
+            .count();
+        assert!(
+            drawn > 3,
+            "{wanted}: {drawn} cells of curve\n{}",
+            text(&buf)
+        );
+        // Cycling wraps round to the total, never onto a term the run lacks.
+        pane.on_action(Action::NextTerm);
+        assert_eq!(pane.term, "total");
+    }
+}
