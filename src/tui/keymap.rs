@@ -435,14 +435,12 @@ impl Keymap {
                         names.join(", ")
                     )
                 })?;
-            let mut parsed = Vec::new();
+            // A set: a hostile file may list many thousands of keys.
+            let mut parsed = std::collections::BTreeSet::new();
             for k in keys {
-                let key = Key::parse(k).map_err(|e| format!("[keys] {name}: {e}"))?;
-                if !parsed.contains(&key) {
-                    parsed.push(key);
-                }
+                parsed.insert(Key::parse(k).map_err(|e| format!("[keys] {name}: {e}"))?);
             }
-            entry.1 = parsed;
+            entry.1 = parsed.into_iter().collect();
             entry.2 = true;
         }
         if let Some((_, keys, _)) = bound.iter().find(|(a, ..)| *a == Action::Quit) {
@@ -637,6 +635,20 @@ mod tests {
         // Other actions may lose all their keys.
         let km = over(&[("mouse", &[])]).unwrap();
         assert_eq!(km.first_key(Action::Mouse), None);
+    }
+
+    #[test]
+    fn many_keys_for_one_action_are_cheap() {
+        // About what a 1 MiB config can list: distinct keys, some twice.
+        let keys: Vec<String> = (0..200_000u32)
+            .filter_map(|i| char::from_u32(0x4e00 + i % 150_000))
+            .map(|c| c.to_string())
+            .collect();
+        let o: BTreeMap<String, Vec<String>> = [("mouse".to_string(), keys)].into_iter().collect();
+        let t0 = std::time::Instant::now();
+        let km = Keymap::with_overrides(&o).unwrap();
+        assert!(km.map.len() > 100_000);
+        assert!(t0.elapsed().as_secs() < 10, "{:?}", t0.elapsed());
     }
 
     #[test]
