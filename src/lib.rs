@@ -9,5 +9,6 @@ pub mod device;
 pub mod eval;
 pub mod model;
 pub mod rng;
+pub mod runs;
 pub mod train;
 pub mod tui;

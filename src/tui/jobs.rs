@@ -13,7 +13,8 @@ use super::Msg;
 use crate::data::{load_folder, Dataset, Label, LoadOptions, PatientId, Roi, Side, Split};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics, Summary};
 use crate::model::{roi_tensor, ModelConfig, VqVae};
-use crate::train::{checkpoint, LoadedRun, RunDir};
+use crate::train::{checkpoint, LoadedRun};
+pub use crate::runs::{list as list_runs, RunSummary};
 
 /// Work a pane asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,21 +112,6 @@ pub struct CodebookData {
     pub prototypes: Vec<Vec<f32>>,
     /// `[healthy, steatosis]` counts of each code over the test ROIs' 7x7 maps.
     pub usage: Vec<[u64; 2]>,
-}
-
-/// A run as listed in the Runs pane.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunSummary {
-    pub path: PathBuf,
-    pub name: String,
-    pub model: String,
-    pub status: String,
-    pub epoch: usize,
-    pub epochs: usize,
-    pub train_loss: Option<f64>,
-    pub test_loss: Option<f64>,
-    pub test_mse: Option<f64>,
-    pub created: String,
 }
 
 /// What comes back.
@@ -394,46 +380,3 @@ fn classify(
     })
 }
 
-/// The runs under `dir`, newest first.
-pub fn list_runs(dir: &Path) -> Vec<RunSummary> {
-    let mut out: Vec<RunSummary> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| summarize(&e.path()))
-        .collect();
-    out.sort_by(|a, b| b.name.cmp(&a.name));
-    out
-}
-
-/// One run's summary, `None` for folders that are not runs.
-pub fn summarize(path: &Path) -> Option<RunSummary> {
-    let dir = RunDir::new(path);
-    let config = dir.read_config().ok()?;
-    let records = dir.records();
-    let last = records.last();
-    let epoch = last.map(|r| r.epoch).unwrap_or(0);
-    // Running means a live process holds the run's lock, not that its log changed lately.
-    let status = dir.status(&config).as_str();
-    let test_mse = std::fs::read(dir.eval().join("summary.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["mse"]["mean"].as_f64());
-    Some(RunSummary {
-        path: path.to_path_buf(),
-        name: path.file_name()?.to_string_lossy().into_owned(),
-        model: config.model.name().to_string(),
-        status: status.to_string(),
-        epoch,
-        epochs: config.train.epochs,
-        train_loss: last.and_then(|r| r.train.get("total").copied()),
-        test_loss: last.and_then(|r| r.test.get("total").copied()),
-        test_mse,
-        created: config
-            .created
-            .chars()
-            .take(16)
-            .collect::<String>()
-            .replace('T', " "),
-    })
-}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
+use crate::train::RunStatus;
 use super::jobs::{list_runs, open, pick_rois, test_rois, RunSummary};
 use crate::eval::compare::{compare, Comparison};
 use crate::eval::{self, Classification, Protocol, RoiMetrics, Summary};
@@ -32,11 +33,10 @@ pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
     };
     let split = std::fs::read(dir.split()).ok();
     let mut seen = vec![config.model.name().to_string()];
-    let mut runs = list_runs(runs_dir);
-    runs.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
+    let runs = list_runs(runs_dir);
     let mut out = Vec::new();
     for r in runs {
-        if r.status != "finished" || seen.contains(&r.model) || r.path == run {
+        if r.status != RunStatus::Finished || seen.contains(&r.model) || r.path == run {
             continue;
         }
         let other = RunDir::new(&r.path);

@@ -8,7 +8,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::data::{LoadOptions, Roi, Side, ROI_PIXELS};
 use crate::eval::{Classification, Protocol, RoiMetrics, Scores, Summary};
-use crate::train::{EpochRecord, Event, Terms};
+use crate::train::{EpochRecord, Event, RunStatus, Terms};
 use crate::tui::app::App;
 use crate::tui::jobs::{
     self, CodebookData, DataLoaded, Outcome, ReconData, ReconRoi, RunSummary, Thumbs, TraversalData,
@@ -215,13 +215,21 @@ impl World {
                     path: PathBuf::from("/runs").join(&name),
                     name,
                     model: "vqvae".into(),
-                    status: if done { "finished" } else { "running" }.into(),
+                    status: if done {
+                        RunStatus::Finished
+                    } else {
+                        RunStatus::Running(crate::train::Holder {
+                            pid: 4242,
+                            host: "gpu-server".into(),
+                            started: "2026-01-01T12:00:00Z".into(),
+                        })
+                    },
                     epoch: if done { 250 } else { 12 },
                     epochs: if i == 0 { 20 } else { 250 },
                     train_loss: Some(0.0312 + i as f64 * 1e-3),
                     test_loss: Some(0.0345 + i as f64 * 1e-3),
                     test_mse: done.then_some(0.0131 + i as f64 * 1e-4),
-                    created: format!("2026-01-{:02} 12:00", i + 1),
+                    created: format!("2026-01-{:02}T12:00:00Z", i + 1),
                 }
             })
             .collect()

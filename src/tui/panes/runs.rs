@@ -9,6 +9,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Row, StatefulWidget, Table, TableState};
 
 use super::{block, clamp_step, placeholder, ConfirmKind, Ctx, Effect};
+use crate::train::RunStatus;
 use crate::tui::jobs::{Request, RunSummary};
 use crate::tui::keymap::Action;
 
@@ -115,20 +116,20 @@ impl RunsPane {
                     " "
                 };
                 let mark = format!("{open}{} ", self.mark_of(&r.path));
-                let status_style = match r.status.as_str() {
-                    "finished" => ctx.theme.good(),
-                    "running" => ctx.theme.accent(),
-                    _ => ctx.theme.warn(),
+                let status_style = match r.status {
+                    RunStatus::Finished => ctx.theme.good(),
+                    RunStatus::Running(_) => ctx.theme.accent(),
+                    RunStatus::Stopped | RunStatus::Empty => ctx.theme.warn(),
                 };
                 Row::new(vec![
                     ratatui::text::Line::from(format!("{mark}{}", r.name)),
                     r.model.clone().into(),
-                    ratatui::text::Line::styled(r.status.clone(), status_style),
+                    ratatui::text::Line::styled(r.status.as_str(), status_style),
                     format!("{}/{}", r.epoch, r.epochs).into(),
                     f(r.train_loss).into(),
                     f(r.test_loss).into(),
                     f(r.test_mse).into(),
-                    r.created.clone().into(),
+                    r.created_short().into(),
                 ])
             })
             .collect();

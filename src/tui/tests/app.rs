@@ -213,9 +213,10 @@ fn watch_follows_a_growing_metrics_file() {
     let runs = crate::tui::jobs::list_runs(tmp.path());
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].epoch, runs[0].epochs), (2, 5));
-    assert_eq!(runs[0].status, "running");
+    assert_eq!(runs[0].status.as_str(), "running");
     drop(writer);
-    assert_eq!(crate::tui::jobs::list_runs(tmp.path())[0].status, "empty");
+    let runs = crate::tui::jobs::list_runs(tmp.path());
+    assert_eq!(runs[0].status, crate::train::RunStatus::Empty);
     assert_eq!(app.on_tick(), Redraw::Now, "the writer's end is news");
     let s = screen(&app, 100, 30);
     assert!(

@@ -105,13 +105,13 @@ fn runs_pane() -> RunsPane {
         path: PathBuf::from(format!("/runs/{name}")),
         name: name.into(),
         model: model.into(),
-        status: "finished".into(),
+        status: crate::train::RunStatus::Finished,
         epoch: 2,
         epochs: 2,
         train_loss: None,
         test_loss: None,
         test_mse: None,
-        created: "2026-01-02 03:04".into(),
+        created: "2026-01-02T03:04:00Z".into(),
     };
     let mut runs = RunsPane::default();
     runs.set_runs(vec![

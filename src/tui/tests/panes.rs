@@ -8,7 +8,7 @@ use ratatui::style::Color;
 use super::{ctx, dataset, find, render, text};
 use crate::data::Label;
 use crate::eval::{Classification, Protocol, RoiMetrics, Scores, Summary};
-use crate::train::{EpochRecord, Event};
+use crate::train::{EpochRecord, Event, RunStatus};
 use crate::tui::jobs::{CodebookData, ReconData, ReconRoi, RunSummary, Thumbs, TraversalData};
 use crate::tui::keymap::Action;
 use crate::tui::panes::classify::ClassifyPane;
@@ -492,23 +492,26 @@ fn classify_pane_draws_heatmaps_and_scores() {
 
 #[test]
 fn runs_pane_lists_opens_and_asks_before_deleting() {
-    let run = |name: &str, status: &str| RunSummary {
+    let run = |name: &str, status: RunStatus| RunSummary {
         path: PathBuf::from(format!("/runs/{name}")),
         name: name.into(),
         model: "vqvae".into(),
-        status: status.into(),
+        status,
         epoch: 2,
         epochs: 4,
         train_loss: Some(0.0312),
         test_loss: None,
         test_mse: Some(0.0131),
-        created: "2026-01-02 03:04".into(),
+        created: "2026-01-02T03:04:00Z".into(),
     };
     let mut pane = RunsPane {
         dir: "/runs".into(),
         ..Default::default()
     };
-    pane.set_runs(vec![run("vqvae-b", "finished"), run("vqvae-a", "stopped")]);
+    pane.set_runs(vec![
+        run("vqvae-b", RunStatus::Finished),
+        run("vqvae-a", RunStatus::Stopped),
+    ]);
     pane.open = Some("/runs/vqvae-a".into());
     let c = ctx();
     let buf = render(100, 20, |a, b| pane.draw(a, b, &c));

@@ -1,0 +1,96 @@
+//! The runs service's listing: every run under a folder with its model, a typed status (from the
+//! run's lock: running means a live process holds it), progress and test metrics when evaluated.
+//! The workbench's Runs pane and `vqtex runs` show the same summaries.
+
+use std::path::{Path, PathBuf};
+
+use crate::train::{RunDir, RunStatus};
+
+/// One run, as listings show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub path: PathBuf,
+    pub name: String,
+    /// The model's name (`vqvae`, `cae`, ...).
+    pub model: String,
+    pub status: RunStatus,
+    /// The last epoch logged, and the run's configured epochs.
+    pub epoch: usize,
+    pub epochs: usize,
+    pub train_loss: Option<f64>,
+    pub test_loss: Option<f64>,
+    /// Mean test MSE, once `eval` (or the workbench) has evaluated the run.
+    pub test_mse: Option<f64>,
+    /// When the run was created (RFC 3339, UTC).
+    pub created: String,
+}
+
+impl RunSummary {
+    /// `created` as `YYYY-MM-DD HH:MM` (UTC).
+    pub fn created_short(&self) -> String {
+        self.created
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .replace('T', " ")
+    }
+
+    /// The summary as `vqtex runs --json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let holder = match &self.status {
+            RunStatus::Running(h) => serde_json::to_value(h).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        serde_json::json!({
+            "path": self.path,
+            "name": self.name,
+            "model": self.model,
+            "status": self.status.as_str(),
+            "holder": holder,
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "train_loss": self.train_loss,
+            "test_loss": self.test_loss,
+            "test_mse": self.test_mse,
+            "created": self.created,
+        })
+    }
+}
+
+/// The runs under `dir`, newest first (by creation time, then name). Folders that are not runs,
+/// or whose config cannot be read, are left out.
+pub fn list(dir: &Path) -> Vec<RunSummary> {
+    let mut out: Vec<RunSummary> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| summarize(&e.path()))
+        .collect();
+    out.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
+    out
+}
+
+/// One run's summary, `None` for folders that are not runs.
+pub fn summarize(path: &Path) -> Option<RunSummary> {
+    let dir = RunDir::new(path);
+    let config = dir.read_config().ok()?;
+    let records = dir.records();
+    let last = records.last();
+    let test_mse = std::fs::read(dir.eval().join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["mse"]["mean"].as_f64());
+    Some(RunSummary {
+        path: path.to_path_buf(),
+        name: path.file_name()?.to_string_lossy().into_owned(),
+        model: config.model.name().to_string(),
+        // Running means a live process holds the run's lock, not that its log changed lately.
+        status: dir.status(&config),
+        epoch: last.map(|r| r.epoch).unwrap_or(0),
+        epochs: config.train.epochs,
+        train_loss: last.and_then(|r| r.train.get("total").copied()),
+        test_loss: last.and_then(|r| r.test.get("total").copied()),
+        test_mse,
+        created: config.created,
+    })
+}
