@@ -51,6 +51,39 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Speed: seconds per epoch, GFLOP/s against this machine's gemm, inference, SVM fits.
     Bench(BenchArgs),
+    /// Draw the workbench's panes as PNG files from fixed sample state (for the README and docs;
+    /// `scripts/screenshots.sh`).
+    #[command(hide = true)]
+    Screenshot(ScreenshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScreenshotArgs {
+    /// The pane to draw: all, a pane's name (data, train, recon, latent, classify, runs, compare,
+    /// picker) or its number, 1 to 8.
+    #[arg(long, default_value = "all", value_name = "NAME|N|all")]
+    pub pane: String,
+    /// Terminal size in cells, WIDTHxHEIGHT (60x20 to 400x150); each cell is 8x16 pixels.
+    #[arg(long, default_value = "80x24", value_name = "WxH", value_parser = parse_term_size)]
+    pub size: (u16, u16),
+    /// Folder for the PNGs, `<pane>-<W>x<H>.png` (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// ROI folder the panes show (default: sample-data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// A terminal size `WIDTHxHEIGHT` in cells, from the workbench's smallest (60x20) to 400x150.
+fn parse_term_size(s: &str) -> Result<(u16, u16), String> {
+    let parsed = s
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<u16>().ok()?, h.trim().parse::<u16>().ok()?)));
+    match parsed {
+        Some((w, h)) if (60..=400).contains(&w) && (20..=150).contains(&h) => Ok((w, h)),
+        Some(_) => Err(format!("'{s}': the size must be 60x20 to 400x150")),
+        None => Err(format!("'{s}' is not WIDTHxHEIGHT, e.g. 80x24")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
         Some(Command::Bench(a)) => commands::bench(&a),
+        Some(Command::Screenshot(a)) => commands::screenshot(&a),
         Some(Command::Tui(a)) => commands::tui(&a),
         Some(Command::Watch(a)) => commands::watch(&a),
         None => commands::tui(&TuiArgs {

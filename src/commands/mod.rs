@@ -4,10 +4,12 @@ mod bench;
 pub mod import;
 mod progress;
 mod reproduce;
+mod screenshot;
 
 pub use bench::bench;
 pub use progress::Progress;
 pub use reproduce::reproduce;
+pub use screenshot::screenshot;
 
 use std::path::{Path, PathBuf};
 

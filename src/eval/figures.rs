@@ -12,7 +12,8 @@ use plotters::style::{register_font, FontStyle};
 use super::EvalError;
 
 const FONT: &str = "vqtex-sans";
-static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+/// The bundled DejaVu Sans (also drawn by the workbench's screenshots).
+pub static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 
 fn font(size: f64) -> TextStyle<'static> {
     static REGISTER: Once = Once::new();

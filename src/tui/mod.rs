@@ -12,6 +12,7 @@ mod multirun;
 mod panes;
 mod runtime;
 mod series;
+pub mod shot;
 mod theme;
 mod trainctl;
 mod ui;

@@ -252,6 +252,16 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
     })
 }
 
+/// The workbench in the benchmark's fixed state, every pane holding data (for the screenshots):
+/// `data` or the sample data, a run 12 epochs into training. No jobs are started; keep the
+/// receiver alive while the app is used.
+pub(crate) fn fixed_app(
+    data: Option<PathBuf>,
+) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<crate::tui::Msg>)> {
+    let dir = data.unwrap_or_else(crate::commands::sample_data_dir);
+    World::load(&dir)?.full_app(&BenchOptions::default())
+}
+
 /// Times a full frame of each pane and measures the bytes/s written while a training runs.
 pub fn bench(opts: BenchOptions) -> Result<TuiBenchReport> {
     ensure!(
