@@ -23,7 +23,7 @@ screen() { tmux capture-pane -t "$S" -p; }
 fail() {
   echo "tui-e2e: FAIL: $*" >&2
   echo "---- screen ----" >&2; screen >&2 || true
-  echo "---- log ----" >&2; tail -n 20 "$TMP"/data/vqtex/vqtex-tui.log 2>/dev/null >&2 || true
+  echo "---- log ----" >&2; tail -n 20 "$TMP"/data/vqtex/vqtex.log 2>/dev/null >&2 || true
   exit 1
 }
 # wait_for TEXT SECONDS: poll the screen until it shows TEXT.
@@ -96,4 +96,6 @@ sleep 0.5
 grep -qE '(^| )icanon' "$TMP/stty" || fail "the terminal was left in raw mode: $(cat "$TMP/stty")"
 grep -qE '(^| )echo( |$)' "$TMP/stty" || fail "echo is still off"
 screen | grep -qF "1 Data  2 Train" && fail "the alternate screen was not left"
+# The workbench logged to the one log file main set up (it once set up a second, silently failing).
+grep -qF "workbench starts" "$TMP/data/vqtex/vqtex.log" || fail "the workbench wrote nothing to vqtex.log"
 echo "tui-e2e: PASS"

@@ -40,6 +40,9 @@ pub enum Command {
     Roi(RoiCommand),
     /// Train a VQ-VAE on a ROI folder into a run directory.
     Train(TrainArgs),
+    /// List the runs in the runs folder, newest first: model, status (running = a live process
+    /// holds the run), epochs, created time and test MSE once evaluated.
+    Runs(RunsArgs),
     /// Reconstruction metrics (MSE, MAE, SSIM, PSNR) of a run on its test ROIs.
     Eval(EvalArgs),
     /// SVMs on raw pixels vs on the run's latent vectors, on its test patients.
@@ -495,6 +498,17 @@ pub struct TuiArgs {
     /// Folder holding runs (default: vqtex's data dir).
     #[arg(long, value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Folder holding runs (default: vqtex's data dir, where `train` puts them).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    /// Print a JSON array, one object per run (`path`, `name`, `model`, `status`, `holder`,
+    /// `epoch`, `epochs`, `train_loss`, `test_loss`, `test_mse`, `created`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod logging;
 pub mod model;
 pub mod rng;
 pub mod runs;

@@ -10,33 +10,8 @@ use vqtex::commands;
 #[global_allocator]
 static ALLOC: vqtex::tui::RestoringAlloc = vqtex::tui::RestoringAlloc;
 
-/// Logs go to a file in vqtex's data dir (never to the terminal, which the workbench owns).
-fn init_logging() {
-    let Some(dirs) = directories::ProjectDirs::from("", "", "vqtex") else {
-        return;
-    };
-    let dir = dirs.data_dir();
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("vqtex.log"))
-    else {
-        return;
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VQTEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
-}
-
 fn main() -> ExitCode {
-    init_logging();
+    vqtex::logging::init();
     // A bug must not show the user a raw panic: say what happened and where the log is.
     std::panic::set_hook(Box::new(|info| {
         let location = info
@@ -60,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Screenshot(a)) => commands::screenshot(&a),
         Some(Command::Tui(a)) => commands::tui(&a),
         Some(Command::Watch(a)) => commands::watch(&a),
+        Some(Command::Runs(a)) => commands::runs(&a),
         None => commands::tui(&TuiArgs {
             data: DataArgs {
                 data: None,

@@ -318,3 +318,37 @@ fn killed_at_random_moments_and_resumed_gives_the_uninterrupted_weights() {
     }
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn runs_lists_runs_newest_first_with_status_from_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let runs = tmp.path().join("runs");
+    let (a, b) = (runs.join("a-older"), runs.join("b-newer"));
+    assert!(train(&data, &a, "1", &[]).status.success());
+    assert!(train(&data, &b, "2", &[]).status.success());
+    // Creation times a second apart at least, whatever the clock did.
+    let mut cfg = RunDir::new(&a).read_config().unwrap();
+    cfg.created = "2020-01-01T00:00:00Z".into();
+    RunDir::new(&a).write_config(&cfg).unwrap();
+    std::fs::create_dir(runs.join("not-a-run")).unwrap();
+    let _held = RunLock::acquire(&a).unwrap();
+    let o = vqtex(&["runs", "--runs-dir", p(&runs), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let list = v.as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["b-newer", "a-older"]);
+    assert_eq!(list[0]["status"], "finished");
+    assert_eq!(list[0]["epochs"], 2);
+    assert_eq!(list[0]["model"], "vqvae");
+    assert_eq!(list[1]["status"], "running");
+    assert_eq!(list[1]["holder"]["pid"], std::process::id());
+    let o = vqtex(&["runs", "--runs-dir", p(&runs)]);
+    let text = stdout(&o);
+    assert!(text.starts_with("run "), "{text}");
+    assert!(
+        text.contains("b-newer") && text.contains("running"),
+        "{text}"
+    );
+}

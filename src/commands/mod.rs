@@ -304,6 +304,75 @@ pub fn tui(args: &TuiArgs) -> Result<()> {
     })
 }
 
+/// `vqtex runs`: the runs folder as a table (or JSON), newest first.
+pub fn runs(args: &crate::cli::RunsArgs) -> Result<()> {
+    let dir = args.runs_dir.clone().unwrap_or_else(default_runs_dir);
+    if args.runs_dir.is_some() && !dir.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    let runs = crate::runs::list(&dir);
+    if args.json {
+        let all: Vec<serde_json::Value> = runs.iter().map(|r| r.to_json()).collect();
+        println!("{}", serde_json::Value::Array(all));
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no runs in {}", dir.display());
+        return Ok(());
+    }
+    let f = |v: Option<f64>| v.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
+    let rows: Vec<[String; 6]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.model.clone(),
+                r.status.as_str().to_string(),
+                format!("{}/{}", r.epoch, r.epochs),
+                f(r.test_mse),
+                r.created_short(),
+            ]
+        })
+        .collect();
+    let head = [
+        "run",
+        "model",
+        "status",
+        "epochs",
+        "test MSE",
+        "created (UTC)",
+    ];
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([head[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(&head.map(String::from)));
+    for r in &rows {
+        println!("{}", line(r));
+    }
+    for r in &runs {
+        if let crate::train::RunStatus::Running(h) = &r.status {
+            println!("{} is being trained by {h}", r.name);
+        }
+    }
+    Ok(())
+}
+
 pub fn watch(args: &WatchArgs) -> Result<()> {
     // Refuse a folder that is not a run before touching the terminal.
     RunDir::new(&args.run).read_config()?;

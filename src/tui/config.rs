@@ -34,11 +34,6 @@ pub fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "vqtex").map(|d| d.config_dir().to_path_buf())
 }
 
-/// The data dir of vqtex, where the log file goes.
-pub fn data_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "vqtex").map(|d| d.data_dir().to_path_buf())
-}
-
 /// The most a config or theme file may hold (a real one is a few hundred bytes).
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 

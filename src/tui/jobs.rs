@@ -13,8 +13,8 @@ use super::Msg;
 use crate::data::{load_folder, Dataset, Label, LoadOptions, PatientId, Roi, Side, Split};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics, Summary};
 use crate::model::{roi_tensor, ModelConfig, VqVae};
-use crate::train::{checkpoint, LoadedRun};
 pub use crate::runs::{list as list_runs, RunSummary};
+use crate::train::{checkpoint, LoadedRun};
 
 /// Work a pane asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -379,4 +379,3 @@ fn classify(
         latents,
     })
 }
-

@@ -57,26 +57,6 @@ pub enum Msg {
     Job(jobs::Outcome),
 }
 
-/// Logs to `<data dir>/vqtex-tui.log` (never the screen). Level from `VQTEX_LOG` (default info).
-fn init_logging() -> Option<PathBuf> {
-    let dir = config::data_dir()?;
-    std::fs::create_dir_all(&dir).ok()?;
-    let path = dir.join("vqtex-tui.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VQTEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init();
-    Some(path)
-}
-
 /// Refuses to start without a terminal (tests, pipes, cron). Checked after everything else that
 /// can be wrong, so a bad config is reported the same way with or without one.
 fn need_terminal() -> Result<()> {
@@ -131,7 +111,8 @@ pub fn run(opts: TuiOptions) -> Result<()> {
     check_folder("--runs-dir", &opts.runs_dir, false)?;
     let data_dir = data_dir.unwrap_or_else(crate::commands::sample_data_dir);
     need_terminal()?;
-    let log = init_logging();
+    // Logging was set up once by main (crate::logging); the workbench only names the file.
+    let log = crate::logging::path();
     tracing::info!(?log, data = %data_dir.display(), runs = %opts.runs_dir.display(), "workbench starts");
 
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
-use crate::train::RunStatus;
 use super::jobs::{list_runs, open, pick_rois, test_rois, RunSummary};
 use crate::eval::compare::{compare, Comparison};
 use crate::eval::{self, Classification, Protocol, RoiMetrics, Summary};
+use crate::train::RunStatus;
 use crate::train::{LoadedRun, RunDir};
 
 /// Another model's reconstructions of the Reconstructions pane's ROIs.
