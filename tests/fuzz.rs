@@ -1,7 +1,7 @@
 //! Mutational fuzzing of the parsers that read user files, on stable Rust (no cargo-fuzz).
 //!
 //! Each target turns one input (bytes) into a call of vqtex's own reader: the MAT reader, the ROI
-//! folder loader, DICOM import and coords parsing with ROI extraction. Seeds are files vqtex's own
+//! folder loader, DICOM import, coords parsing with ROI extraction, and checkpoint loading. Seeds are files vqtex's own
 //! writers produce; a small seeded mutator (bit flips, interesting values, inserted, deleted and
 //! duplicated ranges, truncation, splices, dictionary tokens) derives inputs from them, and inputs
 //! that give a new kind of outcome join the corpus. An input fails when it
@@ -18,8 +18,8 @@
 //!
 //! CI runs `fuzz_<target>_ci` (a fixed number of deterministic executions, a few seconds); a long
 //! run is `FUZZ_SECS=600 cargo test --test fuzz -- --ignored --nocapture fuzz_<target>_long`.
-//! To add a target (e.g. checkpoint loading): write a `fn <name>_target() -> Target` like the ones
-//! below, list it in [`targets`], and add its two tests with [`ci_run`] and [`long_run`].
+//! To add a target: write a `fn <name>_target() -> Target` like the ones below, list it in
+//! [`targets`], and add its two tests with [`ci_run`] and [`long_run`].
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
@@ -191,10 +191,15 @@ pub struct Target {
     pub run: Box<dyn FnMut(&[u8], &mut Vec<String>)>,
 }
 
-/// Every target, by name (the regressions replay goes through them all). A checkpoint target goes
-/// here: seeds from vqtex's checkpoint writer, `run` loading the mutated file.
+/// Every target, by name (the regressions replay goes through them all).
 fn targets() -> Vec<fn() -> Target> {
-    vec![mat_target, roi_folder_target, dicom_target, coords_target]
+    vec![
+        mat_target,
+        roi_folder_target,
+        dicom_target,
+        coords_target,
+        checkpoint_target,
+    ]
 }
 
 fn outcome<E: std::fmt::Display>(r: Result<(), E>) -> String {
@@ -931,6 +936,145 @@ fn long_run(make: fn() -> Target) {
         target.name,
         stats.failures.len()
     );
+}
+
+const CKPT_SEP: &[u8] = b"\n--TENSORS--\n";
+
+/// A checkpoint of a tiny VQ-VAE (so its file fits the mutator's input size), as vqtex writes
+/// it: the sidecar JSON, [`CKPT_SEP`], the safetensors bytes.
+fn checkpoint_seed(model: &dyn vqtex::model::Autoencoder, crc: bool) -> Vec<u8> {
+    use vqtex::train::checkpoint::{expected_tensors, save, Sidecar};
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut tensors = model.params().tensors();
+    for (name, shape) in expected_tensors(model) {
+        tensors.entry(name).or_insert_with(|| {
+            candle_core::Tensor::zeros(shape, candle_core::DType::F32, &candle_core::Device::Cpu)
+                .expect("zeros")
+        });
+    }
+    let sidecar = Sidecar {
+        epoch: 1,
+        step: 3,
+        model: "vqvae".into(),
+        bytes: 0,
+        train_loss: Some(0.1),
+        test_loss: None,
+        lr: 2e-4,
+        crc32: None,
+        is_final: false,
+    };
+    save(tmp.path(), &tensors, sidecar, 2).expect("save");
+    let mut json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("epoch-0001.json")).expect("sidecar"),
+    )
+    .expect("json");
+    if !crc {
+        if let Some(o) = json.as_object_mut() {
+            o.remove("crc32");
+        }
+    }
+    let tensors = std::fs::read(tmp.path().join("epoch-0001.safetensors")).expect("tensors");
+    [
+        serde_json::to_vec(&json).expect("json"),
+        CKPT_SEP.to_vec(),
+        tensors,
+    ]
+    .concat()
+}
+
+/// Checkpoint loading: the sidecar and the tensors file of `checkpoints/epoch-0001`, loaded and
+/// checked against the model (names, shapes, dtypes, finite values). When the sidecar parses and
+/// names no CRC, the harness sets its `bytes` to the file's length, so that mutations of the
+/// tensors reach the safetensors parser and the checks behind it instead of the size check.
+fn checkpoint_target() -> Target {
+    use vqtex::model::{ModelConfig, VqVaeConfig};
+    let model = ModelConfig::Vqvae(VqVaeConfig {
+        hidden: 2,
+        latent_dim: 2,
+        codebook_size: 3,
+        ..VqVaeConfig::default()
+    })
+    .build(1, &candle_core::Device::Cpu)
+    .expect("tiny model");
+    let seeds = vec![
+        checkpoint_seed(model.as_ref(), true),
+        checkpoint_seed(model.as_ref(), false),
+    ];
+    let dict = [
+        "\"F32\"",
+        "\"I32\"",
+        "\"F64\"",
+        "\"shape\"",
+        "\"data_offsets\"",
+        "\"lr\"",
+        "\"epoch\"",
+        "\"bytes\"",
+        "\"model\"",
+        "\"cae\"",
+        "NaN",
+        "1e999",
+        "-1",
+        "18446744073709551615",
+        "adam.m.",
+        "codebook",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .chain([
+        vec![0, 0, 0xc0, 0x7f],
+        vec![0, 0, 0x80, 0x7f],
+        vec![0xff; 8],
+        le32(0xffff_ffff),
+    ])
+    .collect();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("checkpoints");
+    std::fs::create_dir_all(&dir).expect("checkpoints dir");
+    Target {
+        name: "checkpoint",
+        seeds,
+        dict,
+        run: Box::new(move |input, out| {
+            let _keep = &tmp;
+            let (json, tensors) = match input.windows(CKPT_SEP.len()).position(|w| w == CKPT_SEP) {
+                Some(i) => (&input[..i], &input[i + CKPT_SEP.len()..]),
+                None => (input, &[][..]),
+            };
+            let mut json = json.to_vec();
+            if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(&json) {
+                if !o.contains_key("crc32") {
+                    o.insert("bytes".into(), serde_json::json!(tensors.len()));
+                    json = serde_json::to_vec(&o).unwrap_or(json);
+                }
+            }
+            let written = std::fs::write(dir.join("epoch-0001.json"), &json)
+                .and_then(|_| std::fs::write(dir.join("epoch-0001.safetensors"), tensors));
+            if let Err(e) = written {
+                out.push(format!("harness: {e}"));
+                return;
+            }
+            let loaded = vqtex::train::checkpoint::load_latest_for(
+                &dir,
+                model.as_ref(),
+                &candle_core::Device::Cpu,
+            );
+            out.push(outcome(loaded.map(|l| {
+                // What resume does next: the weights go into the model.
+                let _ = model.params().load(&l.tensors);
+            })));
+        }),
+    }
+}
+
+#[test]
+fn fuzz_checkpoint_ci() {
+    ci_run(checkpoint_target, 1500);
+}
+
+#[test]
+#[ignore = "long fuzzing run: FUZZ_SECS=600 cargo test --test fuzz -- --ignored --nocapture fuzz_checkpoint_long"]
+fn fuzz_checkpoint_long() {
+    long_run(checkpoint_target);
 }
 
 #[test]
