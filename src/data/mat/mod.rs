@@ -52,8 +52,8 @@ pub(crate) mod mx {
 const COMPLEX: u32 = 0x0800;
 /// Largest single field we accept (a patient's images are 2.8 MB): guards against a corrupt size.
 const MAX_FIELD_BYTES: u64 = 1 << 28;
-/// Most numbers one numeric field may decode to (each becomes an 8-byte f64).
-const MAX_VALUES: u64 = 1 << 25;
+/// Most numbers of a field kept as f64 (id, class, fat); larger numeric arrays become bytes.
+const MAX_NUMBERS: u64 = 16;
 /// Longest array name (MATLAB's own limit is 63 characters).
 const MAX_NAME_BYTES: u64 = 4096;
 /// Most dimensions of an array.
@@ -350,24 +350,25 @@ fn value_size(ty: u32) -> Option<u64> {
     })
 }
 
-fn decode_numbers(ty: u32, raw: &[u8], big: bool) -> Result<Vec<f64>, String> {
+/// Calls `f` with each value of a numeric element, as f64, until it returns false; returns
+/// whether every value was taken.
+fn each_number(ty: u32, raw: &[u8], big: bool, mut f: impl FnMut(f64) -> bool) -> bool {
     macro_rules! conv {
         ($t:ty, $n:expr) => {
-            raw.chunks_exact($n)
-                .map(|c| {
-                    let a: [u8; $n] = c.try_into().expect("chunk size");
-                    (if big {
-                        <$t>::from_be_bytes(a)
-                    } else {
-                        <$t>::from_le_bytes(a)
-                    }) as f64
-                })
-                .collect()
+            raw.chunks_exact($n).all(|c| {
+                let mut a = [0u8; $n];
+                a.copy_from_slice(c);
+                f((if big {
+                    <$t>::from_be_bytes(a)
+                } else {
+                    <$t>::from_le_bytes(a)
+                }) as f64)
+            })
         };
     }
-    Ok(match ty {
-        mi::INT8 => raw.iter().map(|&b| b as i8 as f64).collect(),
-        mi::UINT8 => raw.iter().map(|&b| b as f64).collect(),
+    match ty {
+        mi::INT8 => raw.iter().all(|&b| f(b as i8 as f64)),
+        mi::UINT8 => raw.iter().all(|&b| f(b as f64)),
         mi::INT16 => conv!(i16, 2),
         mi::UINT16 => conv!(u16, 2),
         mi::INT32 => conv!(i32, 4),
@@ -376,8 +377,8 @@ fn decode_numbers(ty: u32, raw: &[u8], big: bool) -> Result<Vec<f64>, String> {
         mi::UINT64 => conv!(u64, 8),
         mi::SINGLE => conv!(f32, 4),
         mi::DOUBLE => conv!(f64, 8),
-        other => return Err(format!("numeric data of element type {other}")),
-    })
+        _ => false,
+    }
 }
 
 /// Parses a field's miMATRIX payload (everything after its tag).
@@ -434,12 +435,6 @@ fn parse_field(payload: &[u8], big: bool, what: &str) -> Result<Value, MatError>
                     tag.len, h.dims
                 )));
             }
-            if tag.ty != mi::UINT8 && h.count > MAX_VALUES {
-                return Err(MatError::Unsupported(format!(
-                    "{what}: {} numbers, more than the {MAX_VALUES} vqtex reads in one field",
-                    h.count
-                )));
-            }
             let raw = e.data(tag, what, MAX_FIELD_BYTES)?;
             if tag.ty == mi::UINT8 {
                 return Ok(Value::Bytes {
@@ -447,9 +442,27 @@ fn parse_field(payload: &[u8], big: bool, what: &str) -> Result<Value, MatError>
                     data: raw,
                 });
             }
-            let data = decode_numbers(tag.ty, &raw, big)
-                .map_err(|m| MatError::Unsupported(format!("{what}: {m}")))?;
-            Ok(Value::Numbers { dims: h.dims, data })
+            if h.count <= MAX_NUMBERS {
+                let mut data = Vec::with_capacity(h.count as usize);
+                each_number(tag.ty, &raw, big, |v| {
+                    data.push(v);
+                    true
+                });
+                return Ok(Value::Numbers { dims: h.dims, data });
+            }
+            // An array (images stored as double, say): straight to bytes, never 8 bytes a value.
+            let mut data = Vec::with_capacity(h.count as usize);
+            let ok = each_number(tag.ty, &raw, big, |v| {
+                let byte = v.fract() == 0.0 && (0.0..=255.0).contains(&v);
+                data.push(v as u8);
+                byte
+            });
+            if !ok {
+                return Err(MatError::Format(format!(
+                    "{what} holds values outside 0-255 integers"
+                )));
+            }
+            Ok(Value::Bytes { dims: h.dims, data })
         }
         mx::CELL | mx::STRUCT | mx::OBJECT | mx::SPARSE => Err(MatError::Unsupported(format!(
             "{what} is a cell, struct, object or sparse array"

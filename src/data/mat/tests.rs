@@ -201,3 +201,61 @@ fn not_a_mat_file() {
     let err = ByraReader::new(Cursor::new(b"tiny".to_vec())).unwrap_err();
     assert!(matches!(err, MatError::NotMat(_)), "{err}");
 }
+
+#[test]
+fn images_stored_as_other_integers_are_read_as_bytes() {
+    let dims = [2, 3, 4];
+    let opts = WriteOptions {
+        compressed: false,
+        ..WriteOptions::default()
+    };
+    let mut bytes = file(&opts, &metas(2, dims));
+    // The first patient's images: a miUINT8 element of 24 bytes; make it miINT8.
+    let tag: Vec<u8> = [2u32, 24].iter().flat_map(|w| w.to_le_bytes()).collect();
+    let i = bytes.windows(8).position(|w| w == tag).unwrap();
+    bytes[i] = 1;
+    let got = read_all(bytes.clone()).unwrap();
+    assert_eq!(got[0].images, pixels(0, dims));
+    bytes[i + 8] = 0xff; // -1 as int8
+    let err = read_all(bytes).unwrap_err();
+    assert!(err.to_string().contains("outside 0-255"), "{err}");
+}
+
+#[test]
+fn sizes_beyond_the_bytes_present_are_errors() {
+    let opts = WriteOptions {
+        compressed: false,
+        ..WriteOptions::default()
+    };
+    let bytes = file(&opts, &metas(2, [2, 3, 4]));
+    // The first patient's images claim 2 GB; then the struct claims 2^31 patients.
+    let tag: Vec<u8> = [2u32, 24].iter().flat_map(|w| w.to_le_bytes()).collect();
+    let i = bytes.windows(8).position(|w| w == tag).unwrap();
+    let mut b = bytes.clone();
+    b[i + 4..i + 8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let err = read_all(b).unwrap_err().to_string();
+    assert!(err.contains("2147483632 bytes"), "{err}");
+    // Dimensions that agree with the claim: the bytes left in the field refuse it.
+    let dims: Vec<u8> = [5u32, 12, 2, 3, 4]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let mut b = bytes.clone();
+    let d = b.windows(20).position(|w| w == dims).unwrap();
+    b[d + 16..d + 20].copy_from_slice(&0x100_0000u32.to_le_bytes());
+    b[i + 4..i + 8].copy_from_slice(&0x600_0000u32.to_le_bytes());
+    let err = read_all(b).unwrap_err().to_string();
+    assert!(
+        err.contains("claims 100663296 bytes, but its enclosing element has only"),
+        "{err}"
+    );
+    let dims: Vec<u8> = [5u32, 8, 1, 2]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let i = bytes.windows(16).position(|w| w == dims).unwrap();
+    let mut b = bytes;
+    b[i + 12..i + 16].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let err = ByraReader::new(Cursor::new(b)).unwrap_err().to_string();
+    assert!(err.contains("declares 2147483647 patients"), "{err}");
+}
