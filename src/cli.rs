@@ -438,7 +438,14 @@ pub struct ClassifyArgs {
     /// The run directory.
     pub run: PathBuf,
     /// paper: test patients split again (about 80/30 ROIs); lopo: leave one test patient out.
-    #[arg(long, value_enum, default_value = "paper")]
+    #[arg(
+        long,
+        default_value = "paper",
+        value_parser = clap::builder::TypedValueParser::try_map(
+            clap::builder::PossibleValuesParser::new(Protocol::NAMES),
+            |s| s.parse::<Protocol>(),
+        ),
+    )]
     pub protocol: Protocol,
     /// Print JSON with `pixels` and `latents` scores.
     #[arg(long)]

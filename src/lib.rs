@@ -1,15 +1,11 @@
-//! vqtex: VQ-VAE models of liver ultrasound textures, and whether their codes tell healthy from
-//! steatotic liver. The engine (data, model, train, eval) knows nothing of the terminal.
+//! vqtex: a terminal workbench and command line for VQ-VAE models of liver ultrasound textures.
+//! The front ends live here (the CLI's definitions and headless jobs, the workbench); the engine
+//! (data, model, train, eval, runs) is the `vqtex-engine` crate, re-exported below so that
+//! `vqtex::data`, `vqtex::train` and the rest name the same modules.
 
-pub mod bench;
+pub use vqtex_engine::{bench, data, device, eval, model, rng, runs, train};
+
 pub mod cli;
 pub mod commands;
-pub mod data;
-pub mod device;
-pub mod eval;
 pub mod logging;
-pub mod model;
-pub mod rng;
-pub mod runs;
-pub mod train;
 pub mod tui;

@@ -364,5 +364,6 @@ fn output(
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
+// Timing, not tests: built only with `--features timing` (see docs/PERFORMANCE.md).
+#[cfg(all(test, feature = "timing"))]
 mod timing;

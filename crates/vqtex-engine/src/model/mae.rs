@@ -703,7 +703,8 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+// Timing, not tests: built only with `--features timing` (see docs/PERFORMANCE.md).
+#[cfg(all(test, feature = "timing"))]
 mod timing {
     use super::*;
     use crate::model::testutil;

@@ -1,6 +1,6 @@
 //! Where one VQ-VAE training epoch spends its time, phase by phase. Not a test: it asserts
 //! nothing and is ignored by default. Run it with
-//! `cargo test --release --lib train::phase_bench -- --ignored --nocapture`.
+//! `cargo test -p vqtex-engine --release --features timing --lib train::phase_bench -- --ignored --nocapture`.
 
 use std::time::Instant;
 

@@ -19,7 +19,8 @@
 //! as the VQ-VAE's), `gemm.rs` (the one `unsafe` call, bounds-checked), `par.rs` (threading,
 //! scratch memory), `tests.rs` (against candle's ops), `bench.rs` (ignored timing runs).
 
-#[cfg(test)]
+// Timing, not tests: built only with `--features timing` (see docs/PERFORMANCE.md).
+#[cfg(all(test, feature = "timing"))]
 mod bench;
 mod conv;
 pub(crate) mod gemm;

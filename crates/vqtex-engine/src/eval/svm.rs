@@ -10,7 +10,7 @@ use crate::data::split::{leave_one_patient_out, stratified_patient_holdout, Fold
 use crate::data::{Label, PatientId};
 
 /// How the test ROIs are used to fit and evaluate the SVM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// The paper's: the test patients split again by patient, about 80 ROIs to fit and 30 to test.
@@ -19,7 +19,21 @@ pub enum Protocol {
     Lopo,
 }
 
+impl std::str::FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Protocol, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "paper" => Ok(Protocol::Paper),
+            "lopo" => Ok(Protocol::Lopo),
+            _ => Err(format!("'{s}' is not a protocol: paper or lopo")),
+        }
+    }
+}
+
 impl Protocol {
+    pub const NAMES: [&'static str; 2] = ["paper", "lopo"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Paper => "paper",

@@ -19,7 +19,7 @@ fn time(mut f: impl FnMut()) -> f64 {
 }
 
 /// One part of a step (16 ROIs, one thread), whole and without its kernels:
-/// `cargo test --release --lib vqvae::step::timing -- --ignored --nocapture`.
+/// `cargo test -p vqtex-engine --release --features timing --lib vqvae::step::timing -- --ignored --nocapture`.
 #[test]
 #[ignore = "timing, not a test"]
 fn part_of_a_step() {

@@ -1,6 +1,6 @@
 //! Timing of the ops against candle's on the VQ-VAE's layer shapes. Not a test: it asserts
 //! nothing and is ignored by default. Run it with
-//! `cargo test --release --lib model::ops::bench -- --ignored --nocapture`.
+//! `cargo test -p vqtex-engine --release --features timing --lib model::ops::bench -- --ignored --nocapture`.
 
 use std::time::Instant;
 
@@ -265,7 +265,7 @@ fn fused_relu() {
 }
 
 /// The channels-last kernels of one part of a VQ-VAE training step (16 ROIs, one thread), stage
-/// by stage: `cargo test --release --lib model::ops::bench::nhwc_stages -- --ignored --nocapture`.
+/// by stage: `cargo test -p vqtex-engine --release --features timing --lib model::ops::bench::nhwc_stages -- --ignored --nocapture`.
 #[test]
 #[ignore = "timing, not a test"]
 fn nhwc_stages() {
@@ -346,7 +346,7 @@ fn nhwc_stages() {
 }
 
 /// The gemm alone on the big layers' shapes (one group of 5 ROIs), against a large square one:
-/// `cargo test --release --lib model::ops::bench::gemm_shapes -- --ignored --nocapture`.
+/// `cargo test -p vqtex-engine --release --features timing --lib model::ops::bench::gemm_shapes -- --ignored --nocapture`.
 #[test]
 #[ignore = "timing, not a test"]
 fn gemm_shapes() {

@@ -5,7 +5,8 @@ pub mod config;
 pub mod event;
 pub mod lock;
 pub mod optim;
-#[cfg(test)]
+// Timing, not tests: built only with `--features timing` (see docs/PERFORMANCE.md).
+#[cfg(all(test, feature = "timing"))]
 mod phase_bench;
 pub mod run;
 pub mod runlog;
