@@ -19,7 +19,7 @@ pub struct RunSummary {
     pub epochs: usize,
     pub train_loss: Option<f64>,
     pub test_loss: Option<f64>,
-    /// Mean test MSE, once `eval` (or the workbench) has evaluated the run.
+    /// Mean test MSE, once `eval` or `reproduce` has evaluated the run (`eval/summary.json`).
     pub test_mse: Option<f64>,
     /// When the run was created (RFC 3339, UTC).
     pub created: String,
@@ -76,8 +76,7 @@ pub fn summarize(path: &Path) -> Option<RunSummary> {
     let config = dir.read_config().ok()?;
     let records = dir.records();
     let last = records.last();
-    let test_mse = std::fs::read(dir.eval().join("summary.json"))
-        .ok()
+    let test_mse = read_small(&dir.eval().join("summary.json"))
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["mse"]["mean"].as_f64());
     Some(RunSummary {
@@ -93,4 +92,13 @@ pub fn summarize(path: &Path) -> Option<RunSummary> {
         test_mse,
         created: config.created,
     })
+}
+
+/// A small file (at most 1 MiB), or `None`: listings never read much of a run folder.
+fn read_small(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    f.take(1 << 20).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
