@@ -1,4 +1,4 @@
-//! Command-line definitions (clap). `vqtex` with no command runs `reproduce` on sample-data.
+//! Command-line definitions (clap). `vqtex` with no command opens the workbench on sample-data.
 
 use std::path::PathBuf;
 

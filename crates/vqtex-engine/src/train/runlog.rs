@@ -89,9 +89,19 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"epoch\": 51, \"epo").unwrap();
         assert_eq!(read(&path).unwrap().len(), 50);
-        let line = fs::read_to_string(&path).unwrap().lines().next().unwrap().len() as u64 + 1;
+        let line = fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .len() as u64
+            + 1;
         let tail = read_capped(&path, line * 10 + line / 2).unwrap();
         let epochs: Vec<usize> = tail.iter().map(|r| r.epoch).collect();
-        assert_eq!(epochs, (41..=50).collect::<Vec<_>>(), "the last whole lines");
+        assert_eq!(
+            epochs,
+            (41..=50).collect::<Vec<_>>(),
+            "the last whole lines"
+        );
     }
 }
