@@ -262,25 +262,38 @@ fn final_weights(run: &Path) -> Vec<(String, Vec<f32>)> {
     out
 }
 
+/// Epochs logged so far in `run` (0 when there is no log yet).
+fn logged(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .map(|t| t.lines().filter(|l| l.ends_with('}')).count())
+        .unwrap_or(0)
+}
+
 #[test]
 fn killed_at_random_moments_and_resumed_gives_the_uninterrupted_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data(tmp.path());
-    let epochs = "8";
+    let epochs = 30;
     let straight = tmp.path().join("straight");
-    let t0 = Instant::now();
-    assert!(train(&data, &straight, epochs, &[]).status.success());
-    let full = t0.elapsed();
+    assert!(train(&data, &straight, &epochs.to_string(), &[]).status.success());
 
     let run = tmp.path().join("killed");
-    // A fixed sequence of "random" moments across a whole run's time (same every test run).
+    // A fixed sequence of "random" moments (the same every test run): each training is killed
+    // (SIGKILL) a random 0-40 ms after its log has grown by a random 1-4 epochs, so kills land
+    // before the first checkpoint, between epochs and in the middle of checkpoint writes.
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
     let mut kills = 0;
-    for attempt in 0..40 {
+    for attempt in 0..6 {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vqtex"));
         if attempt == 0 {
             cmd.args(["train", "--data", p(&data), "--run", p(&run)])
-                .args(["--epochs", epochs, "--seed", "3", "--quiet"]);
+                .args(["--epochs", &epochs.to_string(), "--seed", "3", "--quiet"]);
         } else {
             cmd.args(["train", "--resume", p(&run), "--quiet"]);
         }
@@ -289,34 +302,38 @@ fn killed_at_random_moments_and_resumed_gives_the_uninterrupted_weights() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let frac = (state % 1000) as f64 / 1000.0;
-        let wait = full.mul_f64(frac * 0.8);
-        std::thread::sleep(wait);
-        let done = child.try_wait().unwrap().is_some();
-        if !done && attempt < 6 {
-            child.kill().unwrap(); // SIGKILL
+        // The first training dies before it logs anything.
+        let target = if attempt == 0 {
+            0
+        } else {
+            logged(&run) + 1 + next(4) as usize
+        };
+        let t0 = Instant::now();
+        while logged(&run) < target
+            && child.try_wait().unwrap().is_none()
+            && t0.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(next(40)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
             kills += 1;
         }
-        let status = child.wait().unwrap();
-        if status.success() {
-            let cfg = RunDir::new(&run).read_config().unwrap();
-            if RunDir::new(&run).status(&cfg).as_str() == "finished" {
-                break;
-            }
-        }
-        assert!(attempt < 39, "never finished");
+        child.wait().unwrap();
     }
-    assert!(kills >= 3, "only {kills} kills landed: the test must kill");
+    assert!(kills >= 4, "only {kills} kills landed: the test must kill");
+    assert!(logged(&run) < epochs, "the kills stopped it part way");
+    let o = vqtex(&["train", "--resume", p(&run), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = RunDir::new(&run).read_config().unwrap();
+    assert_eq!(RunDir::new(&run).status(&cfg).as_str(), "finished");
     let (a, b) = (final_weights(&straight), final_weights(&run));
     assert_eq!(a.len(), b.len());
     for ((na, va), (nb, vb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
         assert!(va == vb, "{na} differs after kills and resumes");
     }
-    let _ = Duration::ZERO;
 }
 
 #[test]
