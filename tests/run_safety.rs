@@ -275,7 +275,9 @@ fn killed_at_random_moments_and_resumed_gives_the_uninterrupted_weights() {
     let data = data(tmp.path());
     let epochs = 30;
     let straight = tmp.path().join("straight");
-    assert!(train(&data, &straight, &epochs.to_string(), &[]).status.success());
+    assert!(train(&data, &straight, &epochs.to_string(), &[])
+        .status
+        .success());
 
     let run = tmp.path().join("killed");
     // A fixed sequence of "random" moments (the same every test run): each training is killed
