@@ -371,3 +371,31 @@ fn runs_lists_runs_newest_first_with_status_from_the_lock() {
         "{text}"
     );
 }
+
+#[test]
+fn train_eval_classify_and_traverse_write_only_inside_the_run_or_their_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Enough patients for the SVMs' protocols on the test side.
+    let data = small_dataset(&tmp.path().join("data"), 10, 10, 3);
+    let runs = tmp.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    std::fs::write(runs.join("neighbour.txt"), b"keep me").unwrap();
+    let before = snapshot(tmp.path());
+    let run = runs.join("r");
+    assert!(train(&data, &run, "2", &[]).status.success());
+    let out = tmp.path().join("t.png");
+    for args in [
+        vec!["eval", p(&run), "--json"],
+        vec!["classify", p(&run), "--protocol", "lopo", "--json"],
+        vec!["traverse", p(&run), "--dim", "0", "--out", p(&out)],
+    ] {
+        let o = vqtex(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    let after: Vec<(PathBuf, Vec<u8>)> = snapshot(tmp.path())
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(&run) && path != &out)
+        .collect();
+    assert_eq!(after, before, "nothing outside the run and --out changed");
+    assert!(run.join("eval/summary.json").is_file());
+}
