@@ -58,6 +58,8 @@ pub const MAX_DICOM_FILE_BYTES: u64 = 2 << 30;
 pub const MAX_DICOM_PIXEL_BYTES: u64 = 1 << 30;
 /// How much larger than the file its encapsulated (compressed) pixels may decode to.
 const MAX_COMPRESSION_RATIO: u64 = 4096;
+/// Most sequences and items open at once (real files nest a few levels).
+const MAX_DEPTH: usize = 64;
 /// The length of a value whose end is marked by a delimiter.
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
@@ -88,6 +90,17 @@ fn short_vr(vr: [u8; 2]) -> bool {
             | b"UL"
             | b"US"
     )
+}
+
+/// Bytes of one value of a binary VR (1 for text and bytes).
+fn value_size(vr: dicom_core::VR) -> u64 {
+    use dicom_core::VR;
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::UL | VR::SL | VR::FL | VR::AT | VR::OF | VR::OL => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => 1,
+    }
 }
 
 /// A reader that counts the bytes it gave.
@@ -170,6 +183,12 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
         let Some(vr) = r.exact::<2>() else {
             return Ok(());
         };
+        if VR::from_binary(vr).is_none() {
+            return Err(format!(
+                "a file meta element at byte {} has an unknown value representation",
+                r.pos - 6
+            ));
+        }
         let len = if !short_vr(vr) {
             match r.exact::<6>() {
                 Some(b) => u32::from_le_bytes([b[2], b[3], b[4], b[5]]),
@@ -249,7 +268,22 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
         // Inside an undefined-length UN of an explicit-VR file, which is read as an implicit-VR
         // sequence: how many sequences deep, until its own delimiter.
         let mut in_un: Option<u32> = None;
+        // Open sequences and items, innermost last: where each ends, or None until its delimiter.
+        // dicom-object builds nested sequences recursively, so deep nesting is refused here.
+        let mut open: Vec<Option<u64>> = Vec::new();
+        let deep = |r: &Counting<R>| {
+            format!(
+                "sequences nested more than {MAX_DEPTH} levels deep at byte {}",
+                at(r)
+            )
+        };
         loop {
+            while let Some(&Some(end)) = open.last() {
+                if r.pos < end {
+                    break;
+                }
+                open.pop();
+            }
             let t = match pending.take() {
                 Some(t) => t,
                 None => match r.exact::<4>() {
@@ -273,8 +307,23 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                     0xE000 if len != UNDEFINED && len as u64 > left(r) => {
                         return Err(too_long("an item", len as u64, at(r)));
                     }
+                    0xE000 if !fragments => {
+                        open.push((len != UNDEFINED).then(|| r.pos + len as u64));
+                        if open.len() > MAX_DEPTH {
+                            return Err(deep(r));
+                        }
+                    }
+                    0xE00D => {
+                        if matches!(open.last(), Some(None)) {
+                            open.pop();
+                        }
+                    }
                     0xE0DD => {
-                        fragments = false;
+                        if fragments {
+                            fragments = false;
+                        } else if matches!(open.last(), Some(None)) {
+                            open.pop();
+                        }
                         in_un = match in_un {
                             Some(0) | None => None,
                             Some(d) => Some(d - 1),
@@ -297,7 +346,14 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                 let Some(v) = r.exact::<2>() else {
                     return Ok(());
                 };
-                let vr = VR::from_binary(v).unwrap_or(VR::UN);
+                // dicom-object reads an unknown VR as UN, and from there its reading and this
+                // walk may part ways: no valid file has one.
+                let Some(vr) = VR::from_binary(v) else {
+                    return Err(format!(
+                        "an element at byte {} has an unknown value representation",
+                        at(r) - 6
+                    ));
+                };
                 let len = if !short_vr(v) {
                     match r.exact::<6>() {
                         Some(b) => u32_of([b[2], b[3], b[4], b[5]]),
@@ -311,6 +367,14 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                 };
                 (vr, len)
             };
+            // Binary values are whole numbers of their size: dicom-object reads them by count, so
+            // a US of 33 bytes would leave it one byte off this walk.
+            if len != UNDEFINED && len as u64 % value_size(vr) != 0 {
+                return Err(format!(
+                    "an element at byte {} is a {vr:?} value of {len} bytes, not a whole number of values",
+                    at(r)
+                ));
+            }
             if len == UNDEFINED {
                 match in_un {
                     Some(d) => in_un = Some(d + 1),
@@ -319,6 +383,12 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                 }
                 // A sequence (its items follow) or encapsulated pixel data (fragments follow).
                 fragments = tag == dicom_dictionary_std::tags::PIXEL_DATA;
+                if !fragments {
+                    open.push(None);
+                    if open.len() > MAX_DEPTH {
+                        return Err(deep(r));
+                    }
+                }
                 continue;
             }
             let here = at(r);
@@ -326,7 +396,12 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                 return Err(too_long("an element", len as u64, here));
             }
             // Sequences of defined length are walked into; other values are skipped.
-            if vr != VR::SQ && !r.skip(len as u64) {
+            if vr == VR::SQ {
+                open.push(Some(r.pos + len as u64));
+                if open.len() > MAX_DEPTH {
+                    return Err(deep(r));
+                }
+            } else if !r.skip(len as u64) {
                 return Err(too_long("an element", len as u64, here));
             }
         }
@@ -581,6 +656,42 @@ mod tests {
         write_test_dicom(&rgb, "P9", 2, 2, 1, true, px).unwrap();
         let d = read_dicom(&rgb).unwrap();
         assert_eq!(d.frames[0], vec![76, 150, 29, 90]);
+    }
+
+    /// A gray 4x6 file with `depth` sequences nested in one another before its PixelData.
+    fn nested(path: &Path, depth: usize) {
+        write_test_dicom(path, "P1", 4, 6, 1, false, vec![9; 24]).unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0xe0, 0x7f, 0x10, 0x00])
+            .unwrap();
+        let mut seq = Vec::new();
+        for _ in 0..depth {
+            // (0008,1140) SQ of undefined length, then an item of undefined length.
+            seq.extend_from_slice(&[
+                0x08, 0x00, 0x40, 0x11, b'S', b'Q', 0, 0, 0xff, 0xff, 0xff, 0xff,
+            ]);
+            seq.extend_from_slice(&[0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
+        }
+        for _ in 0..depth {
+            seq.extend_from_slice(&[0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0]);
+            seq.extend_from_slice(&[0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+        }
+        let out = [&bytes[..at], &seq[..], &bytes[at..]].concat();
+        std::fs::write(path, out).unwrap();
+    }
+
+    #[test]
+    fn deeply_nested_sequences_are_refused_before_parsing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("n.dcm");
+        nested(&f, 3);
+        assert_eq!(read_dicom(&f).unwrap().frames[0], vec![9; 24]);
+        // dicom-object builds sequences recursively: 20,000 levels would overflow the stack.
+        nested(&f, 20_000);
+        let e = read_dicom(&f).unwrap_err().to_string();
+        assert!(e.contains("nested more than 64 levels"), "{e}");
     }
 
     #[test]
