@@ -56,6 +56,7 @@ thread_local! {
     static CURRENT: Cell<usize> = const { Cell::new(0) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
     static WATCHED: Cell<bool> = const { Cell::new(false) };
+    static REFUSED: Cell<bool> = const { Cell::new(false) };
     static FUZZING: Cell<bool> = const { Cell::new(false) };
     static PANIC_MSG: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -89,8 +90,10 @@ fn refuse(size: usize) -> bool {
             let _ = f.write_all(input);
         }
     }
+    let _ = REFUSED.try_with(|r| r.set(true));
     let _ = std::io::stderr().write_all(
-        b"\nfuzz: an input asked for one allocation over 1 GiB; it is saved for the next run\n",
+        b"\nfuzz: an input asked for one allocation over 1 GiB: refused (if that aborts, the \
+          input is saved for the next run)\n",
     );
     true
 }
@@ -710,6 +713,7 @@ fn execute(target: &mut Target, input: &[u8]) -> Result<Vec<String>, Failure> {
     install_panic_hook();
     let mut msgs = Vec::new();
     FUZZING.with(|f| f.set(true));
+    REFUSED.with(|r| r.set(false));
     WATCHED.with(|w| w.set(true));
     if let Ok(mut g) = ABORT_DUMP.lock() {
         if let Some(d) = g.as_mut() {
@@ -733,6 +737,15 @@ fn execute(target: &mut Target, input: &[u8]) -> Result<Vec<String>, Failure> {
         return Err(Failure {
             kind: "panic",
             detail: msg,
+        });
+    }
+    if REFUSED.with(|r| r.replace(false)) {
+        return Err(Failure {
+            kind: "memory",
+            detail: format!(
+                "asked for one allocation over {HARD_CAP} bytes for a {}-byte input",
+                input.len()
+            ),
         });
     }
     if peak > PEAK_BUDGET {
