@@ -11,6 +11,8 @@ mod keymap;
 mod multirun;
 mod panes;
 mod runtime;
+#[cfg(test)]
+mod scheduler;
 mod series;
 pub mod shot;
 mod theme;

@@ -5,6 +5,7 @@ mod app;
 mod compare;
 mod jobs;
 mod panes;
+mod scheduler;
 
 use std::sync::Arc;
 
