@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::jobs::{self, Outcome, Request};
+mod results;
+
+use super::jobs::{JobKey, Jobs, Request, WatchSeen};
 use super::keymap::Keymap;
 use super::panes::classify::ClassifyPane;
 use super::panes::compare::ComparePane;
@@ -78,9 +80,14 @@ pub struct App {
     pub message: Option<(String, bool, Instant)>,
     pub exit: Option<Exit>,
     tx: UnboundedSender<Msg>,
-    /// Off in tests: requests are only recorded.
+    /// The pool the jobs run on, their generation ids, the runs kept open.
+    pub jobs: Jobs,
+    /// Off in tests and the bench: requests get an id and wait in [`App::unsent`].
     pub spawn_jobs: bool,
+    /// The last requests made (at most 64), newest last.
     pub requested: Vec<Request>,
+    /// With `spawn_jobs` off: the requests not run, with their kind's id (at most 64).
+    pub unsent: Vec<(u64, Request)>,
 }
 
 impl App {
@@ -117,8 +124,10 @@ impl App {
             message: None,
             exit: None,
             tx,
+            jobs: Jobs::default(),
             spawn_jobs: true,
             requested: Vec::new(),
+            unsent: Vec::new(),
         }
     }
 
@@ -127,9 +136,26 @@ impl App {
             self.requested.remove(0);
         }
         self.requested.push(r.clone());
-        if self.spawn_jobs {
-            jobs::spawn(r, self.load.clone(), self.tx.clone());
+        if r.key() == JobKey::Recon {
+            // Other ROIs or another run: the other models' reconstructions of the old ones are
+            // of no use any more.
+            self.jobs.cancel(&JobKey::Peers);
+            self.recon.peers_busy = false;
         }
+        if self.spawn_jobs {
+            self.jobs.submit(r, self.load.clone(), self.tx.clone());
+        } else {
+            let id = self.jobs.issue(&r);
+            if self.unsent.len() >= 64 {
+                self.unsent.remove(0);
+            }
+            self.unsent.push((id, r));
+        }
+    }
+
+    /// Cancels every job and drops their results to come (on quit).
+    pub fn cancel_jobs(&self) {
+        self.jobs.scheduler.cancel_all();
     }
 
     pub fn say(&mut self, text: impl Into<String>, error: bool) {
@@ -144,8 +170,25 @@ impl App {
         self.recon.run.as_ref()
     }
 
-    /// Shows `run` in the Train, Reconstructions, Latent and Classify panes.
+    /// Shows `run` in the Train, Reconstructions, Latent and Classify panes. Jobs still busy with
+    /// the run shown before are cancelled.
+    ///
+    /// This reads the run's config.json, lists its checkpoints and reads its metrics.jsonl on the
+    /// UI thread: a few KB, once, when the user opens a run (never on a tick), so the panes show
+    /// the run at once; everything heavier (the dataset, the model) is a job.
     pub fn open_run(&mut self, run: PathBuf) {
+        if self.open_run_path() != Some(&run) {
+            for key in [
+                JobKey::Recon,
+                JobKey::Peers,
+                JobKey::Thumbs,
+                JobKey::Traverse,
+                JobKey::Codebook,
+                JobKey::Classify,
+            ] {
+                self.jobs.cancel(&key);
+            }
+        }
         let dir = RunDir::new(&run);
         let config = match dir.read_config() {
             Ok(c) => c,
@@ -222,6 +265,11 @@ impl App {
             Effect::None => return false,
             Effect::Redraw => {}
             Effect::Request(r) => self.request(r),
+            Effect::Many(v) => {
+                for e in v {
+                    self.apply(e);
+                }
+            }
             Effect::Prompt(kind, input) => self.popup = Some(Popup::Prompt { kind, input }),
             Effect::Confirm(kind) => self.popup = Some(Popup::Confirm(kind)),
             Effect::Train(TrainOp::Start) => self.start_training(),
@@ -279,37 +327,13 @@ impl App {
         }
     }
 
-    /// Deletes a run folder (never the one training).
+    /// Deletes a run folder (never the one training) in a job; see [`Self::on_deleted`].
     pub fn delete_run(&mut self, path: PathBuf) {
         if self.training.as_ref().is_some_and(|t| t.run == path) {
             return self.say("this run is training: stop it first", true);
         }
-        if !RunDir::new(&path).is_run() {
-            return self.say(
-                format!("{} is not a run; nothing deleted", path.display()),
-                true,
-            );
-        }
-        // Another process training it holds its lock: never delete a run from under a writer.
-        let lock = match crate::train::RunLock::acquire(&path) {
-            Ok(lock) => lock,
-            Err(e) => return self.say(format!("{e}; nothing deleted"), true),
-        };
-        let removed = std::fs::remove_dir_all(&path);
-        drop(lock);
-        match removed {
-            Ok(()) => {
-                if self.runs.open.as_ref() == Some(&path) {
-                    self.runs.open = None;
-                    self.recon = ReconPane::default();
-                    self.latent = LatentPane::default();
-                    self.classify = ClassifyPane::default();
-                }
-                self.say(format!("deleted {}", path.display()), false);
-            }
-            Err(e) => self.say(format!("cannot delete {}: {e}", path.display()), true),
-        }
-        self.request(Request::ListRuns(self.runs_dir.clone()));
+        self.say(format!("deleting {}…", path.display()), false);
+        self.request(Request::DeleteRun(path));
     }
 
     /// Folds in a message from a job or the training. Returns how soon to redraw: training steps
@@ -327,10 +351,7 @@ impl App {
                 self.request(Request::ListRuns(self.runs_dir.clone()));
                 Redraw::Now
             }
-            Msg::Job(o) => {
-                self.on_outcome(o);
-                Redraw::Now
-            }
+            Msg::Job(d) => self.on_done(d),
         }
     }
 
@@ -372,90 +393,6 @@ impl App {
         redraw
     }
 
-    fn on_outcome(&mut self, o: Outcome) {
-        match o {
-            Outcome::Data(Ok(d)) => {
-                let msg = format!("loaded {} ROIs from {}", d.dataset.len(), d.dir.display());
-                self.data.set_dataset(d.dir, d.dataset, d.split);
-                self.say(msg, false);
-            }
-            Outcome::Data(Err(e)) => {
-                self.data.loading = false;
-                self.data.error = Some(e.clone());
-                self.say(e, true);
-            }
-            Outcome::Runs(v) => self.runs.set_runs(v),
-            Outcome::Recon(run, r) if self.recon.run.as_ref() == Some(&run) => {
-                self.recon.busy = false;
-                match r {
-                    Ok(d) => {
-                        self.recon.selected =
-                            self.recon.selected.min(d.rois.len().saturating_sub(1));
-                        self.recon.data = Some(d);
-                        self.recon.peers_busy = true;
-                        self.request(Request::Peers {
-                            run,
-                            runs_dir: self.runs_dir.clone(),
-                            pick: self.recon.pick,
-                        });
-                    }
-                    Err(e) => self.recon.error = Some(e),
-                }
-            }
-            Outcome::Peers(run, pick, r)
-                if self.recon.run.as_ref() == Some(&run) && self.recon.pick == pick =>
-            {
-                self.recon.peers_busy = false;
-                match r {
-                    Ok(p) => self.recon.peers = p,
-                    Err(e) => self.say(format!("other models' reconstructions: {e}"), true),
-                }
-            }
-            Outcome::Thumbs(run, r) if self.train.run.as_ref() == Some(&run) => match r {
-                Ok(t) => self.train.thumbs = Some(t),
-                Err(e) => tracing::warn!("train reconstructions: {e}"),
-            },
-            Outcome::Traverse(run, r) if self.latent.run.as_ref() == Some(&run) => {
-                self.latent.busy = false;
-                match r {
-                    Ok(t) => {
-                        self.latent.dims = t.dims;
-                        self.latent.traversal = Some(t);
-                    }
-                    Err(e) => self.latent.error = Some(e),
-                }
-            }
-            Outcome::Codebook(run, r) if self.latent.run.as_ref() == Some(&run) => {
-                self.latent.codebook_busy = false;
-                match r {
-                    Ok(c) => self.latent.codebook = Some(c),
-                    Err(e) => self.say(format!("codebook: {e}"), true),
-                }
-            }
-            Outcome::ClassifyProgress(run, p) if self.classify.run.as_ref() == Some(&run) => {
-                self.classify.progress = Some(p)
-            }
-            Outcome::Classify(run, r) if self.classify.run.as_ref() == Some(&run) => {
-                self.classify.progress = None;
-                match r {
-                    Ok(c) => self.classify.result = Some(c),
-                    Err(e) => self.classify.error = Some(e),
-                }
-            }
-            Outcome::CompareProgress(runs, what) => self.compare.on_progress(&runs, what),
-            Outcome::Compare(runs, r) => {
-                if let Err(e) = &r {
-                    self.say(format!("compare: {e}"), true);
-                }
-                self.compare.on_result(runs, r);
-            }
-            other => tracing::debug!(
-                "dropped a stale job result: {:?}",
-                std::mem::discriminant(&other)
-            ),
-        }
-    }
-
     /// Once a second: follow a watched run, age the status message, tick the ETA (coalesced with
     /// the training's steps).
     pub fn on_tick(&mut self) -> Redraw {
@@ -477,36 +414,20 @@ impl App {
         }
     }
 
+    /// Asks for a look at the watched run (its lock, metrics.jsonl's size, its checkpoints): a
+    /// job, so a slow disk never stalls the screen; [`Self::on_watched`] folds the answer in.
     fn poll_watch(&mut self) -> bool {
-        let Some(w) = &mut self.watch else {
+        let Some(w) = &self.watch else {
             return false;
         };
-        let dir = RunDir::new(&w.run);
-        let live = crate::train::lock::holder(&w.run).is_some();
-        let mut dirty = live != w.live;
-        w.live = live;
-        let len = std::fs::metadata(dir.metrics()).ok().map(|m| m.len());
-        let ckpt = checkpoint::list(&dir.checkpoints()).last().copied();
-        let run = w.run.clone();
-        if len != w.metrics_len {
-            w.metrics_len = len;
-            let epochs = dir
-                .read_config()
-                .map(|c| c.train.epochs)
-                .unwrap_or(self.train.epochs);
-            self.train
-                .view_run(run.clone(), dir.records(), epochs, true);
-            dirty = true;
-        }
-        if ckpt != w.checkpoint {
-            w.checkpoint = ckpt;
-            self.checkpoint = ckpt;
-            if ckpt.is_some() {
-                self.request(Request::Thumbs { run });
-                self.ensure();
-            }
-            dirty = true;
-        }
-        dirty
+        let req = Request::Watch {
+            run: w.run.clone(),
+            seen: WatchSeen {
+                metrics_len: w.metrics_len,
+                checkpoint: w.checkpoint,
+            },
+        };
+        self.request(req);
+        false
     }
 }

@@ -151,19 +151,8 @@ impl App {
                     return;
                 }
                 let dir = std::path::PathBuf::from(shellexpand_home(&input));
-                match super::panes::picker::PickerPane::open(&dir) {
-                    Ok(p) => {
-                        let msg = format!(
-                            "{} frames, {} with boxes, from {}",
-                            p.frames.len(),
-                            p.done(),
-                            dir.display()
-                        );
-                        self.picker = p;
-                        self.say(msg, false);
-                    }
-                    Err(e) => self.say(e, true),
-                }
+                self.say(format!("opening {}…", dir.display()), false);
+                self.request(Request::OpenFrames(dir));
             }
             PromptKind::Field(i) => {
                 if let Err(e) = self.train.form.set(i, &input) {

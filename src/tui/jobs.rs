@@ -1,20 +1,31 @@
 //! Background work: every call into the engine that takes more than a moment (loading data,
-//! opening a run, reconstructions, traversals, SVMs) runs on its own thread and comes back as a
-//! message. Panes never touch a model.
+//! opening a run, reconstructions, traversals, SVMs) and every file the workbench reads or writes
+//! runs as a job on the [`Scheduler`]'s small pool and comes back as a message ([`Done`]) carrying
+//! its kind ([`JobKey`]) and generation id; the app drops a result whose id is no longer current.
+//! Panes never touch a model or a file.
+//!
+//! The job bodies: [`model`] (one run's model, through the [`open::RunCache`]), [`files`] (the ROI
+//! picker, deleting a run, watching a run), [`super::multirun`] (several runs).
+
+pub mod files;
+pub mod model;
+pub mod open;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{Device, Tensor};
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use self::files::{Frame, FramesOpened, WatchPoll, WatchSeen};
+pub use self::model::{pick_rois, test_rois};
+use self::open::RunCache;
 pub use super::multirun::{compare_runs, peers, CompareData, PeerRecon};
+use super::scheduler::{Cancel, Scheduler, DEFAULT_WORKERS};
 use super::Msg;
-use crate::data::{load_folder, Dataset, Label, LoadOptions, PatientId, Roi, Side, Split};
-use crate::eval::{self, svm, Classification, Protocol, RoiMetrics, Summary};
-use crate::model::{roi_tensor, ModelConfig, VqVae};
+use crate::data::extract::Boxes;
+use crate::data::{load_folder, Dataset, Label, LoadOptions, Split};
+use crate::eval::{Classification, Protocol, RoiMetrics, Summary};
 pub use crate::runs::{list as list_runs, RunSummary};
-use crate::train::{checkpoint, LoadedRun};
 
 /// Work a pane asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +65,72 @@ pub enum Request {
     Compare {
         runs: Vec<PathBuf>,
     },
+    /// The ROI picker opens a frames folder.
+    OpenFrames(PathBuf),
+    /// The ROI picker shows frame `index` (`file` in `dir`).
+    Frame {
+        dir: PathBuf,
+        index: usize,
+        file: String,
+    },
+    /// Every saved frame's boxes, written to `coords.csv`.
+    SaveCoords {
+        path: PathBuf,
+        rows: Vec<(String, Boxes)>,
+    },
+    /// Saves the boxes, then extracts the ROIs of a frames folder into `out`.
+    Extract {
+        dir: PathBuf,
+        rows: Vec<(String, Boxes)>,
+        out: PathBuf,
+    },
+    DeleteRun(PathBuf),
+    /// A look at the watched run (once a tick).
+    Watch {
+        run: PathBuf,
+        seen: WatchSeen,
+    },
+}
+
+/// A kind of job: at most one of a kind runs, one waits, and only the newest id of a kind counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobKey {
+    Data,
+    Runs,
+    Recon,
+    Peers,
+    Thumbs,
+    Traverse,
+    Codebook,
+    Classify,
+    Compare,
+    Frames,
+    Coords,
+    Extract,
+    /// One per run: deleting one run never replaces deleting another.
+    Delete(PathBuf),
+    Watch,
+}
+
+impl Request {
+    pub fn key(&self) -> JobKey {
+        match self {
+            Request::LoadData(_) => JobKey::Data,
+            Request::ListRuns(_) => JobKey::Runs,
+            Request::Recon { .. } => JobKey::Recon,
+            Request::Peers { .. } => JobKey::Peers,
+            Request::Thumbs { .. } => JobKey::Thumbs,
+            Request::Traverse { .. } => JobKey::Traverse,
+            Request::Codebook { .. } => JobKey::Codebook,
+            Request::Classify { .. } => JobKey::Classify,
+            Request::Compare { .. } => JobKey::Compare,
+            Request::OpenFrames(_) | Request::Frame { .. } => JobKey::Frames,
+            Request::SaveCoords { .. } => JobKey::Coords,
+            Request::Extract { .. } => JobKey::Extract,
+            Request::DeleteRun(p) => JobKey::Delete(p.clone()),
+            Request::Watch { .. } => JobKey::Watch,
+        }
+    }
 }
 
 /// A loaded dataset and the split to show (the CSV's, or the CLI's default stratified one).
@@ -92,6 +169,8 @@ pub struct ReconData {
     /// The run's model (`vqvae`, ...).
     pub model: String,
     pub epoch: usize,
+    /// The `pick` asked for (which ROIs these are).
+    pub pick: usize,
     pub rois: Vec<ReconRoi>,
     pub summary: Summary,
 }
@@ -129,84 +208,162 @@ pub enum Outcome {
     Classify(PathBuf, Result<Classification, String>),
     CompareProgress(Vec<PathBuf>, String),
     Compare(Vec<PathBuf>, Result<CompareData, String>),
+    Frames(PathBuf, Result<FramesOpened, String>),
+    /// Frame `index` of the frames folder.
+    Frame(PathBuf, usize, Result<Frame, String>),
+    Saved(PathBuf, Result<(), String>),
+    /// The ROIs extracted into the folder.
+    Extracted(PathBuf, Result<(), String>),
+    Deleted(PathBuf, Result<(), String>),
+    Watched(WatchPoll),
 }
 
-/// Starts `req` on a thread; its outcome arrives on `tx` as [`Msg::Job`].
-pub fn spawn(req: Request, opts: LoadOptions, tx: UnboundedSender<Msg>) {
-    let name = format!("vqtex-job-{}", kind(&req));
-    let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        let send = |o: Outcome| {
-            let _ = tx.send(Msg::Job(o));
-        };
-        let t0 = std::time::Instant::now();
-        tracing::debug!(?req, "job started");
-        let e = |x: anyhow::Error| format!("{x:#}");
-        match req.clone() {
-            Request::LoadData(dir) => send(Outcome::Data(load_data(&dir, &opts).map_err(e))),
-            Request::ListRuns(dir) => send(Outcome::Runs(list_runs(&dir))),
-            Request::Recon { run, pick } => {
-                send(Outcome::Recon(run.clone(), recon(&run, pick).map_err(e)))
-            }
-            Request::Peers {
-                run,
-                runs_dir,
-                pick,
-            } => send(Outcome::Peers(
-                run.clone(),
-                pick,
-                peers(&run, &runs_dir, pick).map_err(e),
-            )),
-            Request::Thumbs { run } => send(Outcome::Thumbs(run.clone(), thumbs(&run).map_err(e))),
-            Request::Traverse {
-                run,
-                dim,
-                steps,
-                range,
-            } => send(Outcome::Traverse(
-                run.clone(),
-                traverse(&run, dim, steps, range).map_err(e),
-            )),
-            Request::Codebook { run } => {
-                send(Outcome::Codebook(run.clone(), codebook(&run).map_err(e)))
-            }
-            Request::Classify { run, protocol } => {
-                let progress =
-                    |what: &str| send(Outcome::ClassifyProgress(run.clone(), what.to_string()));
-                let r = classify(&run, protocol, progress).map_err(e);
-                send(Outcome::Classify(run.clone(), r));
-            }
-            Request::Compare { runs } => {
-                let progress =
-                    |what: &str| send(Outcome::CompareProgress(runs.clone(), what.to_string()));
-                let r = compare_runs(&runs, progress).map_err(e);
-                send(Outcome::Compare(runs.clone(), r));
-            }
+/// A job's result (or progress) as it reaches the app.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub key: JobKey,
+    /// The generation of `key` the job was started as.
+    pub id: u64,
+    pub outcome: Outcome,
+}
+
+/// The workbench's jobs: the pool, the generation ids, and the runs kept open.
+pub struct Jobs {
+    pub scheduler: Scheduler<JobKey>,
+    pub cache: Arc<RunCache>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            scheduler: Scheduler::new(DEFAULT_WORKERS),
+            cache: Arc::new(RunCache::new()),
         }
-        tracing::debug!(
-            kind = kind(&req),
-            secs = t0.elapsed().as_secs_f64(),
-            "job done"
-        );
-    });
-    if let Err(err) = spawned {
-        tracing::error!("cannot start a background job: {err}");
     }
 }
 
-fn kind(req: &Request) -> &'static str {
-    match req {
-        Request::LoadData(_) => "data",
-        Request::ListRuns(_) => "runs",
-        Request::Recon { .. } => "recon",
-        Request::Peers { .. } => "peers",
-        Request::Thumbs { .. } => "thumbs",
-        Request::Traverse { .. } => "traverse",
-        Request::Codebook { .. } => "codebook",
-        Request::Classify { .. } => "classify",
-        Request::Compare { .. } => "compare",
+impl Jobs {
+    /// Queues `req` (replacing a queued one of its kind); its outcome arrives on `tx` as
+    /// [`Msg::Job`]. Returns its id.
+    pub fn submit(&self, req: Request, opts: LoadOptions, tx: UnboundedSender<Msg>) -> u64 {
+        let key = req.key();
+        let cache = self.cache.clone();
+        self.scheduler.submit(key.clone(), move |id, cancel| {
+            let send = |outcome: Outcome| {
+                let _ = tx.send(Msg::Job(Done {
+                    key: key.clone(),
+                    id,
+                    outcome,
+                }));
+            };
+            execute(req, &opts, &cache, cancel, &send);
+        })
+    }
+
+    /// A new id of `req`'s kind without running it (tests and the bench run no jobs).
+    pub fn issue(&self, req: &Request) -> u64 {
+        self.scheduler.issue(req.key())
+    }
+
+    pub fn is_current(&self, d: &Done) -> bool {
+        self.scheduler.is_current(&d.key, d.id)
+    }
+
+    pub fn cancel(&self, key: &JobKey) {
+        self.scheduler.cancel(key)
     }
 }
 
+/// Runs `req` on this thread; progress and the outcome go to `send`. A job that saw its cancel
+/// flag sends nothing more (its id is stale anyway).
+pub fn execute(
+    req: Request,
+    opts: &LoadOptions,
+    cache: &RunCache,
+    cancel: &Cancel,
+    send: &dyn Fn(Outcome),
+) {
+    let t0 = std::time::Instant::now();
+    let kind = req.key();
+    tracing::debug!(?req, "job started");
+    let e = |x: anyhow::Error| format!("{x:#}");
+    let outcome = match req {
+        Request::LoadData(dir) => Outcome::Data(load_data(&dir, opts).map_err(e)),
+        Request::ListRuns(dir) => Outcome::Runs(list_runs(&dir)),
+        Request::Recon { run, pick } => {
+            let r = model::recon(cache, &run, pick, cancel).map_err(e);
+            Outcome::Recon(run, r)
+        }
+        Request::Peers {
+            run,
+            runs_dir,
+            pick,
+        } => {
+            let r = peers(cache, &run, &runs_dir, pick, cancel).map_err(e);
+            Outcome::Peers(run, pick, r)
+        }
+        Request::Thumbs { run } => {
+            let r = model::thumbs(cache, &run, cancel).map_err(e);
+            Outcome::Thumbs(run, r)
+        }
+        Request::Traverse {
+            run,
+            dim,
+            steps,
+            range,
+        } => {
+            let r = model::traverse(cache, &run, (dim, steps, range), cancel).map_err(e);
+            Outcome::Traverse(run, r)
+        }
+        Request::Codebook { run } => {
+            let r = model::codebook(cache, &run, cancel).map_err(e);
+            Outcome::Codebook(run, r)
+        }
+        Request::Classify { run, protocol } => {
+            let progress =
+                |what: &str| send(Outcome::ClassifyProgress(run.clone(), what.to_string()));
+            let r = model::classify(cache, &run, protocol, cancel, progress).map_err(e);
+            Outcome::Classify(run, r)
+        }
+        Request::Compare { runs } => {
+            let progress =
+                |what: &str| send(Outcome::CompareProgress(runs.clone(), what.to_string()));
+            let r = compare_runs(cache, &runs, cancel, progress).map_err(e);
+            Outcome::Compare(runs, r)
+        }
+        Request::OpenFrames(dir) => {
+            let r = files::open_frames(&dir);
+            Outcome::Frames(dir, r)
+        }
+        Request::Frame { dir, index, file } => {
+            let r = files::read_frame(&dir.join(file));
+            Outcome::Frame(dir, index, r)
+        }
+        Request::SaveCoords { path, rows } => {
+            let r = files::save_coords(&path, &rows);
+            Outcome::Saved(path, r)
+        }
+        Request::Extract { dir, rows, out } => {
+            let r = files::extract(&dir, &rows, &out);
+            Outcome::Extracted(out, r)
+        }
+        Request::DeleteRun(path) => {
+            let r = files::delete_run(&path);
+            if r.is_ok() {
+                cache.forget(&path);
+            }
+            Outcome::Deleted(path, r)
+        }
+        Request::Watch { run, seen } => Outcome::Watched(files::poll_watch(&run, seen)),
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    if cancel.is_cancelled() {
+        tracing::debug!(?kind, secs, "job cancelled");
+        return;
+    }
+    tracing::debug!(?kind, secs, "job done");
+    send(outcome);
+}
 /// Loads a folder and the split the CLI would use for it (the CSV's column, else stratified 0.2).
 pub fn load_data(dir: &Path, opts: &LoadOptions) -> anyhow::Result<DataLoaded> {
     let dataset = load_folder(dir, opts)?;
@@ -216,166 +373,5 @@ pub fn load_data(dir: &Path, opts: &LoadOptions) -> anyhow::Result<DataLoaded> {
         dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
         dataset: Arc::new(dataset),
         split,
-    })
-}
-
-pub(super) fn open(run: &Path) -> anyhow::Result<LoadedRun> {
-    Ok(LoadedRun::open(run, &Device::Cpu)?)
-}
-
-/// The run's model as a VQ-VAE, for what only VQ models have (codes, prototypes).
-fn open_vqvae(run: &LoadedRun) -> anyhow::Result<Option<VqVae>> {
-    match &run.config.model {
-        ModelConfig::Vqvae(c) => {
-            let model = VqVae::new(c.clone(), run.config.train.seed, &run.device)?;
-            let ckpt = checkpoint::load_latest_for(&run.dir.checkpoints(), &model, &run.device)?;
-            crate::model::Autoencoder::params(&model).load(&ckpt.tensors)?;
-            Ok(Some(model))
-        }
-        #[allow(unreachable_patterns)]
-        _ => Ok(None),
-    }
-}
-
-pub(super) fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
-    run.dataset
-        .indices(&run.split, Side::Test)
-        .into_iter()
-        .map(|i| &run.dataset.rois[i])
-        .collect()
-}
-
-/// 2 healthy and 2 steatotic test ROIs, spread over the test set; `pick` moves to other ones.
-pub fn pick_rois<'a>(test: &[&'a Roi], pick: usize) -> Vec<&'a Roi> {
-    let mut out = Vec::new();
-    for label in Label::ALL {
-        let of: Vec<&Roi> = test.iter().copied().filter(|r| r.label == label).collect();
-        if of.is_empty() {
-            continue;
-        }
-        let stride = (of.len() / 2).max(1);
-        for k in 0..2 {
-            out.push(of[(pick * 7 + k * stride) % of.len()]);
-        }
-    }
-    out
-}
-
-fn thumbs(run: &Path) -> anyhow::Result<Thumbs> {
-    let run = open(run)?;
-    let test = test_rois(&run);
-    let rois = pick_rois(&test, 0);
-    let recons = eval::reconstruct(run.model.as_ref(), &rois)?;
-    Ok(Thumbs {
-        run: run.dir.path.clone(),
-        epoch: run.epoch,
-        labels: rois.iter().map(|r| r.label).collect(),
-        originals: rois.iter().map(|r| r.pixels.clone()).collect(),
-        recons,
-    })
-}
-
-fn codes_of(model: &VqVae, rois: &[&Roi], device: &Device) -> anyhow::Result<Vec<u32>> {
-    let x = roi_tensor(rois, device)?;
-    let mut codes = Vec::new();
-    for start in (0..rois.len()).step_by(256) {
-        let len = 256.min(rois.len() - start);
-        let z = model.encode_continuous(&x.narrow(0, start, len)?)?;
-        codes.extend(model.quantize(&z)?.codes.to_vec1::<u32>()?);
-    }
-    Ok(codes)
-}
-
-fn recon(run: &Path, pick: usize) -> anyhow::Result<ReconData> {
-    let run = open(run)?;
-    let test = test_rois(&run);
-    let rois = pick_rois(&test, pick);
-    let recons = eval::reconstruct(run.model.as_ref(), &rois)?;
-    let codes = match open_vqvae(&run)? {
-        Some(m) => Some(codes_of(&m, &rois, &run.device)?),
-        None => None,
-    };
-    let summary = eval::evaluate(&run)?.summary;
-    let rois = rois
-        .iter()
-        .zip(recons)
-        .enumerate()
-        .map(|(i, (r, y))| ReconRoi {
-            file: r.file.clone(),
-            label: r.label,
-            pixels: r.pixels.clone(),
-            metrics: RoiMetrics::of(&r.to_unit(), &y),
-            recon: y,
-            codes: codes.as_ref().map(|c| c[i * 49..(i + 1) * 49].to_vec()),
-        })
-        .collect();
-    Ok(ReconData {
-        run: run.dir.path.clone(),
-        model: run.config.model.name().to_string(),
-        epoch: run.epoch,
-        rois,
-        summary,
-    })
-}
-
-fn traverse(run: &Path, dim: usize, steps: usize, range: f64) -> anyhow::Result<TraversalData> {
-    let run = open(run)?;
-    let dims = run.model.latent_dim();
-    let t = eval::traversal::traverse(&run, dim.min(dims.saturating_sub(1)), steps, range)?;
-    Ok(TraversalData {
-        run: run.dir.path.clone(),
-        dim: t.dim,
-        dims,
-        offsets: t.offsets,
-        images: t.images,
-    })
-}
-
-fn codebook(run: &Path) -> anyhow::Result<CodebookData> {
-    let run = open(run)?;
-    let model =
-        open_vqvae(&run)?.ok_or_else(|| anyhow::anyhow!("{} has no codebook", run.model.name()))?;
-    let k = model.config().codebook_size;
-    let codes: Vec<u32> = (0..k as u32).flat_map(|c| [c; 49]).collect();
-    let codes = Tensor::from_vec(codes, k * 49, &run.device)?;
-    let prototypes = model
-        .decode_codes(&codes, k)?
-        .flatten_from(1)?
-        .to_vec2::<f32>()?;
-    let test = test_rois(&run);
-    let used = codes_of(&model, &test, &run.device)?;
-    let mut usage = vec![[0u64; 2]; k];
-    for (i, c) in used.iter().enumerate() {
-        usage[*c as usize][test[i / 49].label.index()] += 1;
-    }
-    Ok(CodebookData {
-        run: run.dir.path.clone(),
-        prototypes,
-        usage,
-    })
-}
-
-fn classify(
-    run: &Path,
-    protocol: Protocol,
-    progress: impl Fn(&str),
-) -> anyhow::Result<Classification> {
-    progress("opening the run");
-    let run = open(run)?;
-    let test = test_rois(&run);
-    let labels: Vec<Label> = test.iter().map(|r| r.label).collect();
-    let patients: Vec<PatientId> = test.iter().map(|r| r.patient.clone()).collect();
-    let seed = run.config.train.seed;
-    progress("SVM on pixels (1/2)");
-    let pixels = svm::classify(&eval::pixels(&test), &labels, &patients, protocol, seed)?;
-    progress("SVM on latent vectors (2/2)");
-    let z = eval::latents(run.model.as_ref(), &test)?;
-    let latents = svm::classify(&z, &labels, &patients, protocol, seed)?;
-    let n = pixels.confusion.iter().flatten().sum();
-    Ok(Classification {
-        protocol,
-        n,
-        pixels,
-        latents,
     })
 }

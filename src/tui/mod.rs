@@ -1,6 +1,6 @@
 //! The terminal workbench (ratatui): browse data, train, watch, inspect and classify, from the
-//! keyboard, over SSH. It calls only the engine's public API; heavy work runs on background threads
-//! (see `jobs`) and comes back as messages.
+//! keyboard, over SSH. It calls only the engine's public API; heavy work and file access run as
+//! jobs on a small pool of threads (see `jobs` and `scheduler`) and come back as messages.
 
 mod app;
 pub mod bench;
@@ -11,7 +11,6 @@ mod keymap;
 mod multirun;
 mod panes;
 mod runtime;
-#[cfg(test)]
 mod scheduler;
 mod series;
 pub mod shot;
@@ -55,8 +54,8 @@ pub enum Msg {
     Train(Event),
     /// The training job's event channel closed.
     TrainEnded,
-    /// A background job's result.
-    Job(jobs::Outcome),
+    /// A background job's result or progress, with its kind and id.
+    Job(jobs::Done),
 }
 
 /// Refuses to start without a terminal (tests, pipes, cron). Checked after everything else that
@@ -146,6 +145,8 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         rt.block_on(runtime::event_loop(&mut tui.terminal, &mut app, &mut rx))
     };
     tracing::info!(?ended, exit = ?app.exit, "workbench ends");
+    // Jobs still running stop at their next stage; their results are not wanted.
+    app.cancel_jobs();
     let keep =
         app.exit == Some(app::Exit::KeepTraining) && matches!(ended, Ok(runtime::Ended::Quit));
     if let Some(t) = app.training.as_mut() {

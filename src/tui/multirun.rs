@@ -1,17 +1,18 @@
-//! Background jobs over several runs, started by [`super::jobs::spawn`]: the other models'
+//! Background jobs over several runs, run by [`super::jobs::execute`]: the other models'
 //! reconstructions for the Reconstructions pane, and the Compare pane's evaluation of the marked
 //! runs (Table 1 metrics, both SVM protocols of Table 2) with paired tests (Wilcoxon and t, per
-//! ROI and per patient) of the reference run against each other run.
+//! ROI and per patient) of the reference run against each other run. Runs come from the
+//! [`RunCache`]; the cancel flag is checked between runs and stages.
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
-
-use super::jobs::{list_runs, open, pick_rois, test_rois, RunSummary};
+use super::jobs::open::RunCache;
+use super::jobs::{list_runs, pick_rois, test_rois, RunSummary};
+use super::scheduler::Cancel;
 use crate::eval::compare::{compare, Comparison};
 use crate::eval::{self, Classification, Protocol, RoiMetrics, Summary};
+use crate::train::RunDir;
 use crate::train::RunStatus;
-use crate::train::{LoadedRun, RunDir};
 
 /// Another model's reconstructions of the Reconstructions pane's ROIs.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,13 +51,23 @@ pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
     out
 }
 
-pub fn peers(run: &Path, runs_dir: &Path, pick: usize) -> anyhow::Result<Vec<PeerRecon>> {
-    let base = open(run)?;
+/// The other models' reconstructions of the ROIs `pick` chooses in `run`.
+pub fn peers(
+    cache: &RunCache,
+    run: &Path,
+    runs_dir: &Path,
+    pick: usize,
+    cancel: &Cancel,
+) -> anyhow::Result<Vec<PeerRecon>> {
+    let base = cache.open(run)?;
+    let base = base.lock();
     let test = test_rois(&base);
     let rois = pick_rois(&test, pick);
     let mut out = Vec::new();
     for p in peer_runs(run, runs_dir) {
-        let other = open(&p.path)?;
+        cancel.check()?;
+        let other = cache.open(&p.path)?;
+        let other = other.lock();
         let recons = eval::reconstruct(other.model.as_ref(), &rois)?;
         let metrics = rois
             .iter()
@@ -125,7 +136,12 @@ pub fn reference_of(models: &[&str]) -> usize {
 }
 
 /// Evaluates `runs` and pairs them; `progress` hears what is being done.
-pub fn compare_runs(runs: &[PathBuf], progress: impl Fn(&str)) -> anyhow::Result<CompareData> {
+pub fn compare_runs(
+    cache: &RunCache,
+    runs: &[PathBuf],
+    cancel: &Cancel,
+    progress: impl Fn(&str),
+) -> anyhow::Result<CompareData> {
     anyhow::ensure!(!runs.is_empty(), "no run marked");
     let mut rows = Vec::new();
     let mut evals = Vec::new();
@@ -135,13 +151,18 @@ pub fn compare_runs(runs: &[PathBuf], progress: impl Fn(&str)) -> anyhow::Result
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let step = |what: &str| progress(&format!("{name} ({}/{}): {what}", i + 1, runs.len()));
+        cancel.check()?;
         step("opening");
-        let run = LoadedRun::open(path, &Device::Cpu)?;
+        let open = cache.open(path)?;
+        let run = open.lock();
+        cancel.check()?;
         step("reconstructing the test ROIs");
         let e = eval::evaluate(&run)?;
         let no_copy = eval::evaluate_no_copy(&run)?.map(|e| e.summary);
+        cancel.check()?;
         step("SVMs, paper protocol");
         let paper = eval::classify(&run, Protocol::Paper)?;
+        cancel.check()?;
         step("SVMs, leave one patient out");
         let lopo = eval::classify(&run, Protocol::Lopo)?;
         rows.push(CompareRun {

@@ -231,6 +231,7 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
         if next_msg <= wake {
             // One message wakes the loop; what else is queued by then is drained before drawing.
             while let Some((_, msg)) = msgs.next_if(|m| m.0 <= t) {
+                let msg = world::replayed(&app, msg);
                 pacer.mark(app.on_msg(msg));
             }
         } else if next_tick <= wake {

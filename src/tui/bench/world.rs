@@ -11,7 +11,8 @@ use crate::eval::{Classification, Protocol, RoiMetrics, Scores, Summary};
 use crate::train::{EpochRecord, Event, RunStatus, Terms};
 use crate::tui::app::App;
 use crate::tui::jobs::{
-    self, CodebookData, DataLoaded, Outcome, ReconData, ReconRoi, RunSummary, Thumbs, TraversalData,
+    self, CodebookData, DataLoaded, Done, JobKey, Outcome, ReconData, ReconRoi, RunSummary, Thumbs,
+    TraversalData,
 };
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::classify::ClassifyPane;
@@ -157,6 +158,7 @@ impl World {
             model: "vqvae".into(),
             run: self.run.clone(),
             epoch: 12,
+            pick: 0,
             rois,
             summary: Summary::of(&all),
         }
@@ -309,10 +311,12 @@ impl World {
             // The Train pane's reconstructions, computed by a job from the new checkpoint.
             out.push((
                 t0 + period * 0.99,
-                Msg::Job(Outcome::Thumbs(
-                    self.run.clone(),
-                    Ok(self.thumbs(epoch, rng)),
-                )),
+                Msg::Job(Done {
+                    key: JobKey::Thumbs,
+                    // Stamped by `replayed` with the id the app gave its request.
+                    id: 0,
+                    outcome: Outcome::Thumbs(self.run.clone(), Ok(self.thumbs(epoch, rng))),
+                }),
             ));
         }
         out.retain(|(t, _)| *t <= until);
@@ -325,6 +329,7 @@ impl World {
         let (mut app, rx) = self.app();
         let until = 12.0 / opts.epochs_per_sec;
         for (_, msg) in self.training(opts, until, &mut rng)? {
+            let msg = replayed(&app, msg);
             app.on_msg(msg);
         }
         app.recon = ReconPane {
@@ -360,5 +365,17 @@ impl World {
         app.checkpoint = Some(12);
         app.message = None;
         Ok((app, rx))
+    }
+}
+
+/// A recorded message as it would reach the app now: a job's result carries the current id of its
+/// kind (the app asked for it when the checkpoint arrived).
+pub(super) fn replayed(app: &App, msg: Msg) -> Msg {
+    match msg {
+        Msg::Job(d) => Msg::Job(Done {
+            id: app.jobs.scheduler.current(&d.key),
+            ..d
+        }),
+        other => other,
     }
 }

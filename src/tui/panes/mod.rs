@@ -73,6 +73,8 @@ pub enum Effect {
     /// The pane changed: redraw.
     Redraw,
     Request(Request),
+    /// Several effects, in this order.
+    Many(Vec<Effect>),
     Prompt(PromptKind, String),
     Confirm(ConfirmKind),
     Train(TrainOp),

@@ -2,9 +2,11 @@
 //! moved with the keys, the live HI and both ROIs' means; each frame's boxes are saved to the
 //! folder's `coords.csv` (the same file `vqtex roi extract --coords` reads), so a partly done set
 //! resumes where it stopped, and `r` extracts the HI-normalised ROIs and opens them in the Data pane.
+//! The pane reads and writes no file itself: frames, `coords.csv` and the extraction are jobs
+//! (`crate::tui::jobs::files`), asked for with an [`Effect`].
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
@@ -14,12 +16,12 @@ use ratatui::style::{Color, Style};
 use ratatui::widgets::Widget;
 
 use super::{block, placeholder, put, Ctx, Effect, PromptKind};
-use crate::data::extract::{crop, extract_rois, read_coords, write_coords, Boxes};
-use crate::data::folder::read_gray_png;
-use crate::data::frames::{read_frames_csv, FrameRecord};
+use crate::data::extract::{crop, Boxes};
+use crate::data::frames::FrameRecord;
 use crate::data::roi::hepatorenal_index;
 use crate::data::ROI_SIZE;
-use crate::tui::jobs::Request;
+pub use crate::tui::jobs::Frame;
+use crate::tui::jobs::{FramesOpened, Request};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::image::gray;
 
@@ -29,14 +31,6 @@ pub enum Which {
     #[default]
     Liver,
     Kidney,
-}
-
-/// The frame on screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Frame {
-    pub width: u32,
-    pub height: u32,
-    pub pixels: Vec<u8>,
 }
 
 /// Live numbers of the boxes on the current frame.
@@ -84,32 +78,24 @@ const INACTIVE_LIVER: Color = Color::Green;
 const INACTIVE_KIDNEY: Color = Color::Red;
 
 impl PickerPane {
-    /// Opens a frames folder (with `frames.csv`), resuming from its `coords.csv` when there is one.
-    pub fn open(dir: &Path) -> Result<PickerPane, String> {
-        let frames = read_frames_csv(dir).map_err(|e| e.to_string())?;
-        let coords = dir.join("coords.csv");
-        let mut saved = vec![None; frames.len()];
-        if coords.is_file() {
-            let mut problems = Vec::new();
-            let rows = read_coords(&coords, &mut problems).map_err(|e| e.to_string())?;
-            if let Some(p) = problems.first() {
-                return Err(p.clone());
-            }
-            for (i, f) in frames.iter().enumerate() {
-                saved[i] = rows.get(&f.file).map(|(b, _)| *b);
-            }
-        }
-        let current = saved.iter().position(Option::is_none).unwrap_or(0);
+    /// The pane for a frames folder read by a job, resuming at its first frame without boxes.
+    pub fn opened(o: FramesOpened) -> PickerPane {
         let mut p = PickerPane {
-            dir: Some(dir.to_path_buf()),
-            frames,
-            saved,
-            current,
+            dir: Some(o.dir),
+            frames: o.frames,
+            saved: o.saved,
+            current: o.current,
             zoom: 1,
             ..PickerPane::default()
         };
-        p.load_current();
-        Ok(p)
+        p.on_frame(o.current, o.image);
+        p
+    }
+
+    /// Opens a frames folder on this thread (tests).
+    #[cfg(test)]
+    pub fn open(dir: &std::path::Path) -> Result<PickerPane, String> {
+        crate::tui::jobs::files::open_frames(dir).map(PickerPane::opened)
     }
 
     pub fn coords_path(&self) -> Option<PathBuf> {
@@ -120,35 +106,26 @@ impl PickerPane {
         self.saved.iter().filter(|s| s.is_some()).count()
     }
 
-    /// Reads the current frame and sets its boxes: saved ones, else the previous frame's, else a
-    /// guess (kidney on the left, liver on the right).
-    fn load_current(&mut self) {
-        let Some(dir) = &self.dir else { return };
-        let Some(f) = self.frames.get(self.current) else {
+    /// Frame `index` was read: shown, with its boxes (saved ones, else the previous frame's, else
+    /// a guess: kidney on the left, liver on the right), if it is still the current frame.
+    pub fn on_frame(&mut self, index: usize, frame: Result<Frame, String>) {
+        if index != self.current || index >= self.frames.len() {
             return;
-        };
-        match read_gray_png(&dir.join(&f.file)) {
-            Ok(img) => {
-                let (w, h) = img.dimensions();
-                self.image = Some(Frame {
-                    width: w,
-                    height: h,
-                    pixels: img.into_raw(),
-                });
-                self.error = None;
-            }
+        }
+        let img = match frame {
+            Ok(f) => f,
             Err(e) => {
                 self.image = None;
-                self.error = Some(e.to_string());
+                self.error = Some(e);
                 return;
             }
-        }
+        };
+        self.error = None;
         let earlier = self.saved[..self.current].iter().rev().flatten().next();
         self.draft = match (self.saved[self.current], earlier) {
             (Some(b), _) => b,
             (None, Some(b)) => *b,
             (None, None) => {
-                let img = self.image.as_ref().expect("loaded above");
                 let (w, h) = (img.width, img.height);
                 let s = ROI_SIZE as u32;
                 Boxes {
@@ -163,6 +140,7 @@ impl PickerPane {
                 }
             }
         };
+        self.image = Some(img);
         self.clamp();
     }
 
@@ -203,27 +181,38 @@ impl PickerPane {
         self.clamp();
     }
 
-    fn go(&mut self, index: usize) {
-        if index < self.frames.len() {
-            self.current = index;
-            self.load_current();
+    /// Moves to frame `index`; the request reads it (see [`Self::on_frame`]).
+    fn go(&mut self, index: usize) -> Option<Request> {
+        let dir = self.dir.clone()?;
+        let file = self.frames.get(index)?.file.clone();
+        if index == self.current && self.image.is_some() {
+            return None;
         }
+        self.current = index;
+        self.image = None;
+        Some(Request::Frame { dir, index, file })
     }
 
-    /// Saves the current frame's boxes into coords.csv (every saved frame, in frame order).
-    pub fn save(&mut self) -> Result<(), String> {
+    /// Every saved frame's boxes, in frame order.
+    fn rows(&self) -> Vec<(String, Boxes)> {
+        self.frames
+            .iter()
+            .zip(&self.saved)
+            .filter_map(|(f, b)| b.map(|b| (f.file.clone(), b)))
+            .collect()
+    }
+
+    /// Marks the current frame's boxes saved; the request writes coords.csv (every saved frame).
+    pub fn save(&mut self) -> Result<Request, String> {
         let path = self.coords_path().ok_or("no frames folder open")?;
         if self.live().is_none() {
             return Err("no frame to save".into());
         }
         self.saved[self.current] = Some(self.draft);
-        let rows: Vec<(String, Boxes)> = self
-            .frames
-            .iter()
-            .zip(&self.saved)
-            .filter_map(|(f, b)| b.map(|b| (f.file.clone(), b)))
-            .collect();
-        write_coords(&path, &rows).map_err(|e| e.to_string())
+        Ok(Request::SaveCoords {
+            path,
+            rows: self.rows(),
+        })
     }
 
     /// Where `r` writes the ROIs: beside the frames folder, `<name>-rois`.
@@ -259,8 +248,15 @@ impl PickerPane {
             }
             Action::More => self.zoom = (self.zoom * 2).min(8),
             Action::Less => self.zoom = (self.zoom / 2).max(1),
-            Action::PageDown => self.go(self.current + 1),
-            Action::PageUp => self.go(self.current.saturating_sub(1)),
+            Action::PageDown | Action::PageUp => {
+                let i = match a {
+                    Action::PageDown => self.current + 1,
+                    _ => self.current.saturating_sub(1),
+                };
+                if let Some(r) = self.go(i) {
+                    return Effect::Request(r);
+                }
+            }
             Action::CopyPrev => match self.current.checked_sub(1).and_then(|i| self.saved[i]) {
                 Some(b) => {
                     self.draft = b;
@@ -269,23 +265,24 @@ impl PickerPane {
                 None => return Effect::Say("the previous frame has no saved boxes".into()),
             },
             Action::Select => {
-                if let Err(e) = self.save() {
-                    self.error = Some(e.clone());
-                    return Effect::Say(e);
-                }
+                let save = match self.save() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.error = Some(e.clone());
+                        return Effect::Say(e);
+                    }
+                };
                 let next = (self.current + 1..self.frames.len())
                     .chain(0..self.current)
                     .find(|&i| self.saved[i].is_none());
-                return match next {
-                    Some(i) => {
-                        self.go(i);
-                        Effect::Redraw
-                    }
+                let then = match next.and_then(|i| self.go(i)) {
+                    Some(frame) => Effect::Request(frame),
                     None => Effect::Say(format!(
                         "all {} frames have boxes: r extracts the ROIs",
                         self.frames.len()
                     )),
                 };
+                return Effect::Many(vec![Effect::Request(save), then]);
             }
             Action::Run => return self.extract(),
             Action::Mouse => {
@@ -341,10 +338,10 @@ impl PickerPane {
     }
 
     /// Extracts the ROIs into [`Self::rois_dir`] and asks the Data pane to open them.
+    /// Asks for the ROIs to be extracted into [`Self::rois_dir`] (the boxes are saved first, in
+    /// the same job); the app then opens them in the Data pane.
     fn extract(&mut self) -> Effect {
-        let (Some(dir), Some(coords), Some(out)) =
-            (self.dir.clone(), self.coords_path(), self.rois_dir())
-        else {
+        let (Some(dir), Some(out)) = (self.dir.clone(), self.rois_dir()) else {
             return Effect::None;
         };
         let missing = self.frames.len() - self.done();
@@ -353,27 +350,29 @@ impl PickerPane {
                 "{missing} frames still have no saved boxes (enter saves)"
             ));
         }
-        match extract_rois(&dir, &coords, &out) {
-            Ok(_) => {
-                self.error = None;
-                Effect::Request(Request::LoadData(out))
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                self.error = Some(msg.clone());
-                Effect::Say(msg.lines().next().unwrap_or_default().to_string())
-            }
-        }
+        self.error = None;
+        Effect::Many(vec![
+            Effect::Say(format!("extracting the ROIs into {}…", out.display())),
+            Effect::Request(Request::Extract {
+                dir,
+                rows: self.rows(),
+                out,
+            }),
+        ])
     }
 
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         let (Some(f), Some(img)) = (self.frames.get(self.current), &self.image) else {
-            let mut lines = vec![
-                "No frames folder open.".to_string(),
-                "o opens one: a folder with frames.csv (made by `vqtex import`, or \
-                 sample-data/frames)."
-                    .to_string(),
-            ];
+            let mut lines = match self.frames.get(self.current) {
+                Some(f) if self.error.is_none() => vec![format!("Reading {}…", f.file)],
+                Some(_) => Vec::new(),
+                None => vec![
+                    "No frames folder open.".to_string(),
+                    "o opens one: a folder with frames.csv (made by `vqtex import`, or \
+                     sample-data/frames)."
+                        .to_string(),
+                ],
+            };
             if let Some(e) = &self.error {
                 lines.push(e.clone());
             }

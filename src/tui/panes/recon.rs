@@ -32,7 +32,9 @@ pub struct ReconPane {
 }
 
 impl ReconPane {
-    /// The request that fills the pane for its run, unless it is filled or on its way.
+    /// The request that fills the pane for its run, unless it is filled or on its way. The app
+    /// keeps only the newest answer (generation ids), and shows the other models' rows only
+    /// beside the pick they were computed for.
     pub fn wanted(&mut self) -> Option<Request> {
         let run = self.run.clone()?;
         let stale = self.data.as_ref().is_none_or(|d| d.run != run);

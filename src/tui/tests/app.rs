@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{ctx, dataset, render, text};
+use super::{ctx, dataset, render, run_jobs, text};
 use crate::data::LoadOptions;
 use crate::train::{runlog, DataSpec, EpochRecord, RunConfig, RunDir, TrainConfig};
 use crate::tui::app::{App, Exit, Popup, Watch};
@@ -11,7 +11,7 @@ use crate::tui::panes::ConfirmKind;
 use crate::tui::runtime::Redraw;
 use crate::tui::Msg;
 
-fn app() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
+pub(super) fn app() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut app = App::new(
         ctx(),
@@ -27,11 +27,11 @@ fn app() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
     (app, rx)
 }
 
-fn key(c: char) -> KeyEvent {
+pub(super) fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
 
-fn screen(app: &App, w: u16, h: u16) -> String {
+pub(super) fn screen(app: &App, w: u16, h: u16) -> String {
     text(&render(w, h, |a, b| {
         ratatui::widgets::Widget::render(app, a, b)
     }))
@@ -145,7 +145,22 @@ fn confirm_popups_are_drawn_and_answered() {
     )));
     assert!(screen(&app, 100, 30).contains("Delete this run?"));
     app.on_key(key('y'));
+    assert!(app.message.as_ref().unwrap().0.contains("deleting"));
+    assert!(matches!(
+        app.unsent.last(),
+        Some((_, crate::tui::jobs::Request::DeleteRun(_)))
+    ));
+    run_jobs(&mut app);
     assert!(app.message.as_ref().unwrap().0.contains("not a run"));
+
+    // A real run is deleted by the job, and the Runs pane asks for the list again.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = write_run(tmp.path());
+    app.delete_run(run.path.clone());
+    assert!(run.path.is_dir(), "nothing is deleted on the UI thread");
+    run_jobs(&mut app);
+    assert!(!run.path.exists());
+    assert!(app.message.as_ref().unwrap().0.contains("deleted"));
 }
 
 pub fn app_for_delete() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
@@ -199,14 +214,24 @@ fn watch_follows_a_growing_metrics_file() {
     // Another process trains it: it holds the run's lock.
     let writer = crate::train::RunLock::acquire(&run.path).unwrap();
     runlog::append(&run.metrics(), &rec(1)).unwrap();
-    assert_eq!(app.on_tick(), Redraw::Now);
+    // The tick only asks; the files are read by a job.
+    let tick = |app: &mut App| {
+        let asked = app.on_tick();
+        assert_eq!(asked, Redraw::None);
+        assert!(matches!(
+            app.unsent.last(),
+            Some((_, crate::tui::jobs::Request::Watch { .. }))
+        ));
+        asked.max(run_jobs(app))
+    };
+    assert_eq!(tick(&mut app), Redraw::Now);
     assert_eq!(app.train.records.len(), 1);
     runlog::append(&run.metrics(), &rec(2)).unwrap();
-    assert_eq!(app.on_tick(), Redraw::Now);
+    assert_eq!(tick(&mut app), Redraw::Now);
     assert_eq!(app.train.records.len(), 2);
     let s = screen(&app, 100, 30);
     assert!(s.contains("watching") && s.contains("epoch 2/5"), "{s}");
-    assert_eq!(app.on_tick(), Redraw::None, "nothing new, nothing to draw");
+    assert_eq!(tick(&mut app), Redraw::None, "nothing new, nothing to draw");
 
     // The Runs pane lists it: running only while a live process holds the run's lock, however
     // fresh its log is (a training killed by an SSH drop leaves a fresh log and no lock).
@@ -217,7 +242,7 @@ fn watch_follows_a_growing_metrics_file() {
     drop(writer);
     let runs = crate::tui::jobs::list_runs(tmp.path());
     assert_eq!(runs[0].status, crate::train::RunStatus::Empty);
-    assert_eq!(app.on_tick(), Redraw::Now, "the writer's end is news");
+    assert_eq!(tick(&mut app), Redraw::Now, "the writer's end is news");
     let s = screen(&app, 100, 30);
     assert!(
         s.contains("not running") && !s.contains("● watching"),
@@ -237,6 +262,8 @@ fn picker_opens_a_frames_folder_by_prompt_and_asks_for_the_mouse_only_when_shown
         app.on_key(key(c));
     }
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(app.picker.frames.is_empty(), "the folder is read by a job");
+    run_jobs(&mut app);
     assert_eq!(app.picker.frames.len(), 12);
     let s = screen(&app, 120, 40);
     assert!(
@@ -285,17 +312,24 @@ fn the_train_pane_starts_a_run_of_the_chosen_model() {
 /// another pick is dropped.
 #[test]
 fn reconstructions_ask_for_the_other_models() {
-    use crate::tui::jobs::{Outcome, PeerRecon, ReconData, Request};
+    use crate::tui::jobs::{Done, JobKey, Outcome, PeerRecon, ReconData, Request};
     let (mut app, _rx) = app();
     app.recon.run = Some("/runs/r".into());
     let data = ReconData {
         run: "/runs/r".into(),
         model: "vqvae".into(),
         epoch: 1,
+        pick: 0,
         rois: Vec::new(),
         summary: crate::eval::Summary::of(&[]),
     };
-    app.on_msg(Msg::Job(Outcome::Recon("/runs/r".into(), Ok(data))));
+    let id = app.jobs.scheduler.issue(JobKey::Recon);
+    let done = |key, id, outcome| Msg::Job(Done { key, id, outcome });
+    app.on_msg(done(
+        JobKey::Recon,
+        id,
+        Outcome::Recon("/runs/r".into(), Ok(data)),
+    ));
     assert_eq!(
         app.requested.last(),
         Some(&Request::Peers {
@@ -312,20 +346,21 @@ fn reconstructions_ask_for_the_other_models() {
         recons: Vec::new(),
         metrics: Vec::new(),
     };
-    app.on_msg(Msg::Job(Outcome::Peers(
-        "/runs/r".into(),
-        3,
-        Ok(vec![peer.clone()]),
-    )));
+    let peers_id = app.unsent.last().unwrap().0;
+    app.on_msg(done(
+        JobKey::Peers,
+        peers_id,
+        Outcome::Peers("/runs/r".into(), 3, Ok(vec![peer.clone()])),
+    ));
     assert!(
         app.recon.peers.is_empty(),
         "another pick's answer is dropped"
     );
-    app.on_msg(Msg::Job(Outcome::Peers(
-        "/runs/r".into(),
-        0,
-        Ok(vec![peer]),
-    )));
+    app.on_msg(done(
+        JobKey::Peers,
+        peers_id,
+        Outcome::Peers("/runs/r".into(), 0, Ok(vec![peer])),
+    ));
     assert_eq!(app.recon.peers.len(), 1);
     assert!(!app.recon.peers_busy);
 }

@@ -1,14 +1,17 @@
 //! The Compare and Reconstructions jobs on real runs: three 1-epoch runs on a small synthetic
-//! dataset, two on one split (vqvae, cae) and one on another (vae, another seed).
+//! dataset, two on one split (vqvae, cae) and one on another (vae, another seed). The runs are
+//! opened once each through the jobs' run cache.
 
 use std::path::{Path, PathBuf};
 
 use crate::data::folder::write_folder;
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::LoadOptions;
-use crate::tui::jobs::{compare_runs, load_data};
+use crate::tui::jobs::open::RunCache;
+use crate::tui::jobs::{compare_runs, load_data, model};
 use crate::tui::multirun::peer_runs;
 use crate::tui::panes::form::Form;
+use crate::tui::scheduler::Cancel;
 
 /// Trains `model` for one epoch with `seed` (which also draws the split) and returns its run.
 fn train(model: &str, seed: &str, data: &Path, runs: &Path) -> PathBuf {
@@ -56,12 +59,44 @@ fn peers_and_comparisons_of_real_runs() {
     assert_eq!(models, ["cae"]);
     assert_eq!(peer_runs(&vae, &runs).len(), 0);
 
+    // `n` twice: the run is opened (dataset decoded, checkpoint loaded) and evaluated once.
+    let cache = RunCache::new();
+    let go = Cancel::new();
+    let first = model::recon(&cache, &vq, 0, &go).unwrap();
+    let second = model::recon(&cache, &vq, 1, &go).unwrap();
+    assert_eq!(cache.opened(), 1);
+    assert_eq!((first.pick, second.pick), (0, 1));
+    let files = |d: &crate::tui::jobs::ReconData| -> Vec<String> {
+        d.rois.iter().map(|r| r.file.clone()).collect()
+    };
+    assert_ne!(files(&first), files(&second), "another pick, other ROIs");
+    assert_eq!(first.summary, second.summary);
+    let thumbs = model::thumbs(&cache, &vq, &go).unwrap();
+    assert_eq!((thumbs.epoch, cache.opened()), (1, 1));
+    // The other models' rows for the second pick: the cae run is opened, the vqvae one reused.
+    let rows = crate::tui::jobs::peers(&cache, &vq, &runs, 1, &go).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].recons.len(), second.rois.len());
+    assert_eq!(cache.opened(), 2);
+    // A cancelled job stops at its next stage and opens nothing.
+    let stop = Cancel::new();
+    stop.cancel();
+    let err = model::recon(&cache, &vae, 0, &stop).unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert!(compare_runs(&cache, std::slice::from_ref(&vae), &stop, |_| {}).is_err());
+    assert_eq!(
+        cache.opened(),
+        3,
+        "opening is one stage: it finishes, the rest is skipped"
+    );
+
     // Marked cae first: the VQ-VAE is still the reference.
     let said = std::sync::Mutex::new(Vec::new());
-    let d = compare_runs(&[cae.clone(), vq.clone(), vae.clone()], |s| {
+    let d = compare_runs(&cache, &[cae.clone(), vq.clone(), vae.clone()], &go, |s| {
         said.lock().unwrap().push(s.to_string())
     })
     .unwrap();
+    assert_eq!(cache.opened(), 3, "every run was open already");
     assert!(said.lock().unwrap().iter().any(|s| s.contains("(3/3)")));
     assert_eq!(d.rows.len(), 3);
     assert_eq!(d.rows[d.reference].model, "vqvae");

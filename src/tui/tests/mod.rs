@@ -5,6 +5,7 @@ mod app;
 mod compare;
 mod jobs;
 mod panes;
+mod recon_race;
 mod scheduler;
 
 use std::sync::Arc;
@@ -15,8 +16,13 @@ use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use crate::data::{Dataset, Label, PatientId, Roi, Side, Split, ROI_PIXELS};
+use crate::tui::app::App;
+use crate::tui::jobs::{execute, Done};
 use crate::tui::panes::Ctx;
+use crate::tui::runtime::Redraw;
+use crate::tui::scheduler::Cancel;
 use crate::tui::widgets::image::GrayMode;
+use crate::tui::Msg;
 
 /// Truecolor dark theme, so cell colours are `Rgb(v, v, v)`.
 pub fn ctx() -> Ctx {
@@ -108,4 +114,30 @@ pub fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
         }
     }
     None
+}
+
+/// Runs the requests an app with `spawn_jobs` off left in [`App::unsent`] on this thread, as the
+/// pool would, and folds their results in (and those of the requests they make, a few rounds).
+/// Returns the most urgent redraw they asked for.
+pub fn run_jobs(app: &mut App) -> Redraw {
+    let mut redraw = Redraw::None;
+    for _ in 0..8 {
+        let unsent = std::mem::take(&mut app.unsent);
+        if unsent.is_empty() {
+            break;
+        }
+        for (id, req) in unsent {
+            let key = req.key();
+            let out = std::cell::RefCell::new(Vec::new());
+            let cache = app.jobs.cache.clone();
+            execute(req, &app.load.clone(), &cache, &Cancel::new(), &|o| {
+                out.borrow_mut().push(o)
+            });
+            for outcome in out.into_inner() {
+                let key = key.clone();
+                redraw = redraw.max(app.on_msg(Msg::Job(Done { key, id, outcome })));
+            }
+        }
+    }
+    redraw
 }

@@ -286,6 +286,7 @@ fn recon_data() -> ReconData {
         run: "/runs/r".into(),
         model: "vqvae".into(),
         epoch: 7,
+        pick: 0,
         rois,
         summary: Summary::of(&[m, m]),
     }

@@ -1,6 +1,42 @@
+use std::path::Path;
+
 use super::*;
+use crate::data::extract::read_coords;
 use crate::data::frames::FRAMES_CSV;
+use crate::data::LoadOptions;
+use crate::tui::jobs::open::RunCache;
+use crate::tui::jobs::{execute, Outcome};
+use crate::tui::scheduler::Cancel;
 use crate::tui::tests::ctx;
+
+/// `a`, with the jobs it asks for run here, as the pool would, and their results folded in.
+fn act(p: &mut PickerPane, a: Action) -> Effect {
+    let e = p.on_action(a);
+    run(p, &e);
+    e
+}
+
+fn run(p: &mut PickerPane, e: &Effect) {
+    match e {
+        Effect::Many(v) => v.iter().for_each(|e| run(p, e)),
+        Effect::Request(r) => {
+            let out = std::cell::RefCell::new(Vec::new());
+            let cache = RunCache::new();
+            let opts = LoadOptions::default();
+            execute(r.clone(), &opts, &cache, &Cancel::new(), &|o| {
+                out.borrow_mut().push(o)
+            });
+            for o in out.into_inner() {
+                match o {
+                    Outcome::Frame(_, i, r) => p.on_frame(i, r),
+                    Outcome::Saved(_, r) | Outcome::Extracted(_, r) => r.unwrap(),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        _ => {}
+    }
+}
 
 /// A copy of sample-data/frames without its coords.csv.
 fn frames_copy(dir: &Path) -> PathBuf {
@@ -37,7 +73,19 @@ fn move_save_next_copy_and_resume() {
     assert!((live.hi.unwrap() - live.liver_mean / live.kidney_mean).abs() < 1e-12);
 
     let first = p.draft;
-    assert_eq!(p.on_action(Action::Select), Effect::Redraw);
+    match p.on_action(Action::Select) {
+        Effect::Many(v) => {
+            assert!(matches!(v[0], Effect::Request(Request::SaveCoords { .. })));
+            assert!(matches!(
+                v[1],
+                Effect::Request(Request::Frame { index: 1, .. })
+            ));
+            assert!(!dir.join("coords.csv").exists(), "written by the job");
+            assert!(p.image.is_none(), "the next frame is read by a job");
+            run(&mut p, &Effect::Many(v));
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(p.current, 1);
     let coords = std::fs::read_to_string(dir.join("coords.csv")).unwrap();
     assert_eq!(
@@ -53,7 +101,12 @@ fn move_save_next_copy_and_resume() {
     assert_ne!(p.draft, first);
     p.on_action(Action::CopyPrev);
     assert_eq!(p.draft, first);
-    p.on_action(Action::Select);
+    act(&mut p, Action::Select);
+    // A frame read for a frame no longer current is not shown.
+    act(&mut p, Action::PageDown);
+    assert_eq!(p.current, 3);
+    p.on_frame(2, Err("stale".into()));
+    assert!(p.error.is_none() && p.image.is_some());
 
     // Reopening resumes at the first frame without boxes, with the saved ones.
     let q = PickerPane::open(&dir).unwrap();
@@ -76,7 +129,7 @@ fn extract_needs_every_frame_then_opens_the_rois() {
     let want = read_coords(&sample, &mut problems).unwrap();
     for _ in 0..12 {
         p.draft = want[&p.frames[p.current].file].0;
-        p.on_action(Action::Select);
+        act(&mut p, Action::Select);
     }
     assert_eq!(p.done(), 12);
     assert_eq!(
@@ -84,10 +137,13 @@ fn extract_needs_every_frame_then_opens_the_rois() {
         std::fs::read_to_string(&sample).unwrap()
     );
     let out = tmp.path().join("frames-rois");
-    assert_eq!(
-        p.on_action(Action::Run),
-        Effect::Request(Request::LoadData(out.clone()))
-    );
+    match act(&mut p, Action::Run) {
+        Effect::Many(v) => assert!(
+            matches!(&v[1], Effect::Request(Request::Extract { out: o, .. }) if *o == out),
+            "{v:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
     assert!(out.join("labels.csv").is_file());
 }
 

@@ -1,0 +1,134 @@
+//! Jobs that only read or write files, so the UI thread never waits on a disk: the ROI picker's
+//! frames folder, frames and `coords.csv`, the ROI extraction, deleting a run, and following a
+//! watched run.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::extract::{extract_rois, read_coords, write_coords, Boxes};
+use crate::data::folder::read_gray_png;
+use crate::data::frames::{read_frames_csv, FrameRecord};
+use crate::train::{checkpoint, EpochRecord, RunDir};
+
+/// A frame of the ROI picker, as read from its PNG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+/// A frames folder as the picker opens it: its frames, their saved boxes, the first frame without
+/// boxes, and that frame's image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FramesOpened {
+    pub dir: PathBuf,
+    pub frames: Vec<FrameRecord>,
+    pub saved: Vec<Option<Boxes>>,
+    pub current: usize,
+    pub image: Result<Frame, String>,
+}
+
+/// Reads a frames folder (with `frames.csv`) and its `coords.csv` when there is one.
+pub fn open_frames(dir: &Path) -> Result<FramesOpened, String> {
+    let frames = read_frames_csv(dir).map_err(|e| e.to_string())?;
+    let coords = dir.join("coords.csv");
+    let mut saved = vec![None; frames.len()];
+    if coords.is_file() {
+        let mut problems = Vec::new();
+        let rows = read_coords(&coords, &mut problems).map_err(|e| e.to_string())?;
+        if let Some(p) = problems.first() {
+            return Err(p.clone());
+        }
+        for (i, f) in frames.iter().enumerate() {
+            saved[i] = rows.get(&f.file).map(|(b, _)| *b);
+        }
+    }
+    let current = saved.iter().position(Option::is_none).unwrap_or(0);
+    let image = match frames.get(current) {
+        Some(f) => read_frame(&dir.join(&f.file)),
+        None => Err("the frames folder lists no frame".into()),
+    };
+    Ok(FramesOpened {
+        dir: dir.to_path_buf(),
+        frames,
+        saved,
+        current,
+        image,
+    })
+}
+
+/// Reads one frame.
+pub fn read_frame(path: &Path) -> Result<Frame, String> {
+    let img = read_gray_png(path).map_err(|e| e.to_string())?;
+    let (width, height) = img.dimensions();
+    Ok(Frame {
+        width,
+        height,
+        pixels: img.into_raw(),
+    })
+}
+
+/// Writes every saved frame's boxes into `coords.csv`.
+pub fn save_coords(path: &Path, rows: &[(String, Boxes)]) -> Result<(), String> {
+    write_coords(path, rows).map_err(|e| e.to_string())
+}
+
+/// Writes `rows` into the frames folder's `coords.csv`, then extracts the ROIs into `out`: one
+/// job, so the extraction reads the boxes just saved.
+pub fn extract(dir: &Path, rows: &[(String, Boxes)], out: &Path) -> Result<(), String> {
+    let coords = dir.join("coords.csv");
+    save_coords(&coords, rows)?;
+    extract_rois(dir, &coords, out)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Deletes a run folder, unless it is not a run or a live process holds its lock (a training in
+/// another terminal): never from under a writer.
+pub fn delete_run(path: &Path) -> Result<(), String> {
+    if !RunDir::new(path).is_run() {
+        return Err(format!("{} is not a run; nothing deleted", path.display()));
+    }
+    let lock = crate::train::RunLock::acquire(path).map_err(|e| format!("{e}; nothing deleted"))?;
+    let removed = std::fs::remove_dir_all(path);
+    drop(lock);
+    removed.map_err(|e| format!("cannot delete {}: {e}", path.display()))
+}
+
+/// What the app knew of a watched run at its last look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchSeen {
+    pub metrics_len: Option<u64>,
+    pub checkpoint: Option<usize>,
+}
+
+/// A look at a watched run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchPoll {
+    pub run: PathBuf,
+    /// Whether a live process holds the run's lock.
+    pub live: bool,
+    pub metrics_len: Option<u64>,
+    pub checkpoint: Option<usize>,
+    /// The epoch records and planned epochs, read again only when metrics.jsonl changed size.
+    pub records: Option<(Vec<EpochRecord>, Option<usize>)>,
+}
+
+/// Looks at a watched run: its lock, the size of metrics.jsonl (read again only when it changed),
+/// its newest checkpoint.
+pub fn poll_watch(run: &Path, seen: WatchSeen) -> WatchPoll {
+    let dir = RunDir::new(run);
+    let live = crate::train::lock::holder(run).is_some();
+    let metrics_len = std::fs::metadata(dir.metrics()).ok().map(|m| m.len());
+    let records = (metrics_len != seen.metrics_len).then(|| {
+        let epochs = dir.read_config().ok().map(|c| c.train.epochs);
+        (dir.records(), epochs)
+    });
+    WatchPoll {
+        run: run.to_path_buf(),
+        live,
+        metrics_len,
+        checkpoint: checkpoint::list(&dir.checkpoints()).last().copied(),
+        records,
+    }
+}

@@ -1,0 +1,211 @@
+//! Jobs on one run's model: the Reconstructions pane, the Train pane's thumbnails, the latent
+//! traversal and codebook, the classifier. Each takes the run from the [`RunCache`] and checks its
+//! cancel flag between stages.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use super::open::RunCache;
+use super::{CodebookData, ReconData, ReconRoi, Thumbs, TraversalData};
+use crate::data::{Label, PatientId, Roi, Side};
+use crate::eval::{self, svm, Classification, Protocol, RoiMetrics};
+use crate::model::{roi_tensor, ModelConfig, VqVae};
+use crate::train::{checkpoint, LoadedRun};
+use crate::tui::scheduler::Cancel;
+
+/// The run's model as a VQ-VAE, for what only VQ models have (codes, prototypes).
+fn open_vqvae(run: &LoadedRun) -> anyhow::Result<Option<VqVae>> {
+    match &run.config.model {
+        ModelConfig::Vqvae(c) => {
+            let model = VqVae::new(c.clone(), run.config.train.seed, &run.device)?;
+            let ckpt = checkpoint::load_latest_for(&run.dir.checkpoints(), &model, &run.device)?;
+            crate::model::Autoencoder::params(&model).load(&ckpt.tensors)?;
+            Ok(Some(model))
+        }
+        #[allow(unreachable_patterns)]
+        _ => Ok(None),
+    }
+}
+
+pub fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
+    run.dataset
+        .indices(&run.split, Side::Test)
+        .into_iter()
+        .map(|i| &run.dataset.rois[i])
+        .collect()
+}
+
+/// 2 healthy and 2 steatotic test ROIs, spread over the test set; `pick` moves to other ones.
+pub fn pick_rois<'a>(test: &[&'a Roi], pick: usize) -> Vec<&'a Roi> {
+    let mut out = Vec::new();
+    for label in Label::ALL {
+        let of: Vec<&Roi> = test.iter().copied().filter(|r| r.label == label).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let stride = (of.len() / 2).max(1);
+        for k in 0..2 {
+            out.push(of[(pick * 7 + k * stride) % of.len()]);
+        }
+    }
+    out
+}
+
+pub fn thumbs(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result<Thumbs> {
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let run = open.lock();
+    let test = test_rois(&run);
+    let rois = pick_rois(&test, 0);
+    let recons = eval::reconstruct(run.model.as_ref(), &rois)?;
+    Ok(Thumbs {
+        run: run.dir.path.clone(),
+        epoch: run.epoch,
+        labels: rois.iter().map(|r| r.label).collect(),
+        originals: rois.iter().map(|r| r.pixels.clone()).collect(),
+        recons,
+    })
+}
+
+fn codes_of(model: &VqVae, rois: &[&Roi], device: &Device) -> anyhow::Result<Vec<u32>> {
+    let x = roi_tensor(rois, device)?;
+    let mut codes = Vec::new();
+    for start in (0..rois.len()).step_by(256) {
+        let len = 256.min(rois.len() - start);
+        let z = model.encode_continuous(&x.narrow(0, start, len)?)?;
+        codes.extend(model.quantize(&z)?.codes.to_vec1::<u32>()?);
+    }
+    Ok(codes)
+}
+
+/// The pane's ROIs for `pick`, their reconstructions and codes, and the test means (evaluated
+/// once per opening of the run, not once per pick).
+pub fn recon(
+    cache: &RunCache,
+    run: &Path,
+    pick: usize,
+    cancel: &Cancel,
+) -> anyhow::Result<ReconData> {
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let run = open.lock();
+    let test = test_rois(&run);
+    let rois = pick_rois(&test, pick);
+    let recons = eval::reconstruct(run.model.as_ref(), &rois)?;
+    cancel.check()?;
+    let codes = match open_vqvae(&run)? {
+        Some(m) => Some(codes_of(&m, &rois, &run.device)?),
+        None => None,
+    };
+    cancel.check()?;
+    let summary = open.summary(&run)?;
+    let rois = rois
+        .iter()
+        .zip(recons)
+        .enumerate()
+        .map(|(i, (r, y))| ReconRoi {
+            file: r.file.clone(),
+            label: r.label,
+            pixels: r.pixels.clone(),
+            metrics: RoiMetrics::of(&r.to_unit(), &y),
+            recon: y,
+            codes: codes.as_ref().map(|c| c[i * 49..(i + 1) * 49].to_vec()),
+        })
+        .collect();
+    Ok(ReconData {
+        run: run.dir.path.clone(),
+        model: run.config.model.name().to_string(),
+        epoch: run.epoch,
+        pick,
+        rois,
+        summary,
+    })
+}
+
+pub fn traverse(
+    cache: &RunCache,
+    run: &Path,
+    (dim, steps, range): (usize, usize, f64),
+    cancel: &Cancel,
+) -> anyhow::Result<TraversalData> {
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let run = open.lock();
+    let dims = run.model.latent_dim();
+    let t = eval::traversal::traverse(&run, dim.min(dims.saturating_sub(1)), steps, range)?;
+    Ok(TraversalData {
+        run: run.dir.path.clone(),
+        dim: t.dim,
+        dims,
+        offsets: t.offsets,
+        images: t.images,
+    })
+}
+
+pub fn codebook(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result<CodebookData> {
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let run = open.lock();
+    let model =
+        open_vqvae(&run)?.ok_or_else(|| anyhow::anyhow!("{} has no codebook", run.model.name()))?;
+    let k = model.config().codebook_size;
+    let codes: Vec<u32> = (0..k as u32).flat_map(|c| [c; 49]).collect();
+    let codes = Tensor::from_vec(codes, k * 49, &run.device)?;
+    let prototypes = model
+        .decode_codes(&codes, k)?
+        .flatten_from(1)?
+        .to_vec2::<f32>()?;
+    cancel.check()?;
+    let test = test_rois(&run);
+    let used = codes_of(&model, &test, &run.device)?;
+    let mut usage = vec![[0u64; 2]; k];
+    for (i, c) in used.iter().enumerate() {
+        usage[*c as usize][test[i / 49].label.index()] += 1;
+    }
+    Ok(CodebookData {
+        run: run.dir.path.clone(),
+        prototypes,
+        usage,
+    })
+}
+
+/// Both SVMs; the run is held only while the latent vectors are computed.
+pub fn classify(
+    cache: &RunCache,
+    run: &Path,
+    protocol: Protocol,
+    cancel: &Cancel,
+    progress: impl Fn(&str),
+) -> anyhow::Result<Classification> {
+    progress("opening the run");
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let (pixels, z, labels, patients, seed) = {
+        let run = open.lock();
+        let test = test_rois(&run);
+        let labels: Vec<Label> = test.iter().map(|r| r.label).collect();
+        let patients: Vec<PatientId> = test.iter().map(|r| r.patient.clone()).collect();
+        let z = eval::latents(run.model.as_ref(), &test)?;
+        (
+            eval::pixels(&test),
+            z,
+            labels,
+            patients,
+            run.config.train.seed,
+        )
+    };
+    cancel.check()?;
+    progress("SVM on pixels (1/2)");
+    let pixels = svm::classify(&pixels, &labels, &patients, protocol, seed)?;
+    cancel.check()?;
+    progress("SVM on latent vectors (2/2)");
+    let latents = svm::classify(&z, &labels, &patients, protocol, seed)?;
+    let n = pixels.confusion.iter().flatten().sum();
+    Ok(Classification {
+        protocol,
+        n,
+        pixels,
+        latents,
+    })
+}

@@ -1,0 +1,106 @@
+//! Runs opened by the workbench's jobs, kept open between jobs: opening a run decodes its whole
+//! dataset and loads its newest checkpoint, so consecutive jobs on the same run (Reconstructions,
+//! `n` for other ROIs, the latent pane, the classifier) share one opening. An entry is keyed by the
+//! run's path and its newest checkpoint's epoch: a new checkpoint opens the run again.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use candle_core::Device;
+
+use crate::eval::Summary;
+use crate::train::{checkpoint, LoadedRun, RunDir};
+
+/// Runs kept open: the open run and, for the Reconstructions pane, the newest run of each other
+/// model kind (5 kinds), plus one. A run of the paper's size holds a few MB (28x28 ROIs and a small
+/// model), so this stays small.
+pub const CACHED_RUNS: usize = 6;
+
+/// A run opened once and shared by the jobs that use it. The model is not `Sync`, so jobs take
+/// the lock while they use the run (jobs on one run take turns; jobs on other runs do not wait).
+#[derive(Clone)]
+pub struct OpenRun {
+    pub path: PathBuf,
+    pub epoch: Option<usize>,
+    run: Arc<Mutex<LoadedRun>>,
+    /// The test means of [`crate::eval::evaluate`], computed once per opening.
+    summary: Arc<Mutex<Option<Summary>>>,
+}
+
+impl OpenRun {
+    pub fn lock(&self) -> MutexGuard<'_, LoadedRun> {
+        // A job that panicked while holding the run left it as it was: the run is only read.
+        self.run.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The test means of the run, evaluated on first use.
+    pub fn summary(&self, run: &LoadedRun) -> anyhow::Result<Summary> {
+        let mut slot = self.summary.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = crate::eval::evaluate(run)?.summary;
+        *slot = Some(s.clone());
+        Ok(s)
+    }
+}
+
+/// The cache: most recently used last.
+#[derive(Default)]
+pub struct RunCache {
+    entries: Mutex<Vec<OpenRun>>,
+    /// Runs opened from disk so far (for tests and the log).
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+impl RunCache {
+    pub fn new() -> RunCache {
+        RunCache::default()
+    }
+
+    /// `run`, from the cache when its newest checkpoint is the one cached, else opened from disk.
+    /// Opening happens under the cache's lock, so two jobs asking for one run open it once.
+    pub fn open(&self, run: &Path) -> anyhow::Result<OpenRun> {
+        let epoch = checkpoint::list(&RunDir::new(run).checkpoints())
+            .last()
+            .copied();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = entries
+            .iter()
+            .position(|e| e.path == run && e.epoch == epoch)
+        {
+            let e = entries.remove(i);
+            entries.push(e.clone());
+            return Ok(e);
+        }
+        entries.retain(|e| e.path != run);
+        let loaded = LoadedRun::open(run, &Device::Cpu)?;
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(run = %run.display(), ?epoch, "run opened");
+        let e = OpenRun {
+            path: run.to_path_buf(),
+            epoch,
+            run: Arc::new(Mutex::new(loaded)),
+            summary: Arc::new(Mutex::new(None)),
+        };
+        if entries.len() >= CACHED_RUNS {
+            entries.remove(0);
+        }
+        entries.push(e.clone());
+        Ok(e)
+    }
+
+    /// Forgets `run` (deleted).
+    pub fn forget(&self, run: &Path) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|e| e.path != run);
+    }
+
+    /// Runs opened from disk so far.
+    pub fn opened(&self) -> usize {
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
