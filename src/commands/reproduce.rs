@@ -12,7 +12,7 @@ use super::{
 };
 use crate::cli::ReproduceArgs;
 use crate::data::{Label, Side};
-use crate::eval::compare::{compare, Comparison};
+use crate::eval::compare::Comparison;
 use crate::eval::figures::{self, Confusion, Curve};
 use crate::eval::report::{self, Table1Row};
 use crate::eval::{self, traversal, Classification, Evaluation, Protocol};
@@ -88,11 +88,19 @@ fn train_and_evaluate(
     run_job(job, &mut progress)?;
     let seconds = started.elapsed().as_secs_f64();
     let run = open_run(&run_path, hyper.device)?;
-    let e = eval::evaluate(&run)?;
-    let no_copy = eval::evaluate_no_copy(&run)?;
+    let say = |what: &str| -> Result<()> {
+        if !args.json {
+            println!("{}: {what}", model.name());
+        }
+        Ok(())
+    };
+    let crate::runs::Assessment {
+        evaluation: e,
+        no_copy,
+        paper,
+        lopo,
+    } = crate::runs::assess(&run, say)?;
     save_eval(&run, &e, no_copy.as_ref())?;
-    let paper = eval::classify(&run, Protocol::Paper)?;
-    let lopo = eval::classify(&run, Protocol::Lopo)?;
     let records = run.dir.records();
     let curve = records
         .iter()
@@ -282,13 +290,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let total = started.elapsed().as_secs_f64();
 
     // The VQ-VAE is the reference of the paired tests and of the pipeline's top-level JSON names.
-    let primary = results.iter().position(|r| r.name == "vqvae").unwrap_or(0);
+    let named: Vec<(&str, &str, &Evaluation)> =
+        results.iter().map(|r| (r.name, r.name, &r.eval)).collect();
+    let (primary, pairs) = crate::runs::pair(&named);
     let reference = &results[primary];
-    let comparisons: Vec<Comparison> = results
-        .iter()
-        .filter(|r| r.name != reference.name)
-        .map(|r| compare((reference.name, &reference.eval), (r.name, &r.eval)))
-        .collect::<Result<_, _>>()?;
+    let comparisons: Vec<Comparison> = pairs
+        .into_iter()
+        .map(|(_, c)| c.map_err(anyhow::Error::msg))
+        .collect::<Result<_>>()?;
 
     let mut rows = Vec::new();
     for r in &results {

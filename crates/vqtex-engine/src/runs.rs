@@ -102,3 +102,68 @@ fn read_small(path: &Path) -> Option<Vec<u8>> {
     f.take(1 << 20).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
+
+/// What the paper's tables need of one run: Table 1's test metrics (and, for models whose
+/// reconstruction copies input pixels, the variant that copies none) and Table 2's SVMs under
+/// both protocols. `reproduce` and the workbench's Compare pane both assess runs with
+/// [`assess`] and pair them with [`pair`].
+pub struct Assessment {
+    pub evaluation: crate::eval::Evaluation,
+    pub no_copy: Option<crate::eval::Evaluation>,
+    pub paper: crate::eval::Classification,
+    pub lopo: crate::eval::Classification,
+}
+
+/// Assesses an opened run. `stage` hears each stage's name before it starts and may stop the
+/// assessment by returning an error (a cancelled job, a closed window).
+pub fn assess<E: From<crate::eval::EvalError>>(
+    run: &crate::train::LoadedRun,
+    mut stage: impl FnMut(&str) -> Result<(), E>,
+) -> Result<Assessment, E> {
+    use crate::eval::{self, Protocol};
+    stage("reconstructing the test ROIs")?;
+    let evaluation = eval::evaluate(run)?;
+    let no_copy = eval::evaluate_no_copy(run)?;
+    stage("SVMs, paper protocol")?;
+    let paper = eval::classify(run, Protocol::Paper)?;
+    stage("SVMs, leave one patient out")?;
+    let lopo = eval::classify(run, Protocol::Lopo)?;
+    Ok(Assessment {
+        evaluation,
+        no_copy,
+        paper,
+        lopo,
+    })
+}
+
+/// The reference of a set of runs, by their model names: the first VQ-VAE, else the first run.
+pub fn reference_of(models: &[&str]) -> usize {
+    models.iter().position(|m| *m == "vqvae").unwrap_or(0)
+}
+
+/// The paired tests of the reference run against each other run (`runs` as name, model and
+/// evaluation): the reference's index and, for every other run in order, its index and its
+/// comparison, or why the two cannot be paired (another split: other test ROIs).
+#[allow(clippy::type_complexity)]
+pub fn pair(
+    runs: &[(&str, &str, &crate::eval::Evaluation)],
+) -> (
+    usize,
+    Vec<(usize, Result<crate::eval::compare::Comparison, String>)>,
+) {
+    if runs.is_empty() {
+        return (0, Vec::new());
+    }
+    let models: Vec<&str> = runs.iter().map(|r| r.1).collect();
+    let reference = reference_of(&models);
+    let (rname, _, reval) = runs[reference];
+    let pairs = (0..runs.len())
+        .filter(|&i| i != reference)
+        .map(|i| {
+            let result = crate::eval::compare::compare((rname, reval), (runs[i].0, runs[i].2))
+                .map_err(|e| e.to_string());
+            (i, result)
+        })
+        .collect();
+    (reference, pairs)
+}
