@@ -8,7 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 mod results;
 
-use super::jobs::{JobKey, Jobs, Request, WatchSeen};
+use super::jobs::{JobKey, Jobs, Request, RunLook, WatchSeen};
 use super::keymap::Keymap;
 use super::panes::classify::ClassifyPane;
 use super::panes::compare::ComparePane;
@@ -23,7 +23,7 @@ use super::runtime::Redraw;
 use super::trainctl::{self, Training};
 use super::Msg;
 use crate::data::LoadOptions;
-use crate::train::{checkpoint, Command, Event, RunDir};
+use crate::train::{Command, Event};
 
 pub const PANES: [&str; 8] = [
     "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare", "Picker",
@@ -170,13 +170,19 @@ impl App {
         self.recon.run.as_ref()
     }
 
-    /// Shows `run` in the Train, Reconstructions, Latent and Classify panes. Jobs still busy with
-    /// the run shown before are cancelled.
-    ///
-    /// This reads the run's config.json, lists its checkpoints and reads its metrics.jsonl on the
-    /// UI thread: a few KB, once, when the user opens a run (never on a tick), so the panes show
-    /// the run at once; everything heavier (the dataset, the model) is a job.
+    /// Shows `run` in the Train, Reconstructions, Latent and Classify panes, once a job has read
+    /// its config, checkpoints and records (see [`Self::on_run_opened`]).
     pub fn open_run(&mut self, run: PathBuf) {
+        self.request(Request::OpenRun(run));
+    }
+
+    /// The run read by [`Self::open_run`]: the panes switch to it, and the jobs still busy with the
+    /// run shown before are cancelled.
+    pub(super) fn on_run_opened(&mut self, run: PathBuf, look: Result<RunLook, String>) {
+        let look = match look {
+            Ok(l) => l,
+            Err(e) => return self.say(e, true),
+        };
         if self.open_run_path() != Some(&run) {
             for key in [
                 JobKey::Recon,
@@ -189,11 +195,6 @@ impl App {
                 self.jobs.cancel(&key);
             }
         }
-        let dir = RunDir::new(&run);
-        let config = match dir.read_config() {
-            Ok(c) => c,
-            Err(e) => return self.say(e.to_string(), true),
-        };
         self.recon = ReconPane {
             run: Some(run.clone()),
             pick: self.recon.pick,
@@ -210,12 +211,12 @@ impl App {
             ..ClassifyPane::default()
         };
         self.runs.open = Some(run.clone());
-        self.checkpoint = checkpoint::list(&dir.checkpoints()).last().copied();
+        self.checkpoint = look.checkpoint;
         let training_this = self.training.as_ref().is_some_and(|t| t.run == run);
         if !training_this {
             let watching = self.watch.as_ref().is_some_and(|w| w.run == run);
             self.train
-                .view_run(run.clone(), dir.records(), config.train.epochs, watching);
+                .view_run(run.clone(), look.records, look.epochs, watching);
         }
         if self.checkpoint.is_some() {
             self.request(Request::Thumbs { run: run.clone() });
@@ -296,6 +297,9 @@ impl App {
         let (Some(ds), Some(dir)) = (self.data.dataset.clone(), self.data.dir.clone()) else {
             return self.say("no data loaded: open a folder in the Data pane (1)", true);
         };
+        // This creates the run folder and writes its config.json and split.csv (a few KB) on the
+        // UI thread, on a keypress: the training must exist when `s` returns, so that a second `s`
+        // is refused instead of starting a second run into the same runs folder.
         match trainctl::new_job(&self.train.form, &dir, &self.load, &ds, &self.runs_dir) {
             Ok(job) => {
                 let name = job.dir.path.display().to_string();

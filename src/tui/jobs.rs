@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use self::files::{Frame, FramesOpened, WatchPoll, WatchSeen};
+pub use self::files::{Frame, FramesOpened, RunLook, WatchPoll, WatchSeen};
 pub use self::model::{pick_rois, test_rois};
 use self::open::RunCache;
 pub use super::multirun::{compare_runs, peers, CompareData, PeerRecon};
@@ -85,6 +85,8 @@ pub enum Request {
         out: PathBuf,
     },
     DeleteRun(PathBuf),
+    /// What the panes need to show a run the user opens (see [`files::look_at_run`]).
+    OpenRun(PathBuf),
     /// A look at the watched run (once a tick).
     Watch {
         run: PathBuf,
@@ -109,6 +111,7 @@ pub enum JobKey {
     Extract,
     /// One per run: deleting one run never replaces deleting another.
     Delete(PathBuf),
+    OpenRun,
     Watch,
 }
 
@@ -128,6 +131,7 @@ impl Request {
             Request::SaveCoords { .. } => JobKey::Coords,
             Request::Extract { .. } => JobKey::Extract,
             Request::DeleteRun(p) => JobKey::Delete(p.clone()),
+            Request::OpenRun(_) => JobKey::OpenRun,
             Request::Watch { .. } => JobKey::Watch,
         }
     }
@@ -215,6 +219,7 @@ pub enum Outcome {
     /// The ROIs extracted into the folder.
     Extracted(PathBuf, Result<(), String>),
     Deleted(PathBuf, Result<(), String>),
+    RunOpened(PathBuf, Result<RunLook, String>),
     Watched(WatchPoll),
 }
 
@@ -353,6 +358,10 @@ pub fn execute(
                 cache.forget(&path);
             }
             Outcome::Deleted(path, r)
+        }
+        Request::OpenRun(run) => {
+            let r = files::look_at_run(&run);
+            Outcome::RunOpened(run, r)
         }
         Request::Watch { run, seen } => Outcome::Watched(files::poll_watch(&run, seen)),
     };

@@ -42,6 +42,7 @@ impl App {
         match o {
             Outcome::Watched(p) => return self.on_watched(p),
             Outcome::Deleted(path, r) => self.on_deleted(path, r),
+            Outcome::RunOpened(run, r) => self.on_run_opened(run, r),
             Outcome::Frames(dir, r) => self.on_frames(dir, r),
             Outcome::Frame(dir, index, r) if self.picker.dir.as_ref() == Some(&dir) => {
                 self.picker.on_frame(index, r)

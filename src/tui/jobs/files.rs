@@ -95,6 +95,25 @@ pub fn delete_run(path: &Path) -> Result<(), String> {
     removed.map_err(|e| format!("cannot delete {}: {e}", path.display()))
 }
 
+/// What the panes show of a run as it is opened: its planned epochs, newest checkpoint, records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunLook {
+    pub epochs: usize,
+    pub checkpoint: Option<usize>,
+    pub records: Vec<EpochRecord>,
+}
+
+/// Reads a run's config.json, lists its checkpoints and reads its metrics.jsonl.
+pub fn look_at_run(run: &Path) -> Result<RunLook, String> {
+    let dir = RunDir::new(run);
+    let config = dir.read_config().map_err(|e| e.to_string())?;
+    Ok(RunLook {
+        epochs: config.train.epochs,
+        checkpoint: checkpoint::list(&dir.checkpoints()).last().copied(),
+        records: dir.records(),
+    })
+}
+
 /// What the app knew of a watched run at its last look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchSeen {

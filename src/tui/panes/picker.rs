@@ -337,7 +337,6 @@ impl PickerPane {
         Effect::Redraw
     }
 
-    /// Extracts the ROIs into [`Self::rois_dir`] and asks the Data pane to open them.
     /// Asks for the ROIs to be extracted into [`Self::rois_dir`] (the boxes are saved first, in
     /// the same job); the app then opens them in the Data pane.
     fn extract(&mut self) -> Effect {

@@ -210,6 +210,9 @@ fn watch_follows_a_growing_metrics_file() {
         live: true,
     });
     app.open_run(run.path.clone());
+    assert_eq!(app.runs.open, None, "the run is read by a job");
+    run_jobs(&mut app);
+    assert_eq!(app.runs.open.as_ref(), Some(&run.path));
     app.pane = 1;
     // Another process trains it: it holds the run's lock.
     let writer = crate::train::RunLock::acquire(&run.path).unwrap();
