@@ -1,7 +1,8 @@
 //! Runs opened by the workbench's jobs, kept open between jobs: opening a run decodes its whole
 //! dataset and loads its newest checkpoint, so consecutive jobs on the same run (Reconstructions,
 //! `n` for other ROIs, the latent pane, the classifier) share one opening. An entry is keyed by the
-//! run's path and its newest checkpoint's epoch: a new checkpoint opens the run again.
+//! run's path and its newest checkpoint's epoch: a new checkpoint (a run training) loads the model
+//! again but keeps the decoded dataset when the run's config is unchanged.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,8 +59,10 @@ impl RunCache {
         RunCache::default()
     }
 
-    /// `run`, from the cache when its newest checkpoint is the one cached, else opened from disk.
-    /// Opening happens under the cache's lock, so two jobs asking for one run open it once.
+    /// `run`, from the cache when its newest checkpoint is the one cached, else opened from disk
+    /// (only the model, when the run is cached with an older checkpoint and no job uses it).
+    /// Opening happens under the cache's lock, so two jobs asking for one run open it once; no
+    /// run's lock is waited for under it (jobs holding a run's lock call this).
     pub fn open(&self, run: &Path) -> anyhow::Result<OpenRun> {
         let epoch = checkpoint::list(&RunDir::new(run).checkpoints())
             .last()
@@ -73,10 +76,27 @@ impl RunCache {
             entries.push(e.clone());
             return Ok(e);
         }
-        entries.retain(|e| e.path != run);
-        let loaded = LoadedRun::open(run, &Device::Cpu)?;
-        self.opened
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let older = entries
+            .iter()
+            .position(|e| e.path == run)
+            .map(|i| entries.remove(i));
+        // Never wait for a run's lock here: a job holding one may be asking the cache for another.
+        let reused = older.as_ref().and_then(|o| match o.run.try_lock() {
+            Ok(old) => Some(with_newest_checkpoint(&old)),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                Some(with_newest_checkpoint(&p.into_inner()))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        });
+        let loaded = match reused {
+            Some(Ok(Some(l))) => l,
+            Some(Err(e)) => return Err(e),
+            Some(Ok(None)) | None => {
+                self.opened
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                LoadedRun::open(run, &Device::Cpu)?
+            }
+        };
         tracing::debug!(run = %run.display(), ?epoch, "run opened");
         let e = OpenRun {
             path: run.to_path_buf(),
@@ -99,8 +119,30 @@ impl RunCache {
             .retain(|e| e.path != run);
     }
 
-    /// Runs opened from disk so far.
+    /// Runs opened from disk (dataset decoded, checkpoint loaded) so far; a new checkpoint of a
+    /// cached run does not count.
     pub fn opened(&self) -> usize {
         self.opened.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// `old` with its run's newest checkpoint loaded into a new model, the dataset and split kept:
+/// `None` when the run's config changed (then the run is opened again from scratch).
+fn with_newest_checkpoint(old: &LoadedRun) -> anyhow::Result<Option<LoadedRun>> {
+    let config = old.dir.read_config()?;
+    if config != old.config {
+        return Ok(None);
+    }
+    let model = config.model.build(config.train.seed, &old.device)?;
+    let ckpt = checkpoint::load_latest_for(&old.dir.checkpoints(), model.as_ref(), &old.device)?;
+    model.params().load(&ckpt.tensors)?;
+    Ok(Some(LoadedRun {
+        dir: old.dir.clone(),
+        config,
+        dataset: old.dataset.clone(),
+        split: old.split.clone(),
+        model,
+        epoch: ckpt.sidecar.epoch,
+        device: old.device.clone(),
+    }))
 }

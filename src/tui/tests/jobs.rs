@@ -73,6 +73,20 @@ fn peers_and_comparisons_of_real_runs() {
     assert_eq!(first.summary, second.summary);
     let thumbs = model::thumbs(&cache, &vq, &go).unwrap();
     assert_eq!((thumbs.epoch, cache.opened()), (1, 1));
+    // A new checkpoint, as a training writes one: the model is loaded again, the dataset kept.
+    let ck = vq.join("checkpoints");
+    let tensors = ck.join("epoch-0001.safetensors");
+    std::fs::copy(&tensors, ck.join("epoch-0002.safetensors")).unwrap();
+    let sidecar = std::fs::read_to_string(ck.join("epoch-0001.json")).unwrap();
+    let mut sidecar: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+    sidecar["epoch"] = 2.into();
+    std::fs::write(ck.join("epoch-0002.json"), sidecar.to_string()).unwrap();
+    let newer = model::thumbs(&cache, &vq, &go).unwrap();
+    assert_eq!((newer.epoch, cache.opened()), (2, 1));
+    assert_eq!(
+        newer.recons, thumbs.recons,
+        "the same weights, under a new epoch"
+    );
     // The other models' rows for the second pick: the cae run is opened, the vqvae one reused.
     let rows = crate::tui::jobs::peers(&cache, &vq, &runs, 1, &go).unwrap();
     assert_eq!(rows.len(), 1);
