@@ -369,7 +369,7 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
             };
             // Binary values are whole numbers of their size: dicom-object reads them by count, so
             // a US of 33 bytes would leave it one byte off this walk.
-            if len != UNDEFINED && len as u64 % value_size(vr) != 0 {
+            if len != UNDEFINED && !(len as u64).is_multiple_of(value_size(vr)) {
                 return Err(format!(
                     "an element at byte {} is a {vr:?} value of {len} bytes, not a whole number of values",
                     at(r)
