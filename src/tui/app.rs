@@ -88,6 +88,8 @@ pub struct App {
     pub requested: Vec<Request>,
     /// With `spawn_jobs` off: the requests not run, with their kind's id (at most 64).
     pub unsent: Vec<(u64, Request)>,
+    /// Refreshes asked for while one of their kind was in flight (see [`App::refresh`]).
+    deferred: Vec<Request>,
 }
 
 impl App {
@@ -128,6 +130,7 @@ impl App {
             spawn_jobs: true,
             requested: Vec::new(),
             unsent: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -151,6 +154,26 @@ impl App {
             }
             self.unsent.push((id, r));
         }
+    }
+
+    /// A request that refreshes what is shown (thumbnails of a new checkpoint, a look at a watched
+    /// run), made as often as once a second: while one of its kind is in flight it waits, and is
+    /// made when that one's result arrives. Replacing the job in flight instead would drop its
+    /// result, and with a slow disk or model no refresh would ever be shown.
+    pub fn refresh(&mut self, r: Request) {
+        let key = r.key();
+        if self.spawn_jobs && self.jobs.scheduler.in_flight(&key) {
+            self.deferred.retain(|d| d.key() != key);
+            self.deferred.push(r);
+        } else {
+            self.request(r);
+        }
+    }
+
+    /// The refresh of `key` that waited for the job in flight, if any.
+    pub(super) fn take_deferred(&mut self, key: &JobKey) -> Option<Request> {
+        let i = self.deferred.iter().position(|d| d.key() == *key)?;
+        Some(self.deferred.remove(i))
     }
 
     /// Cancels every job and drops their results to come (on quit).
@@ -193,6 +216,7 @@ impl App {
                 JobKey::Classify,
             ] {
                 self.jobs.cancel(&key);
+                self.deferred.retain(|d| d.key() != key);
             }
         }
         self.recon = ReconPane {
@@ -381,7 +405,7 @@ impl App {
                 let due = self.thumbs_at.is_none_or(|t| t.elapsed() >= THUMBS_EVERY);
                 if due || last {
                     self.thumbs_at = Some(Instant::now());
-                    self.request(Request::Thumbs { run });
+                    self.refresh(Request::Thumbs { run });
                 }
                 self.ensure();
             }
@@ -431,7 +455,7 @@ impl App {
                 checkpoint: w.checkpoint,
             },
         };
-        self.request(req);
+        self.refresh(req);
         false
     }
 }

@@ -223,6 +223,16 @@ pub enum Outcome {
     Watched(WatchPoll),
 }
 
+impl Outcome {
+    /// Whether more of the same job is to come.
+    pub fn is_progress(&self) -> bool {
+        matches!(
+            self,
+            Outcome::ClassifyProgress(..) | Outcome::CompareProgress(..)
+        )
+    }
+}
+
 /// A job's result (or progress) as it reaches the app.
 #[derive(Debug, Clone)]
 pub struct Done {

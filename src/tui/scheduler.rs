@@ -197,6 +197,12 @@ impl<K: Clone + Eq + Hash + Send + std::fmt::Debug + 'static> Scheduler<K> {
         }
     }
 
+    /// Whether a job of `key` waits or runs.
+    pub fn in_flight(&self, key: &K) -> bool {
+        let st = self.shared.lock();
+        st.running.contains_key(key) || st.queue.iter().any(|q| q.key == *key)
+    }
+
     /// Worker threads started (never more than `workers`).
     pub fn threads(&self) -> usize {
         self.shared.lock().threads

@@ -34,7 +34,15 @@ impl App {
             tracing::debug!(key = ?d.key, id = d.id, "dropped a stale job result");
             return Redraw::None;
         }
-        Redraw::now_if(self.on_outcome(d.outcome))
+        let last = !d.outcome.is_progress();
+        let key = d.key.clone();
+        let redraw = Redraw::now_if(self.on_outcome(d.outcome));
+        if last {
+            if let Some(r) = self.take_deferred(&key) {
+                self.request(r);
+            }
+        }
+        redraw
     }
 
     /// Folds in a current result. Returns whether anything visible changed.
@@ -195,7 +203,7 @@ impl App {
             w.checkpoint = p.checkpoint;
             self.checkpoint = p.checkpoint;
             if p.checkpoint.is_some() {
-                self.request(Request::Thumbs { run });
+                self.refresh(Request::Thumbs { run });
                 self.ensure();
             }
             dirty = true;

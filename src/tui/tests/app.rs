@@ -167,7 +167,7 @@ pub fn app_for_delete() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
     app()
 }
 
-fn write_run(dir: &std::path::Path) -> RunDir {
+pub(super) fn write_run(dir: &std::path::Path) -> RunDir {
     let run = RunDir::new(dir.join("vqvae-w"));
     let config = RunConfig {
         version: RunConfig::VERSION,
@@ -186,7 +186,7 @@ fn write_run(dir: &std::path::Path) -> RunDir {
     run
 }
 
-fn rec(epoch: usize) -> EpochRecord {
+pub(super) fn rec(epoch: usize) -> EpochRecord {
     // Through serde, so optional fields the engine adds later keep their defaults.
     serde_json::from_value(serde_json::json!({
         "epoch": epoch, "epochs": 5,

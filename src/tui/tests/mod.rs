@@ -6,6 +6,7 @@ mod compare;
 mod jobs;
 mod panes;
 mod recon_race;
+mod refresh;
 mod scheduler;
 
 use std::sync::Arc;

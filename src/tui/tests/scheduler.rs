@@ -154,3 +154,23 @@ fn dropping_the_scheduler_cancels_what_runs() {
     drop(s);
     ended.recv_timeout(WAIT).unwrap();
 }
+
+#[test]
+fn in_flight_covers_queued_and_running_jobs() {
+    let s = Scheduler::new(1);
+    let (release, started) = block(&s);
+    started.recv_timeout(WAIT).unwrap();
+    assert!(s.in_flight(&"block") && !s.in_flight(&"watch"));
+    let (tx, rx) = channel();
+    s.submit("watch", move |_, _| {
+        let _ = tx.send(());
+    });
+    assert!(s.in_flight(&"watch"), "queued");
+    drop(release);
+    rx.recv_timeout(WAIT).unwrap();
+    let t0 = Instant::now();
+    while s.in_flight(&"watch") {
+        assert!(t0.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
