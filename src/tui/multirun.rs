@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use super::jobs::open::RunCache;
 use super::jobs::{list_runs, pick_rois, test_rois, RunSummary};
 use super::scheduler::Cancel;
-use crate::eval::compare::{compare, Comparison};
-use crate::eval::{self, Classification, Protocol, RoiMetrics, Summary};
+use crate::eval::compare::Comparison;
+use crate::eval::{self, Classification, RoiMetrics, Summary};
 use crate::train::RunDir;
 use crate::train::RunStatus;
 
@@ -130,11 +130,6 @@ impl CompareData {
     }
 }
 
-/// The first marked VQ-VAE, else the first marked run.
-pub fn reference_of(models: &[&str]) -> usize {
-    models.iter().position(|m| *m == "vqvae").unwrap_or(0)
-}
-
 /// Evaluates `runs` and pairs them; `progress` hears what is being done.
 pub fn compare_runs(
     cache: &RunCache,
@@ -155,38 +150,33 @@ pub fn compare_runs(
         step("opening");
         let open = cache.open(path)?;
         let run = open.lock();
-        cancel.check()?;
-        step("reconstructing the test ROIs");
-        let e = eval::evaluate(&run)?;
-        let no_copy = eval::evaluate_no_copy(&run)?.map(|e| e.summary);
-        cancel.check()?;
-        step("SVMs, paper protocol");
-        let paper = eval::classify(&run, Protocol::Paper)?;
-        cancel.check()?;
-        step("SVMs, leave one patient out");
-        let lopo = eval::classify(&run, Protocol::Lopo)?;
+        // The runs service assesses it, as `reproduce` does; each stage is a cancel point.
+        let a = crate::runs::assess(&run, |what: &str| -> anyhow::Result<()> {
+            cancel.check()?;
+            step(what);
+            Ok(())
+        })?;
         rows.push(CompareRun {
             path: path.clone(),
             name,
             model: run.config.model.name().to_string(),
             epoch: run.epoch,
-            summary: e.summary.clone(),
-            no_copy,
-            paper,
-            lopo,
+            summary: a.evaluation.summary.clone(),
+            no_copy: a.no_copy.map(|e| e.summary),
+            paper: a.paper,
+            lopo: a.lopo,
         });
-        evals.push(e);
+        evals.push(a.evaluation);
     }
-    let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
-    let reference = reference_of(&models);
-    let r = &rows[reference];
-    let pairings = (0..rows.len())
-        .filter(|&i| i != reference)
-        .map(|i| Pairing {
-            other: i,
-            result: compare((&r.name, &evals[reference]), (&rows[i].name, &evals[i]))
-                .map_err(|e| e.to_string()),
-        })
+    let named: Vec<(&str, &str, &eval::Evaluation)> = rows
+        .iter()
+        .zip(&evals)
+        .map(|(r, e)| (r.name.as_str(), r.model.as_str(), e))
+        .collect();
+    let (reference, pairs) = crate::runs::pair(&named);
+    let pairings = pairs
+        .into_iter()
+        .map(|(other, result)| Pairing { other, result })
         .collect();
     Ok(CompareData {
         runs: runs.to_vec(),
