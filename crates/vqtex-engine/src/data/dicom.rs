@@ -313,6 +313,14 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                             return Err(deep(r));
                         }
                     }
+                    // Delimiters have no value: dicom-object would reserve a length given to one.
+                    0xE00D | 0xE0DD if len != 0 => {
+                        return Err(format!(
+                            "a delimiter at byte {} claims {len} bytes (it has none)",
+                            at(r) - 8
+                        ));
+                    }
+                    0xE000 => {}
                     0xE00D => {
                         if matches!(open.last(), Some(None)) {
                             open.pop();
@@ -329,7 +337,16 @@ fn check_lengths(path: &Path, file_len: u64) -> Result<(), String> {
                             Some(d) => Some(d - 1),
                         };
                     }
-                    _ => {}
+                    // Any other (FFFE,xxxx) is read as a value of its length.
+                    _ => {
+                        let here = at(r);
+                        if len == UNDEFINED {
+                            return Err(format!("an element at byte {here} of undefined length"));
+                        }
+                        if len as u64 > left(r) || !r.skip(len as u64) {
+                            return Err(too_long("an element", len as u64, here));
+                        }
+                    }
                 }
                 continue;
             }
@@ -442,6 +459,17 @@ pub fn read_dicom(path: &Path) -> Result<DicomFrames, DataError> {
     let nframes = int(tags::NUMBER_OF_FRAMES, "NumberOfFrames", Some(1))?;
     let spp = int(tags::SAMPLES_PER_PIXEL, "SamplesPerPixel", Some(1))?;
     let bits = int(tags::BITS_ALLOCATED, "BitsAllocated", Some(8))?;
+    // Only what is read below goes on to the decoder (a SamplesPerPixel of 0 cost 540 MB there).
+    if !matches!((bits, spp), (8, 1) | (8, 3) | (16, 1)) {
+        return Err(bad(format!(
+            "{spp} samples of {bits} bits per pixel: vqtex reads 8-bit gray or RGB and 16-bit gray"
+        )));
+    }
+    if rows == 0 || cols == 0 || nframes == 0 {
+        return Err(bad(format!(
+            "no pixels: {rows} rows x {cols} columns x {nframes} frames"
+        )));
+    }
     let need = [rows, cols, nframes, spp, bits.div_ceil(8).max(1)]
         .iter()
         .try_fold(1u64, |a, &b| a.checked_mul(b))
