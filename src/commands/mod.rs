@@ -326,7 +326,7 @@ pub fn runs(args: &crate::cli::RunsArgs) -> Result<()> {
         .map(|r| {
             [
                 r.name.clone(),
-                r.model.clone(),
+                r.model.name().to_string(),
                 r.status.as_str().to_string(),
                 format!("{}/{}", r.epoch, r.epochs),
                 f(r.test_mse),

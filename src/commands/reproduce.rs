@@ -16,6 +16,7 @@ use crate::eval::compare::Comparison;
 use crate::eval::figures::{self, Confusion, Curve};
 use crate::eval::report::{self, Table1Row};
 use crate::eval::{self, traversal, Classification, Evaluation, Protocol};
+use crate::model::ModelKind;
 use crate::train::{fresh_dir, LoadedRun};
 
 /// ROIs shown in Fig. 3.
@@ -24,6 +25,7 @@ const FIG3_ROIS: usize = 8;
 /// What one model's training and evaluation produced.
 struct ModelResult {
     name: &'static str,
+    kind: ModelKind,
     epochs: usize,
     seconds: f64,
     seconds_per_epoch: f64,
@@ -119,7 +121,7 @@ fn train_and_evaluate(
     let rois: Vec<&crate::data::Roi> = idx.iter().map(|&i| &run.dataset.rois[i]).collect();
     let fig3_recon = eval::reconstruct(run.model.as_ref(), &rois)?;
     let fig3_no_copy = eval::reconstruct_no_copy(run.model.as_ref(), &rois)?;
-    if matches!(model.name(), "vqvae" | "vae") {
+    if matches!(model.kind(), ModelKind::Vqvae | ModelKind::Vae) {
         let mut rows = Vec::new();
         for dim in 0..run.model.latent_dim() {
             rows.push(traversal::traverse(&run, dim, 5, 2.0)?.images);
@@ -132,6 +134,7 @@ fn train_and_evaluate(
     }
     Ok(ModelResult {
         name: model.name(),
+        kind: model.kind(),
         epochs: records.len(),
         seconds,
         seconds_per_epoch,
@@ -290,8 +293,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let total = started.elapsed().as_secs_f64();
 
     // The VQ-VAE is the reference of the paired tests and of the pipeline's top-level JSON names.
-    let named: Vec<(&str, &str, &Evaluation)> =
-        results.iter().map(|r| (r.name, r.name, &r.eval)).collect();
+    let named: Vec<(&str, ModelKind, &Evaluation)> =
+        results.iter().map(|r| (r.name, r.kind, &r.eval)).collect();
     let (primary, pairs) = crate::runs::pair(&named);
     let reference = &results[primary];
     let comparisons: Vec<Comparison> = pairs

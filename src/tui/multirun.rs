@@ -11,6 +11,7 @@ use super::jobs::{list_runs, pick_rois, test_rois, RunSummary};
 use super::scheduler::Cancel;
 use crate::eval::compare::Comparison;
 use crate::eval::{self, Classification, RoiMetrics, Summary};
+use crate::model::ModelKind;
 use crate::train::RunDir;
 use crate::train::RunStatus;
 
@@ -33,7 +34,7 @@ pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
         return Vec::new();
     };
     let split = std::fs::read(dir.split()).ok();
-    let mut seen = vec![config.model.name().to_string()];
+    let mut seen = vec![config.model.kind()];
     let runs = list_runs(runs_dir);
     let mut out = Vec::new();
     for r in runs {
@@ -44,7 +45,7 @@ pub fn peer_runs(run: &Path, runs_dir: &Path) -> Vec<RunSummary> {
         let same = other.read_config().is_ok_and(|c| c.data == config.data)
             && std::fs::read(other.split()).ok() == split;
         if same {
-            seen.push(r.model.clone());
+            seen.push(r.model);
             out.push(r);
         }
     }
@@ -76,7 +77,7 @@ pub fn peers(
             .collect();
         out.push(PeerRecon {
             run: p.path,
-            model: p.model,
+            model: p.model.name().to_string(),
             epoch: other.epoch,
             recons,
             metrics,
@@ -90,8 +91,7 @@ pub fn peers(
 pub struct CompareRun {
     pub path: PathBuf,
     pub name: String,
-    /// `vqvae`, `cae`, ...
-    pub model: String,
+    pub model: ModelKind,
     pub epoch: usize,
     pub summary: Summary,
     /// The reconstruction with nothing copied from the input, for models that copy (the MAE).
@@ -159,7 +159,7 @@ pub fn compare_runs(
         rows.push(CompareRun {
             path: path.clone(),
             name,
-            model: run.config.model.name().to_string(),
+            model: run.config.model.kind(),
             epoch: run.epoch,
             summary: a.evaluation.summary.clone(),
             no_copy: a.no_copy.map(|e| e.summary),
@@ -168,10 +168,10 @@ pub fn compare_runs(
         });
         evals.push(a.evaluation);
     }
-    let named: Vec<(&str, &str, &eval::Evaluation)> = rows
+    let named: Vec<(&str, ModelKind, &eval::Evaluation)> = rows
         .iter()
         .zip(&evals)
-        .map(|(r, e)| (r.name.as_str(), r.model.as_str(), e))
+        .map(|(r, e)| (r.name.as_str(), r.model, e))
         .collect();
     let (reference, pairs) = crate::runs::pair(&named);
     let pairings = pairs

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::model::ModelKind;
 use crate::train::{RunDir, RunStatus};
 
 /// One run, as listings show it.
@@ -11,8 +12,8 @@ use crate::train::{RunDir, RunStatus};
 pub struct RunSummary {
     pub path: PathBuf,
     pub name: String,
-    /// The model's name (`vqvae`, `cae`, ...).
-    pub model: String,
+    /// The run's model kind (printed by name: `vqvae`, `cae`, ...).
+    pub model: ModelKind,
     pub status: RunStatus,
     /// The last epoch logged, and the run's configured epochs.
     pub epoch: usize,
@@ -44,7 +45,7 @@ impl RunSummary {
         serde_json::json!({
             "path": self.path,
             "name": self.name,
-            "model": self.model,
+            "model": self.model.name(),
             "status": self.status.as_str(),
             "holder": holder,
             "epoch": self.epoch,
@@ -82,7 +83,7 @@ pub fn summarize(path: &Path) -> Option<RunSummary> {
     Some(RunSummary {
         path: path.to_path_buf(),
         name: path.file_name()?.to_string_lossy().into_owned(),
-        model: config.model.name().to_string(),
+        model: config.model.kind(),
         // Running means a live process holds the run's lock, not that its log changed lately.
         status: dir.status(&config),
         epoch: last.map(|r| r.epoch).unwrap_or(0),
@@ -136,17 +137,20 @@ pub fn assess<E: From<crate::eval::EvalError>>(
     })
 }
 
-/// The reference of a set of runs, by their model names: the first VQ-VAE, else the first run.
-pub fn reference_of(models: &[&str]) -> usize {
-    models.iter().position(|m| *m == "vqvae").unwrap_or(0)
+/// The reference of a set of runs, by their model kinds: the first VQ-VAE, else the first run.
+pub fn reference_of(models: &[ModelKind]) -> usize {
+    models
+        .iter()
+        .position(|&m| m == ModelKind::Vqvae)
+        .unwrap_or(0)
 }
 
-/// The paired tests of the reference run against each other run (`runs` as name, model and
+/// The paired tests of the reference run against each other run (`runs` as name, model kind and
 /// evaluation): the reference's index and, for every other run in order, its index and its
 /// comparison, or why the two cannot be paired (another split: other test ROIs).
 #[allow(clippy::type_complexity)]
 pub fn pair(
-    runs: &[(&str, &str, &crate::eval::Evaluation)],
+    runs: &[(&str, ModelKind, &crate::eval::Evaluation)],
 ) -> (
     usize,
     Vec<(usize, Result<crate::eval::compare::Comparison, String>)>,
@@ -154,7 +158,7 @@ pub fn pair(
     if runs.is_empty() {
         return (0, Vec::new());
     }
-    let models: Vec<&str> = runs.iter().map(|r| r.1).collect();
+    let models: Vec<ModelKind> = runs.iter().map(|r| r.1).collect();
     let reference = reference_of(&models);
     let (rname, _, reval) = runs[reference];
     let pairs = (0..runs.len())

@@ -66,7 +66,7 @@ impl World {
                 CompareRun {
                     path: r.path.clone(),
                     name: r.name.clone(),
-                    model: r.model.clone(),
+                    model: r.model,
                     epoch: r.epoch,
                     summary: Summary::of(&m),
                     no_copy: None,

@@ -216,7 +216,7 @@ impl World {
                 RunSummary {
                     path: PathBuf::from("/runs").join(&name),
                     name,
-                    model: "vqvae".into(),
+                    model: crate::model::ModelKind::Vqvae,
                     status: if done {
                         RunStatus::Finished
                     } else {

@@ -246,7 +246,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
     let w = d
         .rows
         .iter()
-        .map(|r| r.name.chars().count() + r.model.len() + 4)
+        .map(|r| r.name.chars().count() + r.model.name().len() + 4)
         .max()
         .unwrap_or(0)
         .clamp(26, 48);
@@ -285,7 +285,7 @@ pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
                 t.base(),
             ));
         }
-        if let Some((_, p)) = PAPER_TABLE1.iter().find(|(m, _)| *m == row.model) {
+        if let Some((_, p)) = PAPER_TABLE1.iter().find(|(m, _)| *m == row.model.name()) {
             let paper = |k: usize, dg: usize| {
                 ms(
                     MeanStd {

@@ -123,7 +123,7 @@ impl RunsPane {
                 };
                 Row::new(vec![
                     ratatui::text::Line::from(format!("{mark}{}", r.name)),
-                    r.model.clone().into(),
+                    r.model.name().into(),
                     ratatui::text::Line::styled(r.status.as_str(), status_style),
                     format!("{}/{}", r.epoch, r.epochs).into(),
                     f(r.train_loss).into(),

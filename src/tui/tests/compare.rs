@@ -41,7 +41,7 @@ fn row(name: &str, model: &str, mse: f64) -> CompareRun {
     CompareRun {
         path: PathBuf::from(format!("/runs/{name}")),
         name: name.into(),
-        model: model.into(),
+        model: model.parse().unwrap(),
         epoch: 2,
         summary: summary(mse),
         no_copy: None,
@@ -104,7 +104,7 @@ fn runs_pane() -> RunsPane {
     let run = |name: &str, model: &str| RunSummary {
         path: PathBuf::from(format!("/runs/{name}")),
         name: name.into(),
-        model: model.into(),
+        model: model.parse().unwrap(),
         status: crate::train::RunStatus::Finished,
         epoch: 2,
         epochs: 2,

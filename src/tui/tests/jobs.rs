@@ -55,8 +55,8 @@ fn peers_and_comparisons_of_real_runs() {
 
     // The cae run shares the vqvae run's split; the vae run does not.
     let peers = peer_runs(&vq, &runs);
-    let models: Vec<&str> = peers.iter().map(|p| p.model.as_str()).collect();
-    assert_eq!(models, ["cae"]);
+    let models: Vec<crate::model::ModelKind> = peers.iter().map(|p| p.model).collect();
+    assert_eq!(models, [crate::model::ModelKind::Cae]);
     assert_eq!(peer_runs(&vae, &runs).len(), 0);
 
     // `n` twice: the run is opened (dataset decoded, checkpoint loaded) and evaluated once.
@@ -113,7 +113,7 @@ fn peers_and_comparisons_of_real_runs() {
     assert_eq!(cache.opened(), 3, "every run was open already");
     assert!(said.lock().unwrap().iter().any(|s| s.contains("(3/3)")));
     assert_eq!(d.rows.len(), 3);
-    assert_eq!(d.rows[d.reference].model, "vqvae");
+    assert_eq!(d.rows[d.reference].model, crate::model::ModelKind::Vqvae);
     assert_eq!(d.pairings.len(), 2);
     let to_cae = d.pairings.iter().find(|p| p.other == 0).unwrap();
     let c = to_cae.result.as_ref().unwrap();

@@ -496,7 +496,7 @@ fn runs_pane_lists_opens_and_asks_before_deleting() {
     let run = |name: &str, status: RunStatus| RunSummary {
         path: PathBuf::from(format!("/runs/{name}")),
         name: name.into(),
-        model: "vqvae".into(),
+        model: crate::model::ModelKind::Vqvae,
         status,
         epoch: 2,
         epochs: 4,

@@ -89,6 +89,65 @@ pub trait Autoencoder: Send {
     }
 }
 
+/// A model kind: what a run's `config.json` names in `model.kind` and `--model` accepts. Serialises
+/// as its lowercase name (`vqvae`, `cae`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Vqvae,
+    Cae,
+    Vae,
+    Vaenf,
+    Mae,
+}
+
+impl ModelKind {
+    /// Every kind, in the order `--model` lists them.
+    pub const ALL: [ModelKind; 5] = [
+        ModelKind::Vqvae,
+        ModelKind::Cae,
+        ModelKind::Vae,
+        ModelKind::Vaenf,
+        ModelKind::Mae,
+    ];
+
+    /// The kind's short name (`vqvae`, `cae`, ...), as configs, listings and JSON outputs spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Vqvae => "vqvae",
+            ModelKind::Cae => "cae",
+            ModelKind::Vae => "vae",
+            ModelKind::Vaenf => "vaenf",
+            ModelKind::Mae => "mae",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+
+    /// A kind by name, in any case (`vae+nf` also names the VAE+NF).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "vqvae" => Ok(ModelKind::Vqvae),
+            "cae" => Ok(ModelKind::Cae),
+            "vae" => Ok(ModelKind::Vae),
+            "vaenf" | "vae+nf" => Ok(ModelKind::Vaenf),
+            "mae" => Ok(ModelKind::Mae),
+            _ => Err(format!(
+                "unknown model {s:?} (one of {})",
+                ModelConfig::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 /// The widest layer a config may ask for (channels, token widths, latent sizes).
 pub const MAX_WIDTH: usize = 4096;
 
@@ -115,24 +174,34 @@ impl ModelConfig {
 
     /// A model with its paper defaults, by name.
     pub fn from_name(name: &str) -> Option<ModelConfig> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "vqvae" => Some(ModelConfig::Vqvae(Default::default())),
-            "cae" => Some(ModelConfig::Cae(Default::default())),
-            "vae" => Some(ModelConfig::Vae(Default::default())),
-            "vaenf" | "vae+nf" => Some(ModelConfig::Vaenf(Default::default())),
-            "mae" => Some(ModelConfig::Mae(Default::default())),
-            _ => None,
+        name.parse().ok().map(ModelConfig::paper)
+    }
+
+    /// A model of `kind` with its paper defaults.
+    pub fn paper(kind: ModelKind) -> ModelConfig {
+        match kind {
+            ModelKind::Vqvae => ModelConfig::Vqvae(Default::default()),
+            ModelKind::Cae => ModelConfig::Cae(Default::default()),
+            ModelKind::Vae => ModelConfig::Vae(Default::default()),
+            ModelKind::Vaenf => ModelConfig::Vaenf(Default::default()),
+            ModelKind::Mae => ModelConfig::Mae(Default::default()),
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    /// This model's kind.
+    pub fn kind(&self) -> ModelKind {
         match self {
-            ModelConfig::Vqvae(_) => "vqvae",
-            ModelConfig::Cae(_) => "cae",
-            ModelConfig::Vae(_) => "vae",
-            ModelConfig::Vaenf(_) => "vaenf",
-            ModelConfig::Mae(_) => "mae",
+            ModelConfig::Vqvae(_) => ModelKind::Vqvae,
+            ModelConfig::Cae(_) => ModelKind::Cae,
+            ModelConfig::Vae(_) => ModelKind::Vae,
+            ModelConfig::Vaenf(_) => ModelKind::Vaenf,
+            ModelConfig::Mae(_) => ModelKind::Mae,
         }
+    }
+
+    /// The model's kind's name (`vqvae`, `cae`, ...).
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// The loss terms this model's training records (`total` first), in the order they are shown.
@@ -349,6 +418,26 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name_and_serde() {
+        assert_eq!(ModelKind::ALL.len(), ModelConfig::NAMES.len());
+        for (k, name) in ModelKind::ALL.into_iter().zip(ModelConfig::NAMES) {
+            assert_eq!(k.name(), name);
+            assert_eq!(k.to_string(), name);
+            assert_eq!(name.parse::<ModelKind>(), Ok(k));
+            assert_eq!(name.to_uppercase().parse::<ModelKind>(), Ok(k));
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<ModelKind>(&json).unwrap(), k);
+            let config = ModelConfig::from_name(k.name()).unwrap();
+            assert_eq!(config.kind(), k);
+            assert_eq!(config.name(), name);
+            assert_eq!(ModelConfig::paper(k), config);
+        }
+        assert_eq!("vae+nf".parse::<ModelKind>(), Ok(ModelKind::Vaenf));
+        assert!("resnet".parse::<ModelKind>().is_err());
+    }
 
     #[test]
     fn every_config_round_trips_and_builds_its_model() {
