@@ -25,9 +25,67 @@ use super::Msg;
 use crate::data::LoadOptions;
 use crate::train::{Command, Event};
 
-pub const PANES: [&str; 8] = [
-    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare", "Picker",
-];
+/// A pane of the workbench, in tab order (the number keys 1 to 8 select them in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Pane {
+    #[default]
+    Data,
+    Train,
+    Recon,
+    Latent,
+    Classify,
+    Runs,
+    Compare,
+    Picker,
+}
+
+impl Pane {
+    /// Every pane, in tab order.
+    pub const ALL: [Pane; 8] = [
+        Pane::Data,
+        Pane::Train,
+        Pane::Recon,
+        Pane::Latent,
+        Pane::Classify,
+        Pane::Runs,
+        Pane::Compare,
+        Pane::Picker,
+    ];
+
+    /// The pane's name, as its tab shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pane::Data => "Data",
+            Pane::Train => "Train",
+            Pane::Recon => "Recon",
+            Pane::Latent => "Latent",
+            Pane::Classify => "Classify",
+            Pane::Runs => "Runs",
+            Pane::Compare => "Compare",
+            Pane::Picker => "Picker",
+        }
+    }
+
+    /// The pane's place in tab order, from 0 (its number key is `index() + 1`).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The pane at `i` in tab order, if there is one.
+    pub fn from_index(i: usize) -> Option<Pane> {
+        Pane::ALL.get(i).copied()
+    }
+
+    /// The next pane in tab order, wrapping around.
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    /// The previous pane in tab order, wrapping around.
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
 
 /// A popup that takes the keys until it closes.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +115,7 @@ pub struct Watch {
 pub struct App {
     pub ctx: Ctx,
     pub keymap: Keymap,
-    pub pane: usize,
+    pub pane: Pane,
     pub help: bool,
     pub popup: Option<Popup>,
     pub data: DataPane,
@@ -103,7 +161,7 @@ impl App {
         App {
             ctx,
             keymap,
-            pane: 0,
+            pane: Pane::Data,
             help: false,
             popup: None,
             data: DataPane::default(),
@@ -257,7 +315,7 @@ impl App {
     pub fn ensure(&mut self) {
         let has_ckpt = self.checkpoint.is_some();
         match self.pane {
-            2 if has_ckpt => {
+            Pane::Recon if has_ckpt => {
                 let stale = self
                     .recon
                     .data
@@ -270,18 +328,20 @@ impl App {
                     self.request(r);
                 }
             }
-            3 if has_ckpt => {
+            Pane::Latent if has_ckpt => {
                 for r in self.latent.wanted() {
                     self.request(r);
                 }
             }
-            5 | 6 if !self.runs.loaded => self.request(Request::ListRuns(self.runs_dir.clone())),
+            Pane::Runs | Pane::Compare if !self.runs.loaded => {
+                self.request(Request::ListRuns(self.runs_dir.clone()))
+            }
             _ => {}
         }
     }
 
-    pub fn switch(&mut self, pane: usize) {
-        self.pane = pane % PANES.len();
+    pub fn switch(&mut self, pane: Pane) {
+        self.pane = pane;
         self.ensure();
     }
 
@@ -307,7 +367,7 @@ impl App {
 
     /// Whether the terminal should send mouse events: the ROI picker is visible and its mouse is on.
     pub fn wants_mouse(&self) -> bool {
-        self.pane == 7 && self.picker.mouse && self.popup.is_none() && !self.help
+        self.pane == Pane::Picker && self.picker.mouse && self.popup.is_none() && !self.help
     }
 
     pub fn is_training(&self) -> bool {

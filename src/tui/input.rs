@@ -3,7 +3,7 @@
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{App, Exit, Popup, PANES};
+use super::app::{App, Exit, Pane, Popup};
 use super::jobs::Request;
 use super::keymap::Action;
 use super::panes::{ConfirmKind, PromptKind};
@@ -51,28 +51,31 @@ impl App {
                 true
             }
             Action::NextPane => {
-                self.switch(self.pane + 1);
+                self.switch(self.pane.next());
                 true
             }
             Action::PrevPane => {
-                self.switch(self.pane + PANES.len() - 1);
+                self.switch(self.pane.prev());
                 true
             }
-            Action::Pane(n) => {
-                self.switch(n as usize - 1);
-                true
-            }
+            Action::Pane(n) => match Pane::from_index((n as usize).wrapping_sub(1)) {
+                Some(p) => {
+                    self.switch(p);
+                    true
+                }
+                None => false,
+            },
             Action::Back => self.message.take().is_some(),
             a => {
                 let effect = match self.pane {
-                    0 => self.data.on_action(a),
-                    1 => self.train.on_action(a),
-                    2 => self.recon.on_action(a),
-                    3 => self.latent.on_action(a),
-                    4 => self.classify.on_action(a),
-                    5 => self.runs.on_action(a),
-                    6 => self.compare.on_action(a, &mut self.runs),
-                    _ => self.picker.on_action(a),
+                    Pane::Data => self.data.on_action(a),
+                    Pane::Train => self.train.on_action(a),
+                    Pane::Recon => self.recon.on_action(a),
+                    Pane::Latent => self.latent.on_action(a),
+                    Pane::Classify => self.classify.on_action(a),
+                    Pane::Runs => self.runs.on_action(a),
+                    Pane::Compare => self.compare.on_action(a, &mut self.runs),
+                    Pane::Picker => self.picker.on_action(a),
                 };
                 self.apply(effect)
             }

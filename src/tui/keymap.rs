@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::app::Pane;
+
 /// Everything a key can do. Panes interpret the generic ones (up, select, run...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
@@ -203,23 +205,17 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 41] = [
     (Action::Mouse, "mouse", &["m"], "Picker: mouse on/off"),
 ];
 
-/// The panes, by index (as `App::pane`): Data, Train, Recon, Latent, Classify, Runs, Compare,
-/// Picker.
-pub const PANE_NAMES: [&str; 8] = [
-    "Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare", "Picker",
-];
-
 /// Where an action's keys are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// In every pane, before the pane sees the key (`input.rs`).
     Global,
-    /// Only in these panes (indices into [`PANE_NAMES`]): the panes whose `on_action` reads it.
-    Panes(&'static [usize]),
+    /// Only in these panes: the panes whose `on_action` reads it.
+    Panes(&'static [Pane]),
 }
 
 impl Scope {
-    fn has(self, pane: usize) -> bool {
+    fn has(self, pane: Pane) -> bool {
         match self {
             Scope::Global => true,
             Scope::Panes(p) => p.contains(&pane),
@@ -237,7 +233,7 @@ impl Scope {
         match self {
             Scope::Global => "every pane".into(),
             Scope::Panes(p) => {
-                let names: Vec<&str> = p.iter().map(|&i| PANE_NAMES[i]).collect();
+                let names: Vec<&str> = p.iter().map(|p| p.name()).collect();
                 format!("{} pane", names.join("/"))
             }
         }
@@ -247,23 +243,41 @@ impl Scope {
 /// Where `action` is read: kept in step with the panes' `on_action` (a test checks it against the
 /// panes' sources).
 pub fn scope(action: Action) -> Scope {
+    use super::app::Pane as P;
     use Action::*;
     match action {
         Quit | Help | NextPane | PrevPane | Pane(_) | Back => Scope::Global,
-        Up | Down => Scope::Panes(&[0, 1, 2, 3, 5, 6, 7]),
-        Left | Right => Scope::Panes(&[0, 1, 2, 3, 7]),
-        PageUp | PageDown => Scope::Panes(&[0, 6, 7]),
-        Select => Scope::Panes(&[1, 4, 5, 6, 7]),
-        Start | Stop | LogScale | Smooth | SmoothLess | SmoothMore | NextTerm => Scope::Panes(&[1]),
-        Pause => Scope::Panes(&[1, 5, 6]),
-        Run => Scope::Panes(&[2, 3, 4, 5, 6, 7]),
-        Protocol => Scope::Panes(&[4]),
-        ClassFilter | SplitFilter | Jump => Scope::Panes(&[0]),
-        Open => Scope::Panes(&[0, 7]),
-        Delete => Scope::Panes(&[5]),
-        More | Less => Scope::Panes(&[3, 7]),
-        Pick => Scope::Panes(&[2, 3]),
-        BoxSwitch | CopyPrev | Mouse => Scope::Panes(&[7]),
+        Up | Down => Scope::Panes(&[
+            P::Data,
+            P::Train,
+            P::Recon,
+            P::Latent,
+            P::Runs,
+            P::Compare,
+            P::Picker,
+        ]),
+        Left | Right => Scope::Panes(&[P::Data, P::Train, P::Recon, P::Latent, P::Picker]),
+        PageUp | PageDown => Scope::Panes(&[P::Data, P::Compare, P::Picker]),
+        Select => Scope::Panes(&[P::Train, P::Classify, P::Runs, P::Compare, P::Picker]),
+        Start | Stop | LogScale | Smooth | SmoothLess | SmoothMore | NextTerm => {
+            Scope::Panes(&[P::Train])
+        }
+        Pause => Scope::Panes(&[P::Train, P::Runs, P::Compare]),
+        Run => Scope::Panes(&[
+            P::Recon,
+            P::Latent,
+            P::Classify,
+            P::Runs,
+            P::Compare,
+            P::Picker,
+        ]),
+        Protocol => Scope::Panes(&[P::Classify]),
+        ClassFilter | SplitFilter | Jump => Scope::Panes(&[P::Data]),
+        Open => Scope::Panes(&[P::Data, P::Picker]),
+        Delete => Scope::Panes(&[P::Runs]),
+        More | Less => Scope::Panes(&[P::Latent, P::Picker]),
+        Pick => Scope::Panes(&[P::Recon, P::Latent]),
+        BoxSwitch | CopyPrev | Mouse => Scope::Panes(&[P::Picker]),
     }
 }
 
@@ -509,7 +523,7 @@ impl Keymap {
     }
 
     /// The action of a key pressed while `pane` is shown: a global action, or one `pane` reads.
-    pub fn action(&self, ev: &KeyEvent, pane: usize) -> Option<Action> {
+    pub fn action(&self, ev: &KeyEvent, pane: Pane) -> Option<Action> {
         let actions = self.map.get(&Key::from_event(ev)?)?;
         actions.iter().copied().find(|a| scope(*a).has(pane))
     }
@@ -565,7 +579,7 @@ mod tests {
     #[test]
     fn default_bindings_and_events() {
         let km = Keymap::default();
-        let a = |c, m| km.action(&ev(c, m), 1);
+        let a = |c, m| km.action(&ev(c, m), Pane::Train);
         assert_eq!(
             a(KeyCode::Char('q'), KeyModifiers::NONE),
             Some(Action::Quit)
@@ -606,7 +620,7 @@ mod tests {
     #[test]
     fn overrides_replace_default_keys() {
         let km = over(&[("log_scale", &["g"]), ("quit", &["ctrl-q"])]).unwrap();
-        let a = |c, m| km.action(&ev(c, m), 1);
+        let a = |c, m| km.action(&ev(c, m), Pane::Train);
         assert_eq!(
             a(KeyCode::Char('g'), KeyModifiers::NONE),
             Some(Action::LogScale)
@@ -697,9 +711,9 @@ mod tests {
         // `p` (protocol) is read in Classify only, `s` (start) in Train only.
         let km = over(&[("protocol", &["s"])]).unwrap();
         let k = ev(KeyCode::Char('s'), KeyModifiers::NONE);
-        assert_eq!(km.action(&k, 1), Some(Action::Start));
-        assert_eq!(km.action(&k, 4), Some(Action::Protocol));
-        assert_eq!(km.action(&k, 0), None);
+        assert_eq!(km.action(&k, Pane::Train), Some(Action::Start));
+        assert_eq!(km.action(&k, Pane::Classify), Some(Action::Protocol));
+        assert_eq!(km.action(&k, Pane::Data), None);
         assert_eq!(km.keys_of(Action::Protocol), "s");
     }
 
@@ -707,15 +721,15 @@ mod tests {
     /// it would not reach that pane.
     #[test]
     fn scopes_match_the_panes_sources() {
-        let panes: [(usize, &str); 8] = [
-            (0, include_str!("panes/data.rs")),
-            (1, include_str!("panes/train.rs")),
-            (2, include_str!("panes/recon.rs")),
-            (3, include_str!("panes/latent.rs")),
-            (4, include_str!("panes/classify.rs")),
-            (5, include_str!("panes/runs.rs")),
-            (6, include_str!("panes/compare.rs")),
-            (7, include_str!("panes/picker.rs")),
+        let panes: [(Pane, &str); 8] = [
+            (Pane::Data, include_str!("panes/data.rs")),
+            (Pane::Train, include_str!("panes/train.rs")),
+            (Pane::Recon, include_str!("panes/recon.rs")),
+            (Pane::Latent, include_str!("panes/latent.rs")),
+            (Pane::Classify, include_str!("panes/classify.rs")),
+            (Pane::Runs, include_str!("panes/runs.rs")),
+            (Pane::Compare, include_str!("panes/compare.rs")),
+            (Pane::Picker, include_str!("panes/picker.rs")),
         ];
         for (pane, src) in panes {
             for (action, ..) in ACTIONS {
@@ -728,7 +742,7 @@ mod tests {
                     assert!(
                         scope(action).has(pane),
                         "{} pane reads {name} but scope() leaves it out",
-                        PANE_NAMES[pane]
+                        pane.name()
                     );
                 }
             }

@@ -135,7 +135,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
             checkpoint: None,
             live: crate::train::lock::holder(run).is_some(),
         });
-        app.pane = 1;
+        app.pane = app::Pane::Train;
         app.open_run(run.clone());
     }
 

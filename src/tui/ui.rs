@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
-use super::app::{App, Popup, PANES};
+use super::app::{App, Pane, Popup};
 use super::keymap::{Action, ACTIONS};
 use super::panes::{block, put, ConfirmKind, PromptKind};
 
@@ -42,14 +42,14 @@ impl Widget for &App {
         self.draw_tabs(tabs, buf);
         let ctx = &self.ctx;
         match self.pane {
-            0 => self.data.draw(body, buf, ctx),
-            1 => self.train.draw(body, buf, ctx),
-            2 => self.recon.draw(body, buf, ctx),
-            3 => self.latent.draw(body, buf, ctx),
-            4 => self.classify.draw(body, buf, ctx),
-            5 => self.runs.draw(body, buf, ctx),
-            6 => self.compare.draw(body, buf, ctx, &self.runs),
-            _ => self.picker.draw(body, buf, ctx),
+            Pane::Data => self.data.draw(body, buf, ctx),
+            Pane::Train => self.train.draw(body, buf, ctx),
+            Pane::Recon => self.recon.draw(body, buf, ctx),
+            Pane::Latent => self.latent.draw(body, buf, ctx),
+            Pane::Classify => self.classify.draw(body, buf, ctx),
+            Pane::Runs => self.runs.draw(body, buf, ctx),
+            Pane::Compare => self.compare.draw(body, buf, ctx, &self.runs),
+            Pane::Picker => self.picker.draw(body, buf, ctx),
         }
         self.draw_status(status, buf);
         if let Some(p) = &self.popup {
@@ -76,13 +76,14 @@ impl App {
     fn draw_tabs(&self, area: Rect, buf: &mut Buffer) {
         let t = &self.ctx.theme;
         let mut spans = vec![Span::styled(" vqtex ", t.title())];
-        for (i, name) in PANES.iter().enumerate() {
-            let style = if i == self.pane {
+        for pane in Pane::ALL {
+            let style = if pane == self.pane {
                 t.tab_active()
             } else {
                 t.muted()
             };
-            spans.push(Span::styled(format!(" {} {name} ", i + 1), style));
+            let (n, name) = (pane.index() + 1, pane.name());
+            spans.push(Span::styled(format!(" {n} {name} "), style));
         }
         if self.is_training() {
             spans.push(Span::styled(" ● training", t.good()));

@@ -30,7 +30,7 @@ mod world;
 
 use world::{Lcg, World};
 
-use super::app::{App, PANES};
+use super::app::{App, Pane};
 use super::runtime::{self, Pacer};
 
 /// What to measure.
@@ -184,7 +184,7 @@ fn time_pane(app: &App, opts: &BenchOptions) -> Result<PaneFrame> {
         bytes = counter.get() - before;
     }
     Ok(PaneFrame {
-        pane: PANES[app.pane].to_string(),
+        pane: app.pane.name().to_string(),
         mean_ms: ms.iter().sum::<f64>() / ms.len() as f64,
         min_ms: ms.iter().copied().fold(f64::INFINITY, f64::min),
         max_ms: ms.iter().copied().fold(0.0, f64::max),
@@ -196,7 +196,7 @@ fn time_pane(app: &App, opts: &BenchOptions) -> Result<PaneFrame> {
 /// Runs the training's events through the event loop's redraw policy on simulated time.
 fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBench> {
     let (mut app, _rx) = world.app();
-    app.switch(1);
+    app.switch(Pane::Train);
     let (mut term, counter) = counting_terminal(w, h)?;
     // The screen before the training starts is already there.
     draw(&mut term, &app)?;
@@ -243,7 +243,7 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
     Ok(StreamBench {
         width: w,
         height: h,
-        pane: PANES[app.pane].to_string(),
+        pane: app.pane.name().to_string(),
         simulated_seconds: end,
         messages,
         frames_drawn,
@@ -282,7 +282,7 @@ pub fn bench(opts: BenchOptions) -> Result<TuiBenchReport> {
     let world = World::load(&dir)?;
     let (mut app, _rx) = world.full_app(&opts)?;
     let mut panes = Vec::new();
-    for pane in 0..PANES.len() {
+    for pane in Pane::ALL {
         app.pane = pane;
         panes.push(time_pane(&app, &opts)?);
     }
@@ -322,7 +322,7 @@ mod tests {
             ..BenchOptions::default()
         })
         .unwrap();
-        assert_eq!(r.panes.len(), PANES.len());
+        assert_eq!(r.panes.len(), Pane::ALL.len());
         assert!(r.rois > 0);
         for p in &r.panes {
             assert!(p.mean_ms > 0.0 && p.crossterm_mean_ms > 0.0, "{p:?}");
@@ -336,6 +336,6 @@ mod tests {
         assert!(s.max_bytes_in_a_second <= s.bytes, "{s:?}");
         let json = serde_json::to_string(&r).unwrap();
         let back: TuiBenchReport = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.panes.len(), PANES.len());
+        assert_eq!(back.panes.len(), Pane::ALL.len());
     }
 }

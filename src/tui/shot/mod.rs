@@ -23,7 +23,7 @@ use ratatui::Terminal;
 
 pub use glyphs::CellSize;
 
-use super::app::PANES;
+use super::app::Pane;
 
 /// The pixel size of a cell in the screenshots.
 pub const CELL: CellSize = CellSize {
@@ -190,8 +190,8 @@ pub fn write_png(img: &RgbImage, path: &Path) -> Result<()> {
 /// What to draw.
 #[derive(Debug, Clone)]
 pub struct ShotOptions {
-    /// Pane indices (into the tab bar's order).
-    pub panes: Vec<usize>,
+    /// The panes to draw, in this order.
+    pub panes: Vec<Pane>,
     /// Terminal size in cells.
     pub width: u16,
     pub height: u16,
@@ -202,27 +202,34 @@ pub struct ShotOptions {
 }
 
 /// The panes a `--pane` value names: `all`, a pane's name (any case) or its number, 1 to 8.
-pub fn parse_panes(s: &str) -> Result<Vec<usize>> {
+pub fn parse_panes(s: &str) -> Result<Vec<Pane>> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("all") {
-        return Ok((0..PANES.len()).collect());
+        return Ok(Pane::ALL.to_vec());
     }
-    if let Some(i) = PANES.iter().position(|p| p.eq_ignore_ascii_case(s)) {
-        return Ok(vec![i]);
+    if let Some(p) = Pane::ALL
+        .into_iter()
+        .find(|p| p.name().eq_ignore_ascii_case(s))
+    {
+        return Ok(vec![p]);
     }
-    match s.parse::<usize>() {
-        Ok(n) if (1..=PANES.len()).contains(&n) => Ok(vec![n - 1]),
-        _ => bail!(
-            "'{s}' is not a pane: use all, 1 to {}, or one of {}",
-            PANES.len(),
-            PANES.join(", ").to_lowercase()
-        ),
+    let number = s.parse::<usize>().ok().and_then(|n| n.checked_sub(1));
+    match number.and_then(Pane::from_index) {
+        Some(p) => Ok(vec![p]),
+        None => {
+            let names: Vec<&str> = Pane::ALL.iter().map(|p| p.name()).collect();
+            bail!(
+                "'{s}' is not a pane: use all, 1 to {}, or one of {}",
+                Pane::ALL.len(),
+                names.join(", ").to_lowercase()
+            )
+        }
     }
 }
 
 /// The file a pane's screenshot goes to: `<pane>-<W>x<H>.png`.
-pub fn file_name(pane: usize, width: u16, height: u16) -> String {
-    let name = PANES.get(pane).copied().unwrap_or("pane").to_lowercase();
+pub fn file_name(pane: Pane, width: u16, height: u16) -> String {
+    let name = pane.name().to_lowercase();
     format!("{name}-{width}x{height}.png")
 }
 
@@ -236,9 +243,6 @@ pub fn screenshots(opts: &ShotOptions) -> Result<Vec<PathBuf>> {
         super::ui::MIN_WIDTH,
         super::ui::MIN_HEIGHT
     );
-    if let Some(&p) = opts.panes.iter().find(|&&p| p >= PANES.len()) {
-        bail!("pane {p} does not exist (there are {})", PANES.len());
-    }
     let (mut app, _rx) = super::bench::fixed_app(opts.data.clone())?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create {}", opts.out.display()))?;

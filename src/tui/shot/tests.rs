@@ -113,14 +113,14 @@ fn palette_is_xterm() {
 
 #[test]
 fn pane_names() {
-    assert_eq!(parse_panes("all").unwrap().len(), PANES.len());
-    assert_eq!(parse_panes("Train").unwrap(), vec![1]);
-    assert_eq!(parse_panes("8").unwrap(), vec![7]);
+    assert_eq!(parse_panes("all").unwrap(), Pane::ALL);
+    assert_eq!(parse_panes("Train").unwrap(), vec![Pane::Train]);
+    assert_eq!(parse_panes("8").unwrap(), vec![Pane::Picker]);
     for bad in ["0", "9", "trains", ""] {
         let e = parse_panes(bad).unwrap_err().to_string();
         assert!(e.contains("is not a pane"), "{e}");
     }
-    assert_eq!(file_name(1, 80, 24), "train-80x24.png");
+    assert_eq!(file_name(Pane::Train, 80, 24), "train-80x24.png");
 }
 
 #[test]
@@ -134,14 +134,14 @@ fn every_pane_to_a_png_of_the_right_size_and_the_same_bytes_twice() {
         data: None,
     };
     let written = screenshots(&opts).unwrap();
-    assert_eq!(written.len(), PANES.len());
-    for (pane, path) in written.iter().enumerate() {
+    assert_eq!(written.len(), Pane::ALL.len());
+    for (pane, path) in Pane::ALL.into_iter().zip(&written) {
         assert_eq!(path, &opts.out.join(file_name(pane, 80, 24)));
         let img = image::open(path).unwrap();
         assert_eq!((img.width(), img.height()), (80 * 8, 24 * 16), "{path:?}");
     }
     let again = ShotOptions {
-        panes: vec![1],
+        panes: vec![Pane::Train],
         out: tmp.path().join("again"),
         ..opts.clone()
     };

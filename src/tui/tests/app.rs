@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::{ctx, dataset, render, run_jobs, text};
 use crate::data::LoadOptions;
 use crate::train::{runlog, DataSpec, EpochRecord, RunConfig, RunDir, TrainConfig};
-use crate::tui::app::{App, Exit, Popup, Watch};
+use crate::tui::app::{App, Exit, Pane, Popup, Watch};
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::ConfirmKind;
 use crate::tui::runtime::Redraw;
@@ -38,6 +38,30 @@ pub(super) fn screen(app: &App, w: u16, h: u16) -> String {
 }
 
 #[test]
+fn panes_round_trip_through_their_index_and_number_keys_select_them() {
+    assert_eq!(Pane::ALL.len(), 8);
+    for (i, p) in Pane::ALL.into_iter().enumerate() {
+        assert_eq!(p.index(), i);
+        assert_eq!(Pane::from_index(p.index()), Some(p));
+        assert_eq!(p.next().prev(), p);
+    }
+    assert_eq!(Pane::from_index(Pane::ALL.len()), None);
+    let names: Vec<&str> = Pane::ALL.iter().map(|p| p.name()).collect();
+    assert_eq!(
+        names,
+        ["Data", "Train", "Recon", "Latent", "Classify", "Runs", "Compare", "Picker"]
+    );
+    let (mut app, _rx) = app();
+    // Backwards, so that each key moves the pane away from the one the last key chose.
+    for p in Pane::ALL.into_iter().rev() {
+        app.on_key(key(char::from(b'1' + p.index() as u8)));
+        assert_eq!(app.pane, p, "key {}", p.index() + 1);
+    }
+    assert!(!app.on_key(key('9')), "no ninth pane");
+    assert_eq!(app.pane, Pane::Data);
+}
+
+#[test]
 fn every_pane_draws_with_tabs_and_status() {
     let (mut app, _rx) = app();
     let titles = [
@@ -52,7 +76,8 @@ fn every_pane_draws_with_tabs_and_status() {
     ];
     for (i, title) in titles.iter().enumerate() {
         app.on_key(key(char::from(b'1' + i as u8)));
-        assert_eq!(app.pane, i);
+        assert_eq!(app.pane.index(), i);
+        assert_eq!(app.pane, Pane::ALL[i]);
         for (w, h) in [(100, 30), (80, 24), (200, 60), (60, 20)] {
             let s = screen(&app, w, h);
             assert!(s.contains(" 1 Data  2 Train  3 Recon"), "{w}x{h}:\n{s}");
@@ -63,11 +88,11 @@ fn every_pane_draws_with_tabs_and_status() {
         }
     }
     app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
-    assert_eq!(app.pane, 0);
+    assert_eq!(app.pane, Pane::Data);
     app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.pane, 7);
+    assert_eq!(app.pane, Pane::Picker);
     app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.pane, 6);
+    assert_eq!(app.pane, Pane::Compare);
     assert!(app
         .requested
         .iter()
@@ -213,7 +238,7 @@ fn watch_follows_a_growing_metrics_file() {
     assert_eq!(app.runs.open, None, "the run is read by a job");
     run_jobs(&mut app);
     assert_eq!(app.runs.open.as_ref(), Some(&run.path));
-    app.pane = 1;
+    app.pane = Pane::Train;
     // Another process trains it: it holds the run's lock.
     let writer = crate::train::RunLock::acquire(&run.path).unwrap();
     runlog::append(&run.metrics(), &rec(1)).unwrap();
