@@ -8,4 +8,5 @@ pub use vqtex_engine::{bench, data, device, eval, model, rng, runs, train};
 pub mod cli;
 pub mod commands;
 pub mod logging;
+pub mod paths;
 pub mod tui;

@@ -26,22 +26,7 @@ use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions};
 use crate::eval::{self, report, traversal};
 use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
-/// The bundled sample data: `./sample-data` when run from the repository, else the copy beside the
-/// crate's sources.
-pub fn sample_data_dir() -> PathBuf {
-    let local = PathBuf::from("sample-data");
-    if local.join("labels.csv").is_file() {
-        return local;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data")
-}
-
-/// Where runs go unless `--runs-dir` says otherwise.
-pub fn default_runs_dir() -> PathBuf {
-    directories::ProjectDirs::from("", "", "vqtex")
-        .map(|d| d.data_dir().join("runs"))
-        .unwrap_or_else(|| PathBuf::from("runs"))
-}
+pub use crate::paths::{default_runs_dir, sample_data_dir};
 
 /// The loader options a user gave on the command line.
 pub fn load_options(args: &DataArgs) -> Result<LoadOptions> {

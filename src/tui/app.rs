@@ -19,7 +19,7 @@ use super::panes::recon::ReconPane;
 use super::panes::runs::RunsPane;
 use super::panes::train::{Status, TrainPane};
 use super::panes::{ConfirmKind, Ctx, Effect, PromptKind, TrainOp};
-use super::runtime::Redraw;
+use super::redraw::Redraw;
 use super::trainctl::{self, Training};
 use super::Msg;
 use crate::data::LoadOptions;

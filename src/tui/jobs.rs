@@ -4,12 +4,11 @@
 //! its kind ([`JobKey`]) and generation id; the app drops a result whose id is no longer current.
 //! Panes never touch a model or a file.
 //!
-//! The job bodies: [`model`] (one run's model, through the [`open::RunCache`]), [`files`] (the ROI
+//! The job bodies: [`model`] (one run's model, through the [`crate::runs::RunCache`]), [`files`] (the ROI
 //! picker, deleting a run, watching a run), [`super::multirun`] (several runs).
 
 pub mod files;
 pub mod model;
-pub mod open;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,14 +16,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use self::files::{Frame, FramesOpened, RunLook, WatchPoll, WatchSeen};
-pub use self::model::{pick_rois, test_rois};
-use self::open::RunCache;
+pub use self::model::pick_rois;
 pub use super::multirun::{compare_runs, peers, CompareData, PeerRecon};
 use super::scheduler::{Cancel, Scheduler, DEFAULT_WORKERS};
 use super::Msg;
 use crate::data::extract::Boxes;
 use crate::data::{load_folder, Dataset, Label, LoadOptions, Split};
 use crate::eval::{Classification, Protocol, RoiMetrics, Summary};
+use crate::runs::RunCache;
 pub use crate::runs::{list as list_runs, RunSummary};
 
 /// Work a pane asks for.

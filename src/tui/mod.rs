@@ -10,6 +10,8 @@ mod jobs;
 mod keymap;
 mod multirun;
 mod panes;
+mod redraw;
+mod rois;
 mod runtime;
 mod scheduler;
 mod series;
@@ -17,6 +19,7 @@ pub mod shot;
 mod theme;
 mod trainctl;
 mod ui;
+mod userfile;
 mod widgets;
 
 #[cfg(test)]
@@ -110,7 +113,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         check_folder("--data", dir, true)?;
     }
     check_folder("--runs-dir", &opts.runs_dir, false)?;
-    let data_dir = data_dir.unwrap_or_else(crate::commands::sample_data_dir);
+    let data_dir = data_dir.unwrap_or_else(crate::paths::sample_data_dir);
     need_terminal()?;
     // Logging was set up once by main (crate::logging); the workbench only names the file.
     let log = crate::logging::path();

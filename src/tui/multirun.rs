@@ -1,4 +1,4 @@
-//! Background jobs over several runs, run by [`super::jobs::execute`]: the other models'
+//! Background jobs over several runs, run by the workbench's job dispatch (`jobs::execute`): the other models'
 //! reconstructions for the Reconstructions pane, and the Compare pane's evaluation of the marked
 //! runs (Table 1 metrics, both SVM protocols of Table 2) with paired tests (Wilcoxon and t, per
 //! ROI and per patient) of the reference run against each other run. Runs come from the
@@ -6,12 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::jobs::open::RunCache;
-use super::jobs::{list_runs, pick_rois, test_rois, RunSummary};
+use super::rois::{pick_rois, test_rois};
 use super::scheduler::Cancel;
 use crate::eval::compare::Comparison;
 use crate::eval::{self, Classification, RoiMetrics, Summary};
 use crate::model::ModelKind;
+use crate::runs::{list as list_runs, RunCache, RunSummary};
 use crate::train::RunDir;
 use crate::train::RunStatus;
 

@@ -31,28 +31,7 @@ pub const STEP_FRAME: Duration = Duration::from_millis(500);
 /// The period of `App::on_tick`.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// How soon a change must reach the screen. Ordered: the most urgent of several wins.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Redraw {
-    /// Nothing visible changed.
-    #[default]
-    None,
-    /// A training step: within [`STEP_FRAME`] of the last frame.
-    Coalesce,
-    /// Keys, resizes, epochs, job results: within [`FRAME`] of the last frame.
-    Now,
-}
-
-impl Redraw {
-    /// `Now` when `changed`, else `None`.
-    pub fn now_if(changed: bool) -> Redraw {
-        if changed {
-            Redraw::Now
-        } else {
-            Redraw::None
-        }
-    }
-}
+pub use super::redraw::Redraw;
 
 /// The redraw policy, shared by the event loop and `vqtex bench --tui`: what is pending and when
 /// the last frame was drawn, on a clock given as the time since some fixed start.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use super::config::read_small_file;
+use super::userfile::read_small_file;
 
 /// The compiled-in presets, by name.
 pub const PRESETS: [(&str, &str); 3] = [

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod fs;
 pub mod model;
 pub mod rng;
 pub mod runs;

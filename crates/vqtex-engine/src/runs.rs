@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::model::ModelKind;
 use crate::train::{RunDir, RunStatus};
 
+pub mod cache;
+pub use cache::{OpenRun, RunCache, CACHED_RUNS};
+
 /// One run, as listings show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {

@@ -9,7 +9,7 @@ use crate::tui::panes::classify::ClassifyPane;
 use crate::tui::panes::latent::LatentPane;
 use crate::tui::panes::picker::PickerPane;
 use crate::tui::panes::recon::ReconPane;
-use crate::tui::runtime::Redraw;
+use crate::tui::redraw::Redraw;
 
 impl App {
     fn on_deleted(&mut self, path: PathBuf, r: Result<(), String>) {

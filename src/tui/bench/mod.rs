@@ -259,7 +259,7 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
 pub(crate) fn fixed_app(
     data: Option<PathBuf>,
 ) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<crate::tui::Msg>)> {
-    let dir = data.unwrap_or_else(crate::commands::sample_data_dir);
+    let dir = data.unwrap_or_else(crate::paths::sample_data_dir);
     World::load(&dir)?.full_app(&BenchOptions::default())
 }
 
@@ -278,7 +278,7 @@ pub fn bench(opts: BenchOptions) -> Result<TuiBenchReport> {
     let dir = opts
         .data
         .clone()
-        .unwrap_or_else(crate::commands::sample_data_dir);
+        .unwrap_or_else(crate::paths::sample_data_dir);
     let world = World::load(&dir)?;
     let (mut app, _rx) = world.full_app(&opts)?;
     let mut panes = Vec::new();

@@ -6,12 +6,13 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use super::open::RunCache;
 use super::{CodebookData, ReconData, ReconRoi, Thumbs, TraversalData};
-use crate::data::{Label, PatientId, Roi, Side};
+use crate::data::{Label, PatientId, Roi};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics};
 use crate::model::{roi_tensor, ModelConfig, VqVae};
+use crate::runs::RunCache;
 use crate::train::{checkpoint, LoadedRun};
+pub use crate::tui::rois::{pick_rois, test_rois};
 use crate::tui::scheduler::Cancel;
 
 /// The run's model as a VQ-VAE, for what only VQ models have (codes, prototypes).
@@ -26,30 +27,6 @@ fn open_vqvae(run: &LoadedRun) -> anyhow::Result<Option<VqVae>> {
         #[allow(unreachable_patterns)]
         _ => Ok(None),
     }
-}
-
-pub fn test_rois(run: &LoadedRun) -> Vec<&Roi> {
-    run.dataset
-        .indices(&run.split, Side::Test)
-        .into_iter()
-        .map(|i| &run.dataset.rois[i])
-        .collect()
-}
-
-/// 2 healthy and 2 steatotic test ROIs, spread over the test set; `pick` moves to other ones.
-pub fn pick_rois<'a>(test: &[&'a Roi], pick: usize) -> Vec<&'a Roi> {
-    let mut out = Vec::new();
-    for label in Label::ALL {
-        let of: Vec<&Roi> = test.iter().copied().filter(|r| r.label == label).collect();
-        if of.is_empty() {
-            continue;
-        }
-        let stride = (of.len() / 2).max(1);
-        for k in 0..2 {
-            out.push(of[(pick * 7 + k * stride) % of.len()]);
-        }
-    }
-    out
 }
 
 pub fn thumbs(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result<Thumbs> {

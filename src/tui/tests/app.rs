@@ -8,7 +8,7 @@ use crate::train::{runlog, DataSpec, EpochRecord, RunConfig, RunDir, TrainConfig
 use crate::tui::app::{App, Exit, Pane, Popup, Watch};
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::ConfirmKind;
-use crate::tui::runtime::Redraw;
+use crate::tui::redraw::Redraw;
 use crate::tui::Msg;
 
 pub(super) fn app() -> (App, tokio::sync::mpsc::UnboundedReceiver<Msg>) {

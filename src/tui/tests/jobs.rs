@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::data::folder::write_folder;
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::LoadOptions;
-use crate::tui::jobs::open::RunCache;
+use crate::runs::RunCache;
 use crate::tui::jobs::{compare_runs, load_data, model};
 use crate::tui::multirun::peer_runs;
 use crate::tui::panes::form::Form;

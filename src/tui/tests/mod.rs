@@ -20,7 +20,7 @@ use crate::data::{Dataset, Label, PatientId, Roi, Side, Split, ROI_PIXELS};
 use crate::tui::app::App;
 use crate::tui::jobs::{execute, Done};
 use crate::tui::panes::Ctx;
-use crate::tui::runtime::Redraw;
+use crate::tui::redraw::Redraw;
 use crate::tui::scheduler::Cancel;
 use crate::tui::widgets::image::GrayMode;
 use crate::tui::Msg;

@@ -125,7 +125,7 @@ pub fn write_coords(path: &Path, rows: &[(String, Boxes)]) -> Result<(), DataErr
             b.liver.0, b.liver.1, b.kidney.0, b.kidney.1
         ));
     }
-    crate::train::checkpoint::write_atomic(path, text.as_bytes()).map_err(|e| DataError::Csv {
+    crate::fs::write_atomic(path, text.as_bytes()).map_err(|e| DataError::Csv {
         path: path.to_path_buf(),
         message: e.to_string(),
     })

@@ -1,4 +1,4 @@
-//! Runs opened by the workbench's jobs, kept open between jobs: opening a run decodes its whole
+//! Runs kept open between jobs (the workbench's, through the runs service): opening a run decodes its whole
 //! dataset and loads its newest checkpoint, so consecutive jobs on the same run (Reconstructions,
 //! `n` for other ROIs, the latent pane, the classifier) share one opening. An entry is keyed by the
 //! run's path and its newest checkpoint's epoch: a new checkpoint (a run training) loads the model

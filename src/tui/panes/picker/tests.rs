@@ -4,7 +4,7 @@ use super::*;
 use crate::data::extract::read_coords;
 use crate::data::frames::FRAMES_CSV;
 use crate::data::LoadOptions;
-use crate::tui::jobs::open::RunCache;
+use crate::runs::RunCache;
 use crate::tui::jobs::{execute, Outcome};
 use crate::tui::scheduler::Cancel;
 use crate::tui::tests::ctx;
