@@ -399,3 +399,22 @@ fn train_eval_classify_and_traverse_write_only_inside_the_run_or_their_output() 
     assert_eq!(after, before, "nothing outside the run and --out changed");
     assert!(run.join("eval/summary.json").is_file());
 }
+
+#[test]
+fn an_unreadable_checkpoints_folder_is_an_error_never_an_empty_run_to_start_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    assert!(train(&data, &run, "2", &[]).status.success());
+    // The checkpoints folder replaced by a file: unreadable as a folder.
+    std::fs::rename(run.join("checkpoints"), tmp.path().join("moved")).unwrap();
+    std::fs::write(run.join("checkpoints"), b"not a folder").unwrap();
+    let before = snapshot(&run);
+    for o in [
+        vqtex(&["train", "--resume", p(&run), "--epochs", "3"]),
+        train(&data, &run, "2", &[]),
+    ] {
+        assert_fails_with(&o, &["checkpoints"]);
+    }
+    assert_eq!(snapshot(&run), before, "the log and config are kept");
+}

@@ -112,6 +112,20 @@ pub fn save(
     Ok(path)
 }
 
+/// As [`list`], but a checkpoints folder that exists and cannot be read (not a folder, no
+/// permission) is an error rather than "no checkpoint": resuming or restarting a run must never
+/// take an unreadable folder for an empty one and start it over.
+pub fn list_checked(dir: &Path) -> Result<Vec<usize>, CheckpointError> {
+    match fs::read_dir(dir) {
+        Ok(_) => Ok(list(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(CheckpointError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Epochs of the complete checkpoints in `dir` (those whose sidecar exists), oldest first.
 pub fn list(dir: &Path) -> Vec<usize> {
     let mut epochs: Vec<usize> = fs::read_dir(dir)

@@ -135,8 +135,9 @@ pub fn resume_job(
     let lock = RunLock::acquire(path)?;
     let device = device.open().map_err(RunError::Invalid)?;
     let ckpts = dir.checkpoints();
+    let listed = checkpoint::list_checked(&ckpts)?;
     checkpoint::remove_leftovers(&ckpts);
-    let done = match checkpoint::list(&ckpts).last() {
+    let done = match listed.last() {
         Some(_) => {
             // Check the checkpoint now, so a damaged one is reported before anything starts.
             let model = config
@@ -273,7 +274,7 @@ impl RunDir {
         std::fs::create_dir_all(&self.path).map_err(io(&self.path))?;
         let lock = RunLock::acquire(&self.path)?;
         if self.is_run() {
-            if !checkpoint::list(&self.checkpoints()).is_empty() {
+            if !checkpoint::list_checked(&self.checkpoints())?.is_empty() {
                 return Err(RunError::Exists(self.path.clone()));
             }
             // Killed before its first checkpoint: nothing worth keeping was trained.
