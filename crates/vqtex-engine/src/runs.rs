@@ -80,7 +80,8 @@ pub fn summarize(path: &Path) -> Option<RunSummary> {
     let config = dir.read_config().ok()?;
     let records = dir.records();
     let last = records.last();
-    let test_mse = read_small(&dir.eval().join("summary.json"))
+    let test_mse = crate::fs::read_capped(&dir.eval().join("summary.json"), 1 << 20)
+        .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["mse"]["mean"].as_f64());
     Some(RunSummary {
@@ -96,15 +97,6 @@ pub fn summarize(path: &Path) -> Option<RunSummary> {
         test_mse,
         created: config.created,
     })
-}
-
-/// A small file (at most 1 MiB), or `None`: listings never read much of a run folder.
-fn read_small(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
-    f.take(1 << 20).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
 }
 
 /// What the paper's tables need of one run: Table 1's test metrics (and, for models whose

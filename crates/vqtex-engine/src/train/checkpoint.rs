@@ -175,35 +175,19 @@ pub fn load_latest(dir: &Path, device: &Device) -> Result<Loaded, CheckpointErro
     load_epoch(dir, epoch, device)
 }
 
-/// Reads at most `cap` bytes of `path`, refusing anything that is not a regular file or is longer.
+/// Reads at most `cap` bytes of a regular file ([`crate::fs::read_capped`]): a file that is not
+/// one, or is longer, is a damaged checkpoint.
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, CheckpointError> {
-    use std::io::Read;
-    let f = fs::File::open(path).map_err(io(path))?;
-    let meta = f.metadata().map_err(io(path))?;
-    if !meta.is_file() {
-        return Err(CheckpointError::Damaged {
+    crate::fs::read_capped(path, cap).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => CheckpointError::Damaged {
             path: path.to_path_buf(),
-            message: "it is not a regular file".into(),
-        });
-    }
-    if meta.len() > cap {
-        return Err(CheckpointError::Damaged {
+            message: e.to_string(),
+        },
+        _ => CheckpointError::Io {
             path: path.to_path_buf(),
-            message: format!(
-                "it is {} bytes long, more than the {cap} allowed",
-                meta.len()
-            ),
-        });
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(cap + 1).read_to_end(&mut bytes).map_err(io(path))?;
-    if bytes.len() as u64 > cap {
-        return Err(CheckpointError::Damaged {
-            path: path.to_path_buf(),
-            message: format!("it grew past the {cap} bytes allowed while being read"),
-        });
-    }
-    Ok(bytes)
+            source: e,
+        },
+    })
 }
 
 /// The sidecar of checkpoint `epoch`, checked for values no training writes.
