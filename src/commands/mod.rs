@@ -23,6 +23,7 @@ use crate::cli::{
 use crate::data::frames::StagedDir;
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions};
+use crate::eval::table::Tone;
 use crate::eval::{self, report, traversal};
 use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
@@ -225,14 +226,14 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     if args.json {
         println!("{}", eval_json(&e, nc.as_ref()));
     } else {
-        print!(
-            "{}",
-            report::table1(
-                run.model.name(),
-                &e.summary,
-                nc.as_ref().map(|n| &n.summary)
-            )
-        );
+        let entry = report::Table1Entry {
+            name: run.model.name(),
+            model: run.config.model.kind(),
+            summary: &e.summary,
+            no_copy: nc.as_ref().map(|n| &n.summary),
+            reference: true,
+        };
+        print!("{}", report::table1(&[entry]).text());
     }
     Ok(())
 }
@@ -258,7 +259,15 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
     if args.json {
         println!("{}", classify_json(&c));
     } else {
-        print!("{}", report::table2(&c));
+        let rows = [
+            ("pixels".to_string(), Tone::Ours, &c.pixels),
+            (
+                format!("{} latents", run.model.name()),
+                Tone::Ours,
+                &c.latents,
+            ),
+        ];
+        print!("{}", report::table2_rows(c.protocol, c.n, &rows).text());
     }
     Ok(())
 }

@@ -14,9 +14,10 @@ use crate::cli::ReproduceArgs;
 use crate::data::{Label, Side};
 use crate::eval::compare::Comparison;
 use crate::eval::figures::{self, Confusion, Curve};
-use crate::eval::report::{self, Table1Row};
+use crate::eval::report;
 use crate::eval::{self, traversal, Classification, Evaluation, Protocol};
 use crate::model::ModelKind;
+use crate::runs::CompareRun;
 use crate::train::{fresh_dir, LoadedRun};
 
 /// ROIs shown in Fig. 3.
@@ -293,58 +294,34 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let total = started.elapsed().as_secs_f64();
 
     // The VQ-VAE is the reference of the paired tests and of the pipeline's top-level JSON names.
-    let named: Vec<(&str, ModelKind, &Evaluation)> =
-        results.iter().map(|r| (r.name, r.kind, &r.eval)).collect();
-    let (primary, pairs) = crate::runs::pair(&named);
-    let reference = &results[primary];
-    let comparisons: Vec<Comparison> = pairs
-        .into_iter()
-        .map(|(_, c)| c.map_err(anyhow::Error::msg))
+    // The tables come from the same compared set as the workbench's Compare pane.
+    let rows: Vec<CompareRun> = results
+        .iter()
+        .map(|r| CompareRun {
+            path: out.join(r.name),
+            name: r.name.to_string(),
+            model: r.kind,
+            epoch: r.epochs,
+            summary: r.eval.summary.clone(),
+            no_copy: r.no_copy.as_ref().map(|e| e.summary.clone()),
+            paper: r.paper.clone(),
+            lopo: r.lopo.clone(),
+        })
+        .collect();
+    let evals: Vec<&Evaluation> = results.iter().map(|r| &r.eval).collect();
+    let set = crate::runs::compare_set(rows, &evals);
+    let reference = &results[set.reference];
+    let comparisons: Vec<Comparison> = set
+        .pairings
+        .iter()
+        .map(|p| p.result.clone().map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
-
-    let mut rows = Vec::new();
-    for r in &results {
-        rows.push(Table1Row {
-            model: r.name,
-            variant: None,
-            summary: &r.eval.summary,
-        });
-        if let Some(nc) = &r.no_copy {
-            rows.push(Table1Row {
-                model: r.name,
-                variant: Some("no copy"),
-                summary: &nc.summary,
-            });
-        }
-    }
-    let mut md = String::new();
-    md.push_str(&report::table1_models(&rows));
-    if !comparisons.is_empty() {
-        md.push('\n');
-        md.push_str(&report::tests_table(&comparisons));
-    }
-    for protocol in [Protocol::Paper, Protocol::Lopo] {
-        let pick = |r: &ModelResult| -> Classification {
-            match protocol {
-                Protocol::Paper => r.paper.clone(),
-                Protocol::Lopo => r.lopo.clone(),
-            }
-        };
-        let first = pick(&results[0]);
-        let all: Vec<Classification> = results.iter().map(pick).collect();
-        let latents: Vec<(&str, &eval::Scores)> = results
-            .iter()
-            .zip(&all)
-            .map(|(r, c)| (r.name, &c.latents))
-            .collect();
-        md.push('\n');
-        md.push_str(&report::table2_models(
-            protocol,
-            first.n,
-            &first.pixels,
-            &latents,
-        ));
-    }
+    let md = report::tables(&set)
+        .iter()
+        .map(|t| t.markdown())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut md = md;
     md.push_str("\nTraining time (this machine)\n\n| model | epochs | seconds | seconds per epoch |\n|---|---|---|---|\n");
     for r in &results {
         md.push_str(&format!(

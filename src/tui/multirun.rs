@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::rois::{pick_rois, test_rois};
 use super::scheduler::Cancel;
-use crate::eval::compare::Comparison;
-use crate::eval::{self, Classification, RoiMetrics, Summary};
-use crate::model::ModelKind;
+use crate::eval::{self, RoiMetrics};
 use crate::runs::{list as list_runs, RunCache, RunSummary};
 use crate::train::RunDir;
 use crate::train::RunStatus;
@@ -86,49 +84,7 @@ pub fn peers(
     Ok(out)
 }
 
-/// One evaluated run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompareRun {
-    pub path: PathBuf,
-    pub name: String,
-    pub model: ModelKind,
-    pub epoch: usize,
-    pub summary: Summary,
-    /// The reconstruction with nothing copied from the input, for models that copy (the MAE).
-    pub no_copy: Option<Summary>,
-    pub paper: Classification,
-    pub lopo: Classification,
-}
-
-/// The paired tests of the reference run against another run, or why they cannot be made.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pairing {
-    /// Index of the other run in [`CompareData::rows`].
-    pub other: usize,
-    pub result: Result<Comparison, String>,
-}
-
-/// Everything the Compare pane shows for one set of runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompareData {
-    /// The runs asked for, in the order they were marked.
-    pub runs: Vec<PathBuf>,
-    pub rows: Vec<CompareRun>,
-    /// Index of the reference run: the first VQ-VAE marked, else the first run marked.
-    pub reference: usize,
-    pub pairings: Vec<Pairing>,
-}
-
-impl CompareData {
-    /// Whether row `i` was tested on the reference's test ROIs.
-    pub fn same_split(&self, i: usize) -> bool {
-        i == self.reference
-            || self
-                .pairings
-                .iter()
-                .any(|p| p.other == i && p.result.is_ok())
-    }
-}
+pub use crate::runs::{CompareData, CompareRun, Pairing};
 
 /// Evaluates `runs` and pairs them; `progress` hears what is being done.
 pub fn compare_runs(
@@ -156,32 +112,17 @@ pub fn compare_runs(
             step(what);
             Ok(())
         })?;
-        rows.push(CompareRun {
-            path: path.clone(),
+        rows.push(CompareRun::new(
+            path.clone(),
             name,
-            model: run.config.model.kind(),
-            epoch: run.epoch,
-            summary: a.evaluation.summary.clone(),
-            no_copy: a.no_copy.map(|e| e.summary),
-            paper: a.paper,
-            lopo: a.lopo,
-        });
+            run.epoch,
+            run.config.model.kind(),
+            &a,
+        ));
         evals.push(a.evaluation);
     }
-    let named: Vec<(&str, ModelKind, &eval::Evaluation)> = rows
-        .iter()
-        .zip(&evals)
-        .map(|(r, e)| (r.name.as_str(), r.model, e))
-        .collect();
-    let (reference, pairs) = crate::runs::pair(&named);
-    let pairings = pairs
-        .into_iter()
-        .map(|(other, result)| Pairing { other, result })
-        .collect();
-    Ok(CompareData {
-        runs: runs.to_vec(),
-        rows,
-        reference,
-        pairings,
-    })
+    let evals: Vec<&eval::Evaluation> = evals.iter().collect();
+    let mut set = crate::runs::compare_set(rows, &evals);
+    set.runs = runs.to_vec();
+    Ok(set)
 }

@@ -8,7 +8,9 @@ use crate::model::ModelKind;
 use crate::train::{RunDir, RunStatus};
 
 pub mod cache;
+pub mod compare;
 pub use cache::{OpenRun, RunCache, CACHED_RUNS};
+pub use compare::{compare_set, CompareData, CompareRun, Pairing};
 
 /// One run, as listings show it.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,18 +12,15 @@ use std::path::PathBuf;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::runs::RunsPane;
 use super::{block, clamp_step, Ctx, Effect};
-use crate::eval::metrics::MeanStd;
-use crate::eval::report::{PAPER_TABLE1, PAPER_TABLE2};
-use crate::eval::stats::TestResult;
-use crate::eval::{Scores, Summary};
+use crate::eval::report;
 use crate::tui::jobs::{CompareData, Request};
 use crate::tui::keymap::Action;
+use crate::tui::widgets::table::table_lines;
 
 /// A marked set: each run and the epoch it had, so that a run trained further is evaluated again.
 pub type SetKey = Vec<(PathBuf, usize)>;
@@ -207,211 +204,21 @@ impl ComparePane {
     }
 }
 
-fn ms(v: MeanStd, digits: usize) -> String {
-    format!("{:.*} ± {:.*}", digits, v.mean, digits, v.std)
-}
-
-fn cells(w: usize, name: &str, source: &str, m: [String; 4]) -> String {
-    format!(
-        "{name:<w$.w$} {source:<6} {:<17} {:<17} {:<17} {}",
-        m[0], m[1], m[2], m[3]
-    )
-}
-
-fn summary_cells(s: &Summary) -> [String; 4] {
-    [ms(s.mse, 4), ms(s.mae, 4), ms(s.ssim, 4), ms(s.psnr, 2)]
-}
-
-fn p_text(t: &Option<TestResult>) -> (String, bool) {
-    match t {
-        Some(t) if t.p < 1e-4 => (format!("{:.1e}", t.p), true),
-        Some(t) => (format!("{:.4}", t.p), t.p < 0.05),
-        None => ("–".into(), false),
-    }
-}
-
-fn acc(s: &Scores) -> String {
-    match s.accuracy_ci95 {
-        Some([lo, hi]) => format!("{:.3} [{lo:.3}, {hi:.3}]", s.accuracy),
-        None => format!("{:.3}", s.accuracy),
-    }
-}
-
-/// The report for one set, as lines of text (aligned columns).
+/// The report for one set: the tables `reproduce` writes, from the same data, as styled lines.
 pub fn report_lines(d: &CompareData, ctx: &Ctx) -> Vec<Line<'static>> {
-    let t = &ctx.theme;
     let mut out = Vec::new();
-    let r = &d.rows[d.reference];
-    // The first column fits the longest label (`*name (model)`, `name latents`).
-    let w = d
-        .rows
-        .iter()
-        .map(|r| r.name.chars().count() + r.model.name().len() + 4)
-        .max()
-        .unwrap_or(0)
-        .clamp(26, 48);
-    out.push(Line::styled(
-        format!(
-            "Table 1 · reconstruction of the test ROIs (mean ± sd; {} ROIs for the reference)",
-            r.summary.n
-        ),
-        t.title(),
-    ));
-    out.push(Line::styled(
-        cells(
-            w,
-            "run",
-            "source",
-            [
-                "MSE".into(),
-                "MAE".into(),
-                "SSIM".into(),
-                "PSNR (dB)".into(),
-            ],
-        ),
-        t.accent(),
-    ));
-    for (i, row) in d.rows.iter().enumerate() {
-        let mark = if i == d.reference { "*" } else { "" };
-        let name = format!("{mark}{} ({})", row.name, row.model);
-        out.push(Line::styled(
-            cells(w, &name, "vqtex", summary_cells(&row.summary)),
-            t.base(),
-        ));
-        if let Some(nc) = &row.no_copy {
-            let name = format!("{} (no copy)", row.model);
+    for (i, t) in report::tables(d).iter().enumerate() {
+        if i > 0 {
+            out.push(Line::from(""));
+        }
+        out.extend(table_lines(t, &ctx.theme));
+        if i == 0 && d.pairings.is_empty() {
+            out.push(Line::from(""));
             out.push(Line::styled(
-                cells(w, &name, "vqtex", summary_cells(nc)),
-                t.base(),
+                "Paired tests: mark a second run to test against",
+                ctx.theme.muted(),
             ));
         }
-        if let Some((_, p)) = PAPER_TABLE1.iter().find(|(m, _)| *m == row.model.name()) {
-            let paper = |k: usize, dg: usize| {
-                ms(
-                    MeanStd {
-                        mean: p[k].0,
-                        std: p[k].1,
-                    },
-                    dg,
-                )
-            };
-            let vals = [paper(0, 4), paper(1, 4), paper(2, 4), paper(3, 2)];
-            out.push(Line::styled(
-                cells(w, &format!("  {}", row.model), "paper", vals),
-                t.muted(),
-            ));
-        }
-    }
-    out.push(Line::from(""));
-    out.push(Line::styled(
-        format!(
-            "Paired tests · two-sided p of *{} against each run (Wilcoxon signed-rank, paired t; patient = mean of its ROIs)",
-            r.name
-        ),
-        t.title(),
-    ));
-    if d.pairings.is_empty() {
-        out.push(Line::styled("mark a second run to test against", t.muted()));
-    } else {
-        out.push(Line::styled(
-            format!(
-                "{:<w$} {:<6} {:<13} {:<13} {:<16} {}",
-                "run", "metric", "Wilcoxon ROI", "t ROI", "Wilcoxon patient", "t patient"
-            ),
-            t.accent(),
-        ));
-    }
-    for p in &d.pairings {
-        let other = &d.rows[p.other];
-        match &p.result {
-            Err(e) => {
-                let why = if e.contains("different test ROIs") {
-                    "different split (other test ROIs): not paired".to_string()
-                } else {
-                    format!("not paired: {e}")
-                };
-                out.push(Line::styled(
-                    format!("{:<w$.w$} {why}", other.name),
-                    t.warn(),
-                ))
-            }
-            Ok(c) => {
-                out.push(Line::styled(
-                    format!(
-                        "{:<w$.w$} ({} ROIs, {} patients)",
-                        other.name, c.rois, c.patients
-                    ),
-                    t.base(),
-                ));
-                for m in &c.tests {
-                    let mut spans = vec![Span::styled(
-                        format!("{:<w$} {:<6} ", "", m.metric.to_uppercase()),
-                        t.base(),
-                    )];
-                    let ps = [&m.roi_wilcoxon, &m.roi_t, &m.patient_wilcoxon, &m.patient_t];
-                    for (k, test) in ps.into_iter().enumerate() {
-                        let (s, low) = p_text(test);
-                        let w = [13, 13, 16, 9][k];
-                        let style: Style = if low { t.good() } else { t.base() };
-                        spans.push(Span::styled(format!("{s:<w$} "), style));
-                    }
-                    out.push(Line::from(spans));
-                }
-            }
-        }
-    }
-    out.push(Line::from(""));
-    out.push(Line::styled(
-        format!(
-            "Table 2 · SVM on pixels vs latents: accuracy [95% CI by patients] · paper protocol {} ROIs · lopo {} ROIs",
-            r.paper.n, r.lopo.n
-        ),
-        t.title(),
-    ));
-    let row2 = |name: &str, source: &str, paper: String, lopo: String| {
-        format!("{name:<w$.w$} {source:<6} {paper:<24} {lopo}")
-    };
-    out.push(Line::styled(
-        row2("features", "source", "paper".into(), "lopo".into()),
-        t.accent(),
-    ));
-    out.push(Line::styled(
-        row2("pixels", "vqtex", acc(&r.paper.pixels), acc(&r.lopo.pixels)),
-        t.base(),
-    ));
-    for (i, row) in d.rows.iter().enumerate() {
-        if !d.same_split(i) {
-            let name = format!("pixels ({} split)", row.model);
-            let line = row2(
-                &name,
-                "vqtex",
-                acc(&row.paper.pixels),
-                acc(&row.lopo.pixels),
-            );
-            out.push(Line::styled(line, t.warn()));
-        }
-        let name = format!("{} latents", row.name);
-        out.push(Line::styled(
-            row2(
-                &name,
-                "vqtex",
-                acc(&row.paper.latents),
-                acc(&row.lopo.latents),
-            ),
-            t.base(),
-        ));
-    }
-    for (name, m) in PAPER_TABLE2 {
-        let label = if name == "latents" {
-            "vqvae latents"
-        } else {
-            name
-        };
-        let s = Scores::from_confusion(m);
-        out.push(Line::styled(
-            row2(label, "paper", acc(&s), "–".into()),
-            t.muted(),
-        ));
     }
     out
 }

@@ -179,15 +179,15 @@ fn the_report_shows_table1_p_values_the_split_message_and_table2() {
         "0.0208 ± 0.0047",
         "0.0324 ± 0.0048",
         "18.92 ± 0.85",
-        "two-sided p of *vqvae-1 against each run",
-        "(110 ROIs, 11 patients)",
+        "Paired tests of vqvae-1 against each other run",
+        "over the 110 test ROIs and the 11 test patients",
         "3.2e-7",
         "0.0123",
         "0.1250",
         "vae-1",
-        "different split (other test ROIs): not paired",
+        "not paired: another split (other test ROIs)",
         "Table 2",
-        "paper protocol 30 ROIs · lopo 110 ROIs",
+        "protocol 'paper' (30 ROIs",
         "0.700 [0.550, 0.850]",
         "cae-1 latents",
         "vqvae latents",
@@ -204,10 +204,10 @@ fn the_report_shows_table1_p_values_the_split_message_and_table2() {
         "{mse_line}"
     );
     // A run on another split gets its own pixel row in Table 2.
-    assert!(big.contains("pixels (vae split)"), "{big}");
+    assert!(big.contains("pixels (vae-1 split)"), "{big}");
 
     let mid = text(&render(100, 30, |a, b| pane.draw(a, b, &ctx(), &runs)));
-    for needle in ["Table 1", "0.0141 ± 0.0025", "3.2e-7", "different split"] {
+    for needle in ["Table 1", "0.0141 ± 0.0025", "3.2e-7", "another split"] {
         assert!(mid.contains(needle), "100x30 lacks {needle}:\n{mid}");
     }
     // Scrolling down brings Table 2 into a small view.

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod report;
 pub mod stats;
 pub mod svm;
+pub mod table;
 pub mod traversal;
 
 use candle_core::Tensor;

@@ -1,9 +1,13 @@
-//! Text tables beside the paper's published numbers.
-
-use std::fmt::Write;
+//! The paper's tables as data ([`Table`]), beside its published numbers: Table 1 (reconstruction),
+//! the paired tests, Table 2 (SVMs). Built once from a compared set of runs
+//! ([`crate::runs::CompareData`]); the CLI prints them as text or Markdown, the workbench as
+//! styled lines.
 
 use super::metrics::{MeanStd, Summary};
-use super::{Classification, Scores};
+use super::table::{Cell, Row, Table, Tone};
+use super::{Protocol, Scores};
+use crate::model::ModelKind;
+use crate::runs::CompareData;
 
 /// The paper's Table 1 (test ROIs, mean and sd): model, MSE, MAE, SSIM, PSNR.
 pub const PAPER_TABLE1: [(&str, [(f64, f64); 4]); 5] = [
@@ -68,274 +72,304 @@ fn paper_ms(v: (f64, f64), digits: usize) -> String {
     format!("{:.*} ± {:.*}", digits, v.0, digits, v.1)
 }
 
-/// Table 1 rows for `model` (ours and the paper's), and for models whose reconstruction copies
-/// input pixels (the MAE) the row of the reconstruction that copies nothing, with a note.
-pub fn table1(model: &str, ours: &Summary, no_copy: Option<&Summary>) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Table 1 — reconstruction of the {} test ROIs (mean ± sd)",
-        ours.n
-    );
-    let _ = writeln!(
-        s,
-        "{:<14} {:>20} {:>20} {:>20} {:>18}",
-        "", "MSE", "MAE", "SSIM", "PSNR (dB)"
-    );
-    let _ = writeln!(
-        s,
-        "{:<14} {:>20} {:>20} {:>20} {:>18}",
-        format!("{model} (vqtex)"),
-        ms(ours.mse, 4),
-        ms(ours.mae, 4),
-        ms(ours.ssim, 4),
-        ms(ours.psnr, 2)
-    );
-    if let Some((_, p)) = PAPER_TABLE1.iter().find(|(m, _)| *m == model) {
-        let _ = writeln!(
-            s,
-            "{:<14} {:>20} {:>20} {:>20} {:>18}",
-            format!("{model} (paper)"),
-            paper_ms(p[0], 4),
-            paper_ms(p[1], 4),
-            paper_ms(p[2], 4),
-            paper_ms(p[3], 2)
-        );
-    }
-    if let Some(nc) = no_copy {
-        let _ = writeln!(
-            s,
-            "{:<14} {:>20} {:>20} {:>20} {:>18}",
-            format!("{model} (no copy)"),
-            ms(nc.mse, 4),
-            ms(nc.mae, 4),
-            ms(nc.ssim, 4),
-            ms(nc.psnr, 2)
-        );
-        let _ = writeln!(
-            s,
-            "The {model} rows above it are the paper's way: the 70% visible patches are the input's own \
-             pixels, copied, and only the masked 30% are predicted, so they are not comparable with \
-             the other models. `no copy` predicts every patch from context (4 disjoint masks), as \
-             the other models reconstruct every pixel from their latent."
-        );
-    }
-    s
+fn summary_cells(s: &Summary) -> [String; 4] {
+    [ms(s.mse, 4), ms(s.mae, 4), ms(s.ssim, 4), ms(s.psnr, 2)]
 }
 
-fn scores_line(name: &str, s: &Scores) -> String {
-    format!(
-        "{:<20} {:>16} {:>9.3} {:>11.3} {:>11.3} {:>7.3}",
-        name,
-        format!("{:?}", s.confusion),
-        s.accuracy,
-        s.sensitivity,
-        s.specificity,
-        s.f1
-    )
+/// The paper's Table 1 row of a model, if it published one.
+pub fn paper_table1(model: ModelKind) -> Option<[(f64, f64); 4]> {
+    PAPER_TABLE1
+        .iter()
+        .find(|(m, _)| *m == model.name())
+        .map(|(_, v)| *v)
 }
 
-/// Table 2 (ours for one protocol, and the paper's).
-pub fn table2(c: &Classification) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Table 2 — SVM on pixels vs latent vectors, protocol '{}' ({} ROIs classified)",
-        c.protocol.as_str(),
-        c.n
-    );
-    let _ = writeln!(
-        s,
-        "{:<20} {:>16} {:>9} {:>11} {:>11} {:>7}",
-        "", "confusion", "accuracy", "sensitivity", "specificity", "F1"
-    );
-    let _ = writeln!(s, "{}", scores_line("pixels (vqtex)", &c.pixels));
-    let _ = writeln!(s, "{}", scores_line("latents (vqtex)", &c.latents));
-    for (name, m) in PAPER_TABLE2 {
-        let _ = writeln!(
-            s,
-            "{}",
-            scores_line(&format!("{name} (paper)"), &Scores::from_confusion(m))
-        );
-    }
-    let _ = writeln!(
-        s,
-        "rows = true healthy/steatosis, columns = predicted; steatosis is positive. A few test \
-         patients make a small, noisy test set: compare protocols, not single numbers."
-    );
-    s
-}
-
-/// One row of the all-models Table 1.
-pub struct Table1Row<'a> {
-    /// Model name (`vqvae`, `cae`, ...).
-    pub model: &'a str,
-    /// How the reconstruction was made, when a model has several (`no copy`).
-    pub variant: Option<&'a str>,
+/// One run's line in Table 1.
+pub struct Table1Entry<'a> {
+    /// The run's name (a run folder's name; `reproduce` names runs by model).
+    pub name: &'a str,
+    pub model: ModelKind,
     pub summary: &'a Summary,
+    /// For models whose reconstruction copies input pixels: the one that copies nothing.
+    pub no_copy: Option<&'a Summary>,
+    /// The reference of the paired tests (marked `*`).
+    pub reference: bool,
 }
 
-fn md_row(cells: &[String]) -> String {
-    format!("| {} |\n", cells.join(" | "))
-}
+const MAE_NOTE: &str = "The MAE's own reconstruction (the paper's way) shows its visible patches as they \
+    were: 70% of every output is the input copied, so its numbers are not comparable with the other \
+    models, whose output comes entirely from a 32-d code. The `no copy` row predicts every patch from \
+    context (each patch masked once, over disjoint masks).";
 
-fn row_label(r: &Table1Row<'_>) -> String {
-    match r.variant {
-        Some(v) => format!("{} ({v})", r.model),
-        None => r.model.to_string(),
-    }
-}
-
-/// Table 1 for several models as Markdown: ours beside the paper's.
-pub fn table1_models(rows: &[Table1Row<'_>]) -> String {
-    let mut s = String::new();
-    let n = rows.first().map(|r| r.summary.n).unwrap_or(0);
-    let _ = writeln!(
-        s,
-        "Table 1 — reconstruction of the {n} test ROIs (mean ± sd over ROIs)\n"
-    );
-    s.push_str("| model | source | MSE | MAE | SSIM | PSNR (dB) |\n");
-    s.push_str("|---|---|---|---|---|---|\n");
-    for r in rows {
-        let m = r.summary;
-        s.push_str(&md_row(&[
-            row_label(r),
-            "vqtex".into(),
-            ms(m.mse, 4),
-            ms(m.mae, 4),
-            ms(m.ssim, 4),
-            ms(m.psnr, 2),
-        ]));
-        if r.variant.is_none() {
-            if let Some((_, p)) = PAPER_TABLE1.iter().find(|(name, _)| *name == r.model) {
-                s.push_str(&md_row(&[
-                    r.model.to_string(),
-                    "paper".into(),
+/// Table 1: each run's test metrics (mean ± sd over ROIs), the paper's row for its model under
+/// it, and for models that copy input pixels the row that copies nothing.
+pub fn table1(entries: &[Table1Entry<'_>]) -> Table {
+    let n = entries
+        .iter()
+        .find(|e| e.reference)
+        .or(entries.first())
+        .map(|e| e.summary.n)
+        .unwrap_or(0);
+    let mut t = Table {
+        title: format!(
+            "Table 1 · reconstruction of the test ROIs (mean ± sd over ROIs; {n} ROIs for the \
+             reference)"
+        ),
+        header: ["run", "source", "MSE", "MAE", "SSIM", "PSNR (dB)"]
+            .map(String::from)
+            .to_vec(),
+        ..Table::default()
+    };
+    for e in entries {
+        let mark = if e.reference && entries.len() > 1 {
+            "*"
+        } else {
+            ""
+        };
+        let label = if e.name == e.model.name() {
+            format!("{mark}{}", e.name)
+        } else {
+            format!("{mark}{} ({})", e.name, e.model)
+        };
+        let row = |label: String, source: &str, v: [String; 4]| {
+            let [a, b, c, d] = v;
+            Row::new(Tone::Ours, [label, source.to_string(), a, b, c, d])
+        };
+        t.rows.push(row(label, "vqtex", summary_cells(e.summary)));
+        if let Some(nc) = e.no_copy {
+            t.rows.push(row(
+                format!("{} (no copy)", e.model),
+                "vqtex",
+                summary_cells(nc),
+            ));
+        }
+        if let Some(p) = paper_table1(e.model) {
+            let mut r = row(
+                e.model.name().to_string(),
+                "paper",
+                [
                     paper_ms(p[0], 4),
                     paper_ms(p[1], 4),
                     paper_ms(p[2], 4),
                     paper_ms(p[3], 2),
-                ]));
+                ],
+            );
+            r.tone = Tone::Paper;
+            t.rows.push(r);
+        }
+    }
+    if entries.iter().any(|e| e.no_copy.is_some()) {
+        t.notes.push(MAE_NOTE.into());
+    }
+    t
+}
+
+fn p_cell(t: &Option<super::stats::TestResult>) -> Cell {
+    match t {
+        Some(t) if t.p < 1e-4 => Cell {
+            text: format!("{:.1e}", t.p),
+            strong: true,
+        },
+        Some(t) => Cell {
+            text: format!("{:.4}", t.p),
+            strong: t.p < 0.05,
+        },
+        None => Cell::from("–"),
+    }
+}
+
+/// The paired tests of the reference against each other run: the p-values of Wilcoxon
+/// signed-rank and paired t tests per metric, over the test ROIs and over the test patients'
+/// means; a run on another split is listed as not paired.
+pub fn paired_tests(d: &CompareData) -> Table {
+    let reference = d
+        .rows
+        .get(d.reference)
+        .map(|r| r.name.as_str())
+        .unwrap_or("");
+    let counts = d
+        .pairings
+        .iter()
+        .find_map(|p| p.result.as_ref().ok())
+        .map(|c| {
+            format!(
+                ", over the {} test ROIs and the {} test patients' means",
+                c.rois, c.patients
+            )
+        })
+        .unwrap_or_default();
+    let mut t = Table {
+        title: format!(
+            "Paired tests of {reference} against each other run · two-sided p (Wilcoxon \
+             signed-rank and paired t{counts})"
+        ),
+        header: [
+            "run",
+            "metric",
+            "Wilcoxon p (ROIs)",
+            "t p (ROIs)",
+            "Wilcoxon p (patients)",
+            "t p (patients)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Table::default()
+    };
+    for p in &d.pairings {
+        let name = d.rows.get(p.other).map(|r| r.name.as_str()).unwrap_or("");
+        match &p.result {
+            Err(e) => {
+                let why = if e.contains("different test ROIs") {
+                    "not paired: another split (other test ROIs)".to_string()
+                } else {
+                    format!("not paired: {e}")
+                };
+                t.rows
+                    .push(Row::message(Tone::Warn, [name.to_string(), why]));
+            }
+            Ok(c) => {
+                for m in &c.tests {
+                    let mut cells: Vec<Cell> = vec![name.into(), m.metric.to_uppercase().into()];
+                    cells.extend(
+                        [&m.roi_wilcoxon, &m.roi_t, &m.patient_wilcoxon, &m.patient_t].map(p_cell),
+                    );
+                    t.rows.push(Row {
+                        cells,
+                        tone: Tone::Ours,
+                        spans: false,
+                    });
+                }
             }
         }
     }
-    if rows.iter().any(|r| r.model == "mae") {
-        s.push_str(
-            "\nThe MAE's own reconstruction (the paper's way) shows its visible patches as they were: \
-             70% of every output is the input copied, so its numbers are not comparable with the \
-             other models, whose output comes entirely from a 32-d code. The `no copy` row predicts \
-             every patch from context (each patch masked once, over disjoint masks).\n",
-        );
-    }
-    s
+    t.notes.push(
+        "The ROIs of one patient are not independent: the per-patient tests are the ones to \
+         trust; with few test patients they cannot reach small p-values."
+            .into(),
+    );
+    t
 }
 
-fn p_cell(t: &Option<super::stats::TestResult>) -> String {
-    match t {
-        Some(t) if t.p < 1e-4 => format!("{:.1e}", t.p),
-        Some(t) => format!("{:.4}", t.p),
-        None => "–".into(),
-    }
-}
-
-/// The paired tests of Table 1 as Markdown: p-values of the reference against each model.
-pub fn tests_table(comparisons: &[super::compare::Comparison]) -> String {
-    let mut s = String::new();
-    let Some(first) = comparisons.first() else {
-        return s;
-    };
-    let _ = writeln!(
-        s,
-        "Paired tests of {} against each model (two-sided p; Wilcoxon signed-rank and paired t, \
-         over the {} test ROIs and over the {} test patients' means)\n",
-        first.reference, first.rois, first.patients
-    );
-    s.push_str(
-        "| model | metric | Wilcoxon p (ROIs) | t p (ROIs) | Wilcoxon p (patients) | t p (patients) |\n",
-    );
-    s.push_str("|---|---|---|---|---|---|\n");
-    for c in comparisons {
-        for t in &c.tests {
-            s.push_str(&md_row(&[
-                c.other.clone(),
-                t.metric.to_uppercase(),
-                p_cell(&t.roi_wilcoxon),
-                p_cell(&t.roi_t),
-                p_cell(&t.patient_wilcoxon),
-                p_cell(&t.patient_t),
-            ]));
-        }
-    }
-    s.push_str(
-        "\nThe ROIs of one patient are not independent: the per-patient tests are the ones to \
-         trust; with few test patients they cannot reach small p-values.\n",
-    );
-    s
-}
-
-fn scores_cells(features: String, source: &str, s: &Scores) -> Vec<String> {
-    let ci = match s.accuracy_ci95 {
+/// Accuracy with its 95% interval, as the tables print it.
+pub fn accuracy_cell(s: &Scores) -> String {
+    match s.accuracy_ci95 {
         Some([lo, hi]) => format!("{:.3} [{lo:.3}, {hi:.3}]", s.accuracy),
         None => format!("{:.3}", s.accuracy),
-    };
-    vec![
-        features,
-        source.into(),
-        format!("{:?}", s.confusion),
-        ci,
-        format!("{:.3}", s.sensitivity),
-        format!("{:.3}", s.specificity),
-        format!("{:.3}", s.f1),
-    ]
+    }
 }
 
-/// Table 2 for several models and one protocol as Markdown: the SVM on pixels, on each model's
-/// latent vectors, and the paper's two rows.
-pub fn table2_models(
-    protocol: super::Protocol,
-    n: usize,
-    pixels: &Scores,
-    latents: &[(&str, &Scores)],
-) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Table 2 — SVM on pixels vs latent vectors, protocol '{}' ({n} ROIs classified; accuracy \
-         with a 95% interval from resampling patients)\n",
-        protocol.as_str()
-    );
-    s.push_str(
-        "| features | source | confusion | accuracy [95% CI] | sensitivity | specificity | F1 |\n",
-    );
-    s.push_str("|---|---|---|---|---|---|---|\n");
-    s.push_str(&md_row(&scores_cells("pixels".into(), "vqtex", pixels)));
-    for (model, sc) in latents {
-        s.push_str(&md_row(&scores_cells(
-            format!("{model} latents"),
-            "vqtex",
-            sc,
-        )));
+fn scores_row(tone: Tone, features: String, source: &str, s: &Scores) -> Row {
+    Row::new(
+        tone,
+        [
+            features,
+            source.into(),
+            format!("{:?}", s.confusion),
+            accuracy_cell(s),
+            format!("{:.3}", s.sensitivity),
+            format!("{:.3}", s.specificity),
+            format!("{:.3}", s.f1),
+        ],
+    )
+}
+
+/// Table 2 under one protocol from rows of (features, tone, scores), with the paper's two rows
+/// under its own protocol.
+pub fn table2_rows(protocol: Protocol, n: usize, rows: &[(String, Tone, &Scores)]) -> Table {
+    let mut t = Table {
+        title: format!(
+            "Table 2 · SVM on pixels vs latents, protocol '{}' ({n} ROIs classified; accuracy \
+             with a 95% interval from resampling patients)",
+            protocol.as_str()
+        ),
+        header: [
+            "features",
+            "source",
+            "confusion",
+            "accuracy [95% CI]",
+            "sensitivity",
+            "specificity",
+            "F1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Table::default()
+    };
+    for (features, tone, s) in rows {
+        t.rows.push(scores_row(*tone, features.clone(), "vqtex", s));
     }
-    for (name, m) in PAPER_TABLE2 {
-        let label = if name == "latents" {
-            "vqvae latents".to_string()
-        } else {
-            name.to_string()
-        };
-        s.push_str(&md_row(&scores_cells(
-            label,
-            "paper",
-            &Scores::from_confusion(m),
-        )));
+    if protocol == Protocol::Paper {
+        for (name, m) in PAPER_TABLE2 {
+            let label = if name == "latents" {
+                "vqvae latents"
+            } else {
+                name
+            };
+            t.rows.push(scores_row(
+                Tone::Paper,
+                label.into(),
+                "paper",
+                &Scores::from_confusion(m),
+            ));
+        }
     }
-    s.push_str(
-        "\nConfusion rows are the true class (healthy, steatosis), columns the predicted; \
-         steatosis is positive. The paper's rows used its own 30-ROI test set. An interval of \
-         zero width means every resample of the few test patients gives the same accuracy (the \
-         paper protocol tests one or two patients of each class): it shows no uncertainty \
-         because there is too little data to show it.\n",
+    t.notes.push(
+        "Confusion rows are the true class (healthy, steatosis), columns the predicted; \
+         steatosis is positive. An interval of zero width means every resample of the few test \
+         patients gives the same accuracy: too little data to show any uncertainty."
+            .into(),
     );
-    s
+    if protocol == Protocol::Paper {
+        t.notes
+            .push("The paper's rows used its own 30-ROI test set.".into());
+    }
+    t
+}
+
+/// Table 2 of a compared set under one protocol: the SVM on the reference's pixels, on each
+/// run's latent vectors, and on the pixels of runs trained on another split.
+pub fn table2(d: &CompareData, protocol: Protocol) -> Table {
+    let Some(r) = d.rows.get(d.reference) else {
+        return table2_rows(protocol, 0, &[]);
+    };
+    let c = r.classification(protocol);
+    let mut rows = vec![("pixels".to_string(), Tone::Ours, &c.pixels)];
+    for (i, row) in d.rows.iter().enumerate() {
+        let rc = row.classification(protocol);
+        if !d.same_split(i) {
+            rows.push((
+                format!("pixels ({} split)", row.name),
+                Tone::Warn,
+                &rc.pixels,
+            ));
+        }
+        rows.push((format!("{} latents", row.name), Tone::Ours, &rc.latents));
+    }
+    table2_rows(protocol, c.n, &rows)
+}
+
+/// Every table of a compared set, in order: Table 1, the paired tests (with two runs or more),
+/// Table 2 under the paper's protocol and under leave-one-patient-out.
+pub fn tables(d: &CompareData) -> Vec<Table> {
+    let entries: Vec<Table1Entry<'_>> = d
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Table1Entry {
+            name: &r.name,
+            model: r.model,
+            summary: &r.summary,
+            no_copy: r.no_copy.as_ref(),
+            reference: i == d.reference,
+        })
+        .collect();
+    let mut out = vec![table1(&entries)];
+    if d.rows.len() > 1 {
+        out.push(paired_tests(d));
+    }
+    out.push(table2(d, Protocol::Paper));
+    out.push(table2(d, Protocol::Lopo));
+    out
 }
 
 #[cfg(test)]
@@ -343,6 +377,8 @@ mod tests {
     use super::*;
     use crate::eval::compare::{Comparison, MetricTests};
     use crate::eval::stats::TestResult;
+    use crate::eval::Classification;
+    use crate::runs::{CompareRun, Pairing};
 
     fn summary(mse: f64) -> Summary {
         let v = MeanStd {
@@ -358,37 +394,95 @@ mod tests {
         }
     }
 
+    fn class(
+        protocol: Protocol,
+        n: usize,
+        px: [[usize; 2]; 2],
+        lat: [[usize; 2]; 2],
+    ) -> Classification {
+        let mut pixels = Scores::from_confusion(px);
+        pixels.accuracy_ci95 = Some([0.41, 0.7]);
+        Classification {
+            protocol,
+            n,
+            pixels,
+            latents: Scores::from_confusion(lat),
+        }
+    }
+
+    fn run(name: &str, model: ModelKind, mse: f64, no_copy: Option<f64>) -> CompareRun {
+        CompareRun {
+            path: name.into(),
+            name: name.into(),
+            model,
+            epoch: 3,
+            summary: summary(mse),
+            no_copy: no_copy.map(summary),
+            paper: class(Protocol::Paper, 30, [[5, 5], [5, 15]], [[6, 4], [4, 16]]),
+            lopo: class(
+                Protocol::Lopo,
+                110,
+                [[10, 20], [28, 52]],
+                [[21, 9], [37, 43]],
+            ),
+        }
+    }
+
+    fn data() -> CompareData {
+        let r = |p| {
+            Some(TestResult {
+                n: 110,
+                statistic: 1.0,
+                p,
+            })
+        };
+        CompareData {
+            runs: Vec::new(),
+            rows: vec![
+                run("vqvae", ModelKind::Vqvae, 0.0036, None),
+                run("mae-2", ModelKind::Mae, 0.002, Some(0.009)),
+                run("cae", ModelKind::Cae, 0.01, None),
+            ],
+            reference: 0,
+            pairings: vec![
+                Pairing {
+                    other: 1,
+                    result: Err("the runs have different test ROIs".into()),
+                },
+                Pairing {
+                    other: 2,
+                    result: Ok(Comparison {
+                        reference: "vqvae".into(),
+                        other: "cae".into(),
+                        rois: 110,
+                        patients: 11,
+                        tests: vec![MetricTests {
+                            metric: "mse".into(),
+                            roi_wilcoxon: r(3e-9),
+                            roi_t: r(0.0123),
+                            patient_wilcoxon: r(0.5),
+                            patient_t: None,
+                        }],
+                    }),
+                },
+            ],
+        }
+    }
+
     #[test]
     fn table1_puts_the_papers_row_under_each_model_and_explains_the_mae() {
-        let (a, b, c) = (summary(0.0036), summary(0.002), summary(0.009));
-        let t = table1_models(&[
-            Table1Row {
-                model: "vqvae",
-                variant: None,
-                summary: &a,
-            },
-            Table1Row {
-                model: "mae",
-                variant: None,
-                summary: &b,
-            },
-            Table1Row {
-                model: "mae",
-                variant: Some("no copy"),
-                summary: &c,
-            },
-        ]);
+        let t = tables(&data())[0].markdown();
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].contains("110 test ROIs"));
+        assert!(lines[0].contains("110 ROIs for the reference"), "{t}");
         let i = lines
             .iter()
-            .position(|l| l.starts_with("| vqvae | vqtex"))
+            .position(|l| l.starts_with("| *vqvae | vqtex"))
             .unwrap();
         assert!(lines[i].contains("0.0036 ± 0.0004"));
         assert!(lines[i + 1].starts_with("| vqvae | paper | 0.0131 ± 0.0025"));
-        assert!(lines
-            .iter()
-            .any(|l| l.starts_with("| mae (no copy) | vqtex | 0.0090")));
+        // A run named other than its model says its model.
+        assert!(t.contains("| mae-2 (mae) | vqtex | 0.0020"), "{t}");
+        assert!(t.contains("| mae (no copy) | vqtex | 0.0090"), "{t}");
         // No paper row for the no-copy variant: the paper did not measure it.
         assert_eq!(
             lines
@@ -398,78 +492,68 @@ mod tests {
             1
         );
         assert!(t.contains("not comparable"));
+        // Without an MAE there is no note about it.
+        let one = table1(&[Table1Entry {
+            name: "cae",
+            model: ModelKind::Cae,
+            summary: &summary(0.01),
+            no_copy: None,
+            reference: true,
+        }]);
+        assert!(one.notes.is_empty());
+        assert!(one.text().contains("cae  "), "{}", one.text());
     }
 
     #[test]
-    fn tests_table_lists_every_metric_and_marks_missing_tests() {
-        let r = |p| {
-            Some(TestResult {
-                n: 110,
-                statistic: 1.0,
-                p,
-            })
-        };
-        let c = Comparison {
-            reference: "vqvae".into(),
-            other: "cae".into(),
-            rois: 110,
-            patients: 11,
-            tests: vec![MetricTests {
-                metric: "mse".into(),
-                roi_wilcoxon: r(3e-9),
-                roi_t: r(0.0123),
-                patient_wilcoxon: r(0.5),
-                patient_t: None,
-            }],
-        };
-        let t = tests_table(&[c]);
-        assert!(t.contains("over the 110 test ROIs and over the 11 test patients"));
+    fn paired_tests_list_every_metric_and_say_what_was_not_paired() {
+        let t = paired_tests(&data());
+        let md = t.markdown();
+        assert!(md.starts_with("Paired tests of vqvae against each other run"));
         assert!(
-            t.contains("| cae | MSE | 3.0e-9 | 0.0123 | 0.5000 | – |"),
-            "{t}"
+            md.contains("over the 110 test ROIs and the 11 test patients"),
+            "{md}"
         );
-        assert_eq!(tests_table(&[]), "");
+        assert!(
+            md.contains("| cae | MSE | 3.0e-9 | 0.0123 | 0.5000 | – |"),
+            "{md}"
+        );
+        assert!(md.contains("| mae-2 | not paired: another split"), "{md}");
+        // Small p-values are marked to notice, the rest not.
+        let row = t.rows.iter().find(|r| r.cells[0].text == "cae").unwrap();
+        let strong: Vec<bool> = row.cells.iter().map(|c| c.strong).collect();
+        assert_eq!(strong, [false, false, true, true, false, false]);
+        // The not-paired message does not widen the metric column.
+        assert_eq!(t.widths()[1], "metric".len());
     }
 
     #[test]
-    fn table2_shows_intervals_and_the_papers_rows() {
-        let mut px = Scores::from_confusion([[10, 20], [28, 52]]);
-        px.accuracy_ci95 = Some([0.41, 0.7]);
-        let z = Scores::from_confusion([[21, 9], [37, 43]]);
-        let t = table2_models(super::super::Protocol::Lopo, 110, &px, &[("vqvae", &z)]);
-        assert!(t.contains("protocol 'lopo' (110 ROIs"));
+    fn table2_shows_intervals_other_splits_and_the_papers_rows_under_its_protocol() {
+        let all = tables(&data());
+        assert_eq!(all.len(), 4);
+        let paper = all[2].markdown();
+        let lopo = all[3].markdown();
+        assert!(lopo.contains("protocol 'lopo' (110 ROIs"), "{lopo}");
         assert!(
-            t.contains("| pixels | vqtex | [[10, 20], [28, 52]] | 0.564 [0.410, 0.700] |"),
-            "{t}"
+            lopo.contains("| pixels | vqtex | [[10, 20], [28, 52]] | 0.564 [0.410, 0.700] |"),
+            "{lopo}"
         );
-        assert!(t.contains("| vqvae latents | vqtex | [[21, 9], [37, 43]] | 0.582 |"));
-        assert!(t.contains("| vqvae latents | paper | [[6, 4], [5, 15]] | 0.700 |"));
-    }
-
-    fn summary_err(err: f32) -> Summary {
-        let x: Vec<f32> = (0..784).map(|i| (i % 7) as f32 / 7.0).collect();
-        let y: Vec<f32> = x.iter().map(|v| (v + err).min(1.0)).collect();
-        Summary::of(&[
-            crate::eval::RoiMetrics::of(&x, &y),
-            crate::eval::RoiMetrics::of(&y, &x),
-        ])
-    }
-
-    #[test]
-    fn table1_adds_the_no_copy_row_and_says_why_only_when_given_one() {
-        let plain = table1("cae", &summary_err(0.1), None);
-        assert!(plain.contains("cae (vqtex)") && plain.contains("cae (paper)"));
-        assert!(!plain.contains("no copy") && !plain.contains("not comparable"));
-        let mae = table1("mae", &summary_err(0.05), Some(&summary_err(0.2)));
-        let row = mae
-            .lines()
-            .find(|l| l.starts_with("mae (no copy)"))
-            .expect("a no-copy row");
+        assert!(lopo.contains("| vqvae latents | vqtex | [[21, 9], [37, 43]] | 0.582 |"));
+        // mae-2 was trained on another split: its own pixel row, marked.
+        assert!(lopo.contains("| pixels (mae-2 split) |"), "{lopo}");
+        assert_eq!(
+            all[3].rows.iter().filter(|r| r.tone == Tone::Warn).count(),
+            1
+        );
         assert!(
-            row.contains(&format!("{:.4}", summary_err(0.2).mse.mean)),
-            "{row}"
+            !lopo.contains("| paper |"),
+            "the paper reported its own protocol only"
         );
-        assert!(mae.contains("mae (paper)"));
-        assert!(mae.contains("not comparable"), "{mae}");
+        assert!(paper.contains("protocol 'paper' (30 ROIs"));
+        assert!(paper.contains("| vqvae latents | paper | [[6, 4], [5, 15]] | 0.700 |"));
+        // One run: no paired tests.
+        let mut one = data();
+        one.rows.truncate(1);
+        one.pairings.clear();
+        assert_eq!(tables(&one).len(), 3);
     }
 }
