@@ -3,8 +3,9 @@
 //! (data, model, train, eval, runs) is the `vqtex-engine` crate, re-exported below so that
 //! `vqtex::data`, `vqtex::train` and the rest name the same modules.
 
-pub use vqtex_engine::{bench, data, device, eval, model, rng, runs, train};
+pub use vqtex_engine::{data, device, eval, model, rng, runs, train};
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod logging;

@@ -1,12 +1,11 @@
 //! The headless jobs behind each command. Errors carry context for the user (anyhow).
 
-mod bench;
 pub mod import;
 mod progress;
 mod reproduce;
 mod screenshot;
 
-pub use bench::bench;
+pub use crate::bench::bench;
 pub use progress::Progress;
 pub use reproduce::reproduce;
 pub use screenshot::screenshot;

@@ -2,9 +2,9 @@
 //! keyboard, over SSH. It calls only the engine's public API; heavy work and file access run as
 //! jobs on a small pool of threads (see `jobs` and `scheduler`) and come back as messages.
 
-mod app;
-pub mod bench;
+pub(crate) mod app;
 mod config;
+pub(crate) mod fixture;
 mod input;
 mod jobs;
 mod keymap;
@@ -12,13 +12,13 @@ mod multirun;
 mod panes;
 mod redraw;
 mod rois;
-mod runtime;
+pub(crate) mod runtime;
 mod scheduler;
 mod series;
 pub mod shot;
 mod theme;
 mod trainctl;
-mod ui;
+pub(crate) mod ui;
 mod userfile;
 mod widgets;
 

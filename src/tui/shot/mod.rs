@@ -243,7 +243,7 @@ pub fn screenshots(opts: &ShotOptions) -> Result<Vec<PathBuf>> {
         super::ui::MIN_WIDTH,
         super::ui::MIN_HEIGHT
     );
-    let (mut app, _rx) = super::bench::fixed_app(opts.data.clone())?;
+    let (mut app, _rx) = super::fixture::fixed_app(opts.data.clone())?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
     let mut written = Vec::new();

@@ -1,10 +1,15 @@
-//! `vqtex bench`: prints the engine's and the workbench's benchmarks.
+//! `vqtex bench`, its whole harness: the models' training and inference speed, gemm and SVM
+//! timings and peak memory ([`models`]), and with `--tui` the workbench's frame times and bytes
+//! per second ([`frames`]); this module runs them and prints the reports.
 
 use anyhow::Result;
 
-use super::sample_data_dir;
+pub mod frames;
+pub mod models;
+
 use crate::cli::BenchArgs;
 use crate::data::{load_folder, LoadOptions};
+use crate::paths::sample_data_dir;
 
 pub fn bench(args: &BenchArgs) -> Result<()> {
     if args.tui {
@@ -13,7 +18,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let device = args.device.open().map_err(anyhow::Error::msg)?;
     let dir = args.data.clone().unwrap_or_else(sample_data_dir);
     let data = load_folder(&dir, &LoadOptions::default())?;
-    let r = crate::bench::run(&data, args.epochs, &args.models, &device)?;
+    let r = models::run(&data, args.epochs, &args.models, &device)?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());
@@ -51,7 +56,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 }
 
 fn bench_tui(args: &BenchArgs) -> Result<()> {
-    let r = crate::tui::bench::bench(crate::tui::bench::BenchOptions {
+    let r = frames::bench(frames::BenchOptions {
         data: args.data.clone(),
         ..Default::default()
     })?;

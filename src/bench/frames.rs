@@ -25,13 +25,9 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde::{Deserialize, Serialize};
 
-mod multi;
-mod world;
-
-use world::{Lcg, World};
-
-use super::app::{App, Pane};
-use super::runtime::{self, Pacer};
+use crate::tui::app::{App, Pane};
+use crate::tui::fixture::{Lcg, Sim, World};
+use crate::tui::runtime::{self, Pacer};
 
 /// What to measure.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +48,17 @@ pub struct BenchOptions {
     pub epochs: usize,
     /// Terminal sizes (width, height) the bytes/s measure is run at, the Train pane shown.
     pub stream_sizes: Vec<(u16, u16)>,
+}
+
+impl BenchOptions {
+    /// The simulated training these options describe.
+    pub fn sim(&self) -> Sim {
+        Sim {
+            epochs_per_sec: self.epochs_per_sec,
+            steps_per_epoch: self.steps_per_epoch,
+            epochs: self.epochs,
+        }
+    }
 }
 
 impl Default for BenchOptions {
@@ -203,7 +210,7 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
     let start_bytes = counter.get();
     let end = opts.stream_seconds.max(0.1);
     let mut rng = Lcg(11);
-    let msgs = world.training(opts, end, &mut rng)?;
+    let msgs = world.training(&opts.sim(), end, &mut rng)?;
     let messages = msgs.len();
     let mut msgs = msgs.into_iter().peekable();
     let secs = Duration::from_secs_f64;
@@ -231,7 +238,7 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
         if next_msg <= wake {
             // One message wakes the loop; what else is queued by then is drained before drawing.
             while let Some((_, msg)) = msgs.next_if(|m| m.0 <= t) {
-                let msg = world::replayed(&app, msg);
+                let msg = crate::tui::fixture::replayed(&app, msg);
                 pacer.mark(app.on_msg(msg));
             }
         } else if next_tick <= wake {
@@ -253,23 +260,13 @@ fn stream(world: &World, opts: &BenchOptions, w: u16, h: u16) -> Result<StreamBe
     })
 }
 
-/// The workbench in the benchmark's fixed state, every pane holding data (for the screenshots):
-/// `data` or the sample data, a run 12 epochs into training. No jobs are started; keep the
-/// receiver alive while the app is used.
-pub(crate) fn fixed_app(
-    data: Option<PathBuf>,
-) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<crate::tui::Msg>)> {
-    let dir = data.unwrap_or_else(crate::paths::sample_data_dir);
-    World::load(&dir)?.full_app(&BenchOptions::default())
-}
-
 /// Times a full frame of each pane and measures the bytes/s written while a training runs.
 pub fn bench(opts: BenchOptions) -> Result<TuiBenchReport> {
     ensure!(
-        opts.width >= super::ui::MIN_WIDTH && opts.height >= super::ui::MIN_HEIGHT,
+        opts.width >= crate::tui::ui::MIN_WIDTH && opts.height >= crate::tui::ui::MIN_HEIGHT,
         "the workbench needs at least {}x{}",
-        super::ui::MIN_WIDTH,
-        super::ui::MIN_HEIGHT
+        crate::tui::ui::MIN_WIDTH,
+        crate::tui::ui::MIN_HEIGHT
     );
     ensure!(
         opts.epochs_per_sec > 0.0 && opts.epochs > 0,
@@ -280,7 +277,7 @@ pub fn bench(opts: BenchOptions) -> Result<TuiBenchReport> {
         .clone()
         .unwrap_or_else(crate::paths::sample_data_dir);
     let world = World::load(&dir)?;
-    let (mut app, _rx) = world.full_app(&opts)?;
+    let (mut app, _rx) = world.full_app(&opts.sim())?;
     let mut panes = Vec::new();
     for pane in Pane::ALL {
         app.pane = pane;
