@@ -167,7 +167,7 @@ fn parse_models(s: &str) -> Result<ModelList, String> {
     let mut list: Vec<crate::model::ModelConfig> = Vec::new();
     for name in s.split(',').filter(|n| !n.trim().is_empty()) {
         let m = parse_model(name)?;
-        if list.iter().any(|x| x.name() == m.name()) {
+        if list.iter().any(|x| x.kind() == m.kind()) {
             return Err(format!("model '{}' is listed twice", m.name()));
         }
         list.push(m);

@@ -187,8 +187,8 @@ fn table1_csv(results: &[ModelResult]) -> String {
             let v = [s.mse, s.mae, s.ssim, s.psnr].map(|m| (m.mean, m.std));
             line(r.name, variant, "vqtex", s.n, v);
         }
-        if let Some((_, p)) = report::PAPER_TABLE1.iter().find(|(m, _)| *m == r.name) {
-            line(r.name, "", "paper", 0, *p);
+        if let Some(p) = report::paper_table1(r.kind) {
+            line(r.name, "", "paper", 0, p);
         }
     }
     csv

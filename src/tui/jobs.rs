@@ -169,8 +169,7 @@ pub struct ReconRoi {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconData {
     pub run: PathBuf,
-    /// The run's model (`vqvae`, ...).
-    pub model: String,
+    pub model: crate::model::ModelKind,
     pub epoch: usize,
     /// The `pick` asked for (which ROIs these are).
     pub pick: usize,

@@ -17,7 +17,7 @@ use crate::train::RunStatus;
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerRecon {
     pub run: PathBuf,
-    pub model: String,
+    pub model: crate::model::ModelKind,
     pub epoch: usize,
     /// One per ROI of the pane, in its order.
     pub recons: Vec<Vec<f32>>,
@@ -75,7 +75,7 @@ pub fn peers(
             .collect();
         out.push(PeerRecon {
             run: p.path,
-            model: p.model.name().to_string(),
+            model: p.model,
             epoch: other.epoch,
             recons,
             metrics,

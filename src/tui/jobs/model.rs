@@ -92,7 +92,7 @@ pub fn recon(
         .collect();
     Ok(ReconData {
         run: run.dir.path.clone(),
-        model: run.config.model.name().to_string(),
+        model: run.config.model.kind(),
         epoch: run.epoch,
         pick,
         rois,

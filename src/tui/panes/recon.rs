@@ -13,7 +13,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
 
 use super::{block, placeholder, put, wrap_step, Ctx, Effect};
-use crate::eval::report::PAPER_TABLE1;
+use crate::eval::report::paper_table1;
 use crate::tui::jobs::{PeerRecon, ReconData, Request};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::image::{draw_roi, draw_unit_image};
@@ -155,14 +155,14 @@ impl ReconPane {
         let b = block(title, ctx, false);
         let inner = b.inner(grid);
         b.render(grid, buf);
-        let open_model = d.model.clone();
+        let open_model = d.model.to_string();
         let mut rows: Vec<(String, Vec<&[f32]>)> = vec![(
             open_model,
             d.rois.iter().map(|r| r.recon.as_slice()).collect(),
         )];
         for p in &self.peers {
             rows.push((
-                p.model.clone(),
+                p.model.to_string(),
                 p.recons.iter().map(Vec::as_slice).collect(),
             ));
         }
@@ -216,9 +216,9 @@ impl ReconPane {
             y += 7;
         }
         let sel = self.selected.min(d.rois.len().saturating_sub(1));
-        let mut metrics = vec![(d.model.clone(), d.rois.get(sel).map(|r| r.metrics))];
+        let mut metrics = vec![(d.model.to_string(), d.rois.get(sel).map(|r| r.metrics))];
         for p in &self.peers {
-            metrics.push((p.model.clone(), p.metrics.get(sel).copied()));
+            metrics.push((p.model.to_string(), p.metrics.get(sel).copied()));
         }
         let wide = table_w >= 48;
         let rows: Vec<Row> = metrics
@@ -317,10 +317,8 @@ fn draw_means(area: Rect, buf: &mut Buffer, ctx: &Ctx, d: &ReconData) {
     let inner = b.inner(area);
     b.render(area, buf);
     let s = &d.summary;
-    let paper = PAPER_TABLE1
-        .iter()
-        .find(|(m, _)| *m == "vqvae")
-        .map(|(_, p)| p);
+    // The paper's row of the run's own model.
+    let paper = paper_table1(d.model);
     let rows = [
         ("MSE", s.mse.mean, s.mse.std, 4, paper.map(|p| p[0])),
         ("MAE", s.mae.mean, s.mae.std, 4, paper.map(|p| p[1])),

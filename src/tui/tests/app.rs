@@ -345,7 +345,7 @@ fn reconstructions_ask_for_the_other_models() {
     app.recon.run = Some("/runs/r".into());
     let data = ReconData {
         run: "/runs/r".into(),
-        model: "vqvae".into(),
+        model: crate::model::ModelKind::Vqvae,
         epoch: 1,
         pick: 0,
         rois: Vec::new(),
@@ -369,7 +369,7 @@ fn reconstructions_ask_for_the_other_models() {
     assert!(app.recon.peers_busy);
     let peer = PeerRecon {
         run: "/runs/c".into(),
-        model: "cae".into(),
+        model: crate::model::ModelKind::Cae,
         epoch: 1,
         recons: Vec::new(),
         metrics: Vec::new(),

@@ -284,7 +284,7 @@ fn recon_data() -> ReconData {
     .collect();
     ReconData {
         run: "/runs/r".into(),
-        model: "vqvae".into(),
+        model: crate::model::ModelKind::Vqvae,
         epoch: 7,
         pick: 0,
         rois,
@@ -341,9 +341,9 @@ fn recon_pane_shows_pairs_metrics_codes_and_means() {
 /// each model's metrics of the selected ROI.
 #[test]
 fn recon_pane_shows_every_model_side_by_side() {
-    let peer = |model: &str, level: f32, mse: f64| crate::tui::jobs::PeerRecon {
+    let peer = |model: crate::model::ModelKind, level: f32, mse: f64| crate::tui::jobs::PeerRecon {
         run: format!("/runs/{model}").into(),
-        model: model.into(),
+        model,
         epoch: 2,
         recons: (0..4).map(|_| unit(level)).collect(),
         metrics: (0..4)
@@ -358,7 +358,10 @@ fn recon_pane_shows_every_model_side_by_side() {
     let mut pane = ReconPane {
         run: Some("/runs/r".into()),
         data: Some(recon_data()),
-        peers: vec![peer("cae", 0.25, 0.0208), peer("vae", 0.75, 0.0324)],
+        peers: vec![
+            peer(crate::model::ModelKind::Cae, 0.25, 0.0208),
+            peer(crate::model::ModelKind::Vae, 0.75, 0.0324),
+        ],
         ..Default::default()
     };
     let c = ctx();

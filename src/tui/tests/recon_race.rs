@@ -37,7 +37,7 @@ fn recon_of(pick: usize) -> ReconData {
         .collect();
     ReconData {
         run: RUN.into(),
-        model: "vqvae".into(),
+        model: crate::model::ModelKind::Vqvae,
         epoch: 1,
         pick,
         rois,
@@ -45,12 +45,12 @@ fn recon_of(pick: usize) -> ReconData {
     }
 }
 
-/// What the Peers job returns for `pick`: another model's row named after it.
+/// What the Peers job returns for `pick`: another model's row, from a run named after it.
 fn peers_of(pick: usize) -> Vec<PeerRecon> {
     let d = recon_of(pick);
     vec![PeerRecon {
-        run: "/runs/cae-1".into(),
-        model: format!("cae@{pick}"),
+        run: format!("/runs/cae-{pick}").into(),
+        model: crate::model::ModelKind::Cae,
         epoch: 1,
         recons: vec![vec![0.4; ROI_PIXELS]; d.rois.len()],
         metrics: d.rois.iter().map(|r| r.metrics).collect(),
@@ -76,12 +76,13 @@ fn deliver(app: &mut App, key: JobKey, id: u64, outcome: Outcome) {
 fn shown(app: &App) -> BTreeSet<usize> {
     let s = screen(app, 160, 50);
     let picks: BTreeSet<usize> = (0..4)
-        .filter(|p| s.contains(&format!("pick{p}_roi")) || s.contains(&format!("cae@{p}")))
+        .filter(|p| s.contains(&format!("pick{p}_roi")))
         .collect();
     assert!(picks.len() <= 1, "picks {picks:?} mixed on screen:\n{s}");
     if let Some(d) = &app.recon.data {
         for p in &app.recon.peers {
-            assert_eq!(p.model, format!("cae@{}", d.pick), "rows of another pick");
+            let run = std::path::PathBuf::from(format!("/runs/cae-{}", d.pick));
+            assert_eq!(p.run, run, "rows of another pick");
         }
         assert!(d
             .rois
@@ -121,7 +122,11 @@ fn n_twice_in_recon_never_mixes_picks() {
         Outcome::Peers(RUN.into(), 0, Ok(peers_of(0))),
     );
     assert_eq!(app.recon.peers.len(), 1);
-    assert!(screen(&app, 160, 50).contains("cae@0"));
+    assert_eq!(
+        app.recon.peers[0].run,
+        std::path::PathBuf::from("/runs/cae-0")
+    );
+    assert!(screen(&app, 160, 50).contains("cae "));
     assert_eq!(shown(&app), [0].into());
 
     // `n` twice: picks 1 and 2 asked for, before any answer.
@@ -156,14 +161,17 @@ fn n_twice_in_recon_never_mixes_picks() {
     assert_eq!(shown(&app), [0].into());
     // The other models' answer for the old pick, late (its job was cancelled by `n`): dropped.
     let mut late = peers_of(0);
-    late[0].model = "cae@late".into();
+    late[0].run = "/runs/cae-late".into();
     deliver(
         &mut app,
         JobKey::Peers,
         p0,
         Outcome::Peers(RUN.into(), 0, Ok(late)),
     );
-    assert_eq!(app.recon.peers[0].model, "cae@0");
+    assert_eq!(
+        app.recon.peers[0].run,
+        std::path::PathBuf::from("/runs/cae-0")
+    );
 
     // The second pick arrives: its ROIs alone, then its other models' rows.
     deliver(
@@ -195,7 +203,11 @@ fn n_twice_in_recon_never_mixes_picks() {
         p2,
         Outcome::Peers(RUN.into(), 2, Ok(peers_of(2))),
     );
-    assert!(screen(&app, 160, 50).contains("cae@2"));
+    assert_eq!(
+        app.recon.peers[0].run,
+        std::path::PathBuf::from("/runs/cae-2")
+    );
+    assert!(screen(&app, 160, 50).contains("cae "));
     assert_eq!(shown(&app), [2].into());
     // Pick 1's answer, very late: still dropped.
     deliver(
