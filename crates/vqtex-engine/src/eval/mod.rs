@@ -1,6 +1,7 @@
 //! Evaluation of a trained run: reconstruction metrics, SVMs on pixels vs latents, latent traversals
 //! and the report against the paper's numbers.
 
+pub mod binary;
 pub mod compare;
 pub mod figures;
 pub mod metrics;
