@@ -10,6 +10,7 @@
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod features;
 pub mod fs;
 pub mod model;
 pub mod rng;
