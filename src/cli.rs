@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::device::DeviceSpec;
 use crate::eval::Protocol;
 
+mod cv;
+pub use cv::CvArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vqtex",
@@ -52,6 +55,11 @@ pub enum Command {
     /// The whole pipeline: split, train one or all models, evaluate, classify, traverse; Tables 1
     /// and 2 and the figures, compared with the paper.
     Reproduce(ReproduceArgs),
+    /// Cross-validation by patient over all patients: each fold trains the models on its
+    /// training patients only, and SVMs on pixels, first-order and GLCM texture features and each
+    /// model's latents predict the held-out patients; scores per ROI and per patient with
+    /// intervals, paired comparisons, report.md and roc.png.
+    Cv(CvArgs),
     /// Speed: seconds per epoch, GFLOP/s against this machine's gemm, inference, SVM fits.
     Bench(BenchArgs),
     /// Draw the workbench's panes as PNG files from fixed sample state (for the README and docs;

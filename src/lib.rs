@@ -3,7 +3,7 @@
 //! (data, model, train, eval, runs) is the `vqtex-engine` crate, re-exported below so that
 //! `vqtex::data`, `vqtex::train` and the rest name the same modules.
 
-pub use vqtex_engine::{data, device, eval, model, rng, runs, train};
+pub use vqtex_engine::{cv, data, device, eval, features, fs, model, rng, runs, train};
 
 pub mod bench;
 pub mod cli;

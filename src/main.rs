@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Some(Command::Classify(a)) => commands::classify(&a),
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
+        Some(Command::Cv(a)) => commands::cv::cv(&a),
         Some(Command::Bench(a)) => commands::bench(&a),
         Some(Command::Screenshot(a)) => commands::screenshot(&a),
         Some(Command::Tui(a)) => commands::tui(&a),

@@ -1,5 +1,6 @@
 //! The headless jobs behind each command. Errors carry context for the user (anyhow).
 
+pub mod cv;
 pub mod import;
 mod progress;
 mod reproduce;
@@ -43,7 +44,7 @@ pub fn load_options(args: &DataArgs) -> Result<LoadOptions> {
     })
 }
 
-fn load_data(args: &DataArgs) -> Result<(PathBuf, LoadOptions, Dataset)> {
+pub(crate) fn load_data(args: &DataArgs) -> Result<(PathBuf, LoadOptions, Dataset)> {
     let dir = args.data.clone().unwrap_or_else(sample_data_dir);
     let opts = load_options(args)?;
     let data = load_folder(&dir, &opts)?;
@@ -108,7 +109,7 @@ pub(crate) fn run_job(job: Job, progress: &mut Progress) -> Result<()> {
     }
 }
 
-fn train_config(h: &HyperArgs) -> Result<TrainConfig> {
+pub(crate) fn train_config(h: &HyperArgs) -> Result<TrainConfig> {
     let cfg = TrainConfig {
         epochs: h.epochs(),
         batch: h.batch,
@@ -134,6 +135,7 @@ fn new_job(run: PathBuf, data: &DataArgs, split: Option<&Path>, hyper: &HyperArg
         load: &opts,
         dataset,
         split_file: split,
+        split: None,
     })?)
 }
 
@@ -168,7 +170,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_run(path: &Path, device: crate::device::DeviceSpec) -> Result<LoadedRun> {
+pub(crate) fn open_run(path: &Path, device: crate::device::DeviceSpec) -> Result<LoadedRun> {
     let device = device.open().map_err(anyhow::Error::msg)?;
     Ok(LoadedRun::open(path, &device)?)
 }

@@ -63,6 +63,7 @@ pub fn new_job(
         load: opts,
         dataset: dataset.clone(),
         split_file: None,
+        split: None,
     })
     .with_context(|| format!("cannot create the run in {}", runs_dir.display()))
 }

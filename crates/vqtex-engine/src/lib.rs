@@ -7,6 +7,7 @@
 //! boundary; the CLI and the workbench in the `vqtex` crate are front ends over it.
 #![deny(clippy::unwrap_used)]
 
+pub mod cv;
 pub mod data;
 pub mod device;
 pub mod eval;

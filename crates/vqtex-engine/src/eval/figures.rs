@@ -192,6 +192,62 @@ pub fn loss_curves(
     })
 }
 
+/// ROC curves, one per feature set (`points` as `(fpr, tpr)`; `name` carries the AUC), with
+/// the chance diagonal.
+pub fn roc_curves(curves: &[Curve], title: &str, path: &Path) -> Result<(), EvalError> {
+    render(path, (760, 700), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, font(20.0))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..1.0f64, 0.0..1.0f64)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("false positive rate (1 - specificity)")
+            .y_desc("true positive rate (sensitivity)")
+            .label_style(font(14.0))
+            .axis_desc_style(font(16.0))
+            .light_line_style(WHITE)
+            .x_labels(6)
+            .y_labels(6)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                RGBColor(190, 190, 190).stroke_width(1),
+            ))
+            .map_err(|e| e.to_string())?;
+        for (i, c) in curves.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    c.points
+                        .iter()
+                        .copied()
+                        .filter(|p| p.0.is_finite() && p.1.is_finite()),
+                    colour.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(c.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font(font(14.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
 /// One confusion matrix to draw: rows true healthy/steatosis, columns predicted.
 pub struct Confusion {
     pub title: String,

@@ -97,7 +97,9 @@ pub enum SvmError {
 
 /// Standardises columns with the training rows' mean and sd (sd 0 -> 1).
 fn standardise(train: &Array2<f64>, test: &Array2<f64>) -> (Array2<f64>, Array2<f64>) {
-    let mean = train.mean_axis(Axis(0)).expect("non-empty training set");
+    let Some(mean) = train.mean_axis(Axis(0)) else {
+        return (train.clone(), test.clone());
+    };
     let mut sd = train.std_axis(Axis(0), 0.0);
     sd.mapv_inplace(|s| if s > 1e-12 { s } else { 1.0 });
     ((train - &mean) / &sd, (test - &mean) / &sd)
@@ -109,10 +111,34 @@ pub fn fit_predict(
     labels: &[Label],
     test: &Array2<f64>,
 ) -> Result<Vec<Label>, SvmError> {
+    Ok(fit_decide(train, labels, test)?
+        .into_iter()
+        .map(|d| {
+            if d >= 0.0 {
+                Label::Steatosis
+            } else {
+                Label::Healthy
+            }
+        })
+        .collect())
+}
+
+/// As [`fit_predict`], returning each test row's decision value (the signed distance-like score
+/// of the SVM: steatosis when `>= 0`), from which ROC curves and patient means are made. With one
+/// class in `labels` every decision is +1 (steatosis) or -1 (healthy).
+pub fn fit_decide(
+    train: &Array2<f64>,
+    labels: &[Label],
+    test: &Array2<f64>,
+) -> Result<Vec<f64>, SvmError> {
     let first = labels.first().copied().unwrap_or(Label::Healthy);
     if labels.iter().all(|&l| l == first) {
         // One class only: the SVM has nothing to separate; predict that class.
-        return Ok(vec![first; test.nrows()]);
+        let d = if first == Label::Steatosis { 1.0 } else { -1.0 };
+        return Ok(vec![d; test.nrows()]);
+    }
+    if train.nrows() == 0 {
+        return Err(SvmError::TooFew("no training rows".into()));
     }
     let (xtr, xte) = standardise(train, test);
     // linfa's Gaussian kernel is exp(-||x - y||^2 / eps): eps = 1 / gamma, and gamma 'scale' is
@@ -134,10 +160,10 @@ pub fn fit_predict(
         .shrinking(false)
         .fit(&DatasetBase::new(xtr, y))
         .map_err(|e| SvmError::Fit(e.to_string()))?;
-    let pred: Array1<bool> = model.predict(&xte);
-    Ok(pred
-        .iter()
-        .map(|&p| if p { Label::Steatosis } else { Label::Healthy })
+    // linfa predicts steatosis when weighted_sum - rho >= 0: that difference is the decision.
+    Ok(xte
+        .outer_iter()
+        .map(|row| model.weighted_sum(&row) - model.rho)
         .collect())
 }
 

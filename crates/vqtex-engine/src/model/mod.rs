@@ -83,6 +83,12 @@ pub trait Autoencoder: Send {
     fn codebook_size(&self) -> Option<usize> {
         None
     }
+    /// For VQ models: the code of every latent position (`[B * H * W]`, u32, ROI by ROI, row
+    /// by row) and the continuous encoder output before quantisation (`[B, D, H, W]`). `None`
+    /// for the others.
+    fn codes(&self, _x: &Tensor) -> candle_core::Result<Option<(Tensor, Tensor)>> {
+        Ok(None)
+    }
     /// The global gradient norm training clips to, if the model's protocol clips (VAE+NF: 5.0).
     fn grad_clip(&self) -> Option<f64> {
         None

@@ -272,6 +272,12 @@ impl Autoencoder for VqVae {
     fn codebook_size(&self) -> Option<usize> {
         Some(self.cfg.codebook_size)
     }
+
+    fn codes(&self, x: &Tensor) -> Result<Option<(Tensor, Tensor)>> {
+        let z_e = self.encode_continuous(x)?;
+        let codes = self.quantize(&z_e)?.codes;
+        Ok(Some((codes, z_e)))
+    }
 }
 
 #[cfg(test)]

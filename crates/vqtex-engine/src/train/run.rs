@@ -67,6 +67,8 @@ pub struct NewRun<'a> {
     pub dataset: Dataset,
     /// A `patient,split` CSV forcing the split.
     pub split_file: Option<&'a Path>,
+    /// A split chosen by the caller (a fold of a cross-validation); it wins over `split_file`.
+    pub split: Option<Split>,
 }
 
 /// Validates the settings, chooses the split (a forced file, else the labels CSV's `split` column,
@@ -76,9 +78,13 @@ pub fn new_job(new: NewRun<'_>) -> Result<super::Job, RunError> {
     new.train.validate().map_err(RunError::Invalid)?;
     let device = new.device.open().map_err(RunError::Invalid)?;
     let dataset = new.dataset;
-    let split = match new.split_file {
-        Some(path) => Split::from_csv(path, &dataset)?,
-        None => match Split::from_dataset_column(&dataset) {
+    let split = match (new.split, new.split_file) {
+        (Some(s), _) => {
+            s.check(&dataset).map_err(RunError::Invalid)?;
+            s
+        }
+        (None, Some(path)) => Split::from_csv(path, &dataset)?,
+        (None, None) => match Split::from_dataset_column(&dataset) {
             Some(s) => {
                 s.check(&dataset).map_err(|m| {
                     RunError::Invalid(format!("the labels CSV's split column is unusable: {m}"))

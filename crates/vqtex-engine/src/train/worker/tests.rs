@@ -47,6 +47,7 @@ fn job(dir: &std::path::Path, edit: impl FnOnce(&mut super::super::TrainConfig))
         load: &Default::default(),
         dataset,
         split_file: None,
+        split: None,
     })
     .unwrap();
     edit(&mut new.config.train);
