@@ -1,0 +1,162 @@
+//! `vqtex cv` end to end on a small synthetic dataset: the outputs and their shapes, no patient
+//! on both sides of a fold, the same seed giving the same numbers, continuing an interrupted
+//! cross-validation, and refusing what cannot work.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+
+use common::*;
+
+fn cv(data: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "cv",
+        "--data",
+        p(data),
+        "--out",
+        p(out),
+        "--folds",
+        "3",
+        "--epochs",
+        "1",
+        "--batch",
+        "16",
+        "--seed",
+        "4",
+    ];
+    args.extend_from_slice(extra);
+    vqtex(&args)
+}
+
+#[test]
+fn cv_writes_folds_predictions_scores_and_a_report_and_continues_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 4, 5, 3);
+    let out = tmp.path().join("cv");
+    let o = cv(&data, &out, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["features"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pixels",
+            "firstorder",
+            "glcm",
+            "vqvae",
+            "vqvae-codes",
+            "vqvae-ze"
+        ]
+    );
+    assert_eq!(v["patients"], 9);
+    for s in v["sets"].as_array().unwrap() {
+        assert_eq!(s["patient"]["pooled"]["n"], 9, "{s}");
+        assert_eq!(s["roi"]["pooled"]["n"], 27, "{s}");
+        assert!(s["roi"]["ci95"]["balanced_accuracy"].is_array(), "{s}");
+    }
+    for f in [
+        "cv-config.json",
+        "folds.csv",
+        "predictions.csv",
+        "cv.json",
+        "report.md",
+        "roc.png",
+        "r1-f1-vqvae/config.json",
+        "r1-f3-vqvae/split.csv",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // Each patient is in exactly one fold, and only its own fold predicts it.
+    let folds = fs::read_to_string(out.join("folds.csv")).unwrap();
+    let fold_of: BTreeMap<String, String> = folds
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].to_string(), c[2].to_string())
+        })
+        .collect();
+    assert_eq!(fold_of.len(), 9);
+    assert_eq!(folds.lines().count(), 10);
+    let preds = fs::read_to_string(out.join("predictions.csv")).unwrap();
+    assert!(preds.starts_with("file,patient,repeat,fold,features,truth,decision,predicted\n"));
+    let mut per_set: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for l in preds.lines().skip(1) {
+        let c: Vec<&str> = l.split(',').collect();
+        assert_eq!(fold_of[c[1]], c[3], "{l}");
+        let d: f64 = c[6].parse().unwrap();
+        assert_eq!(c[7], if d >= 0.0 { "steatosis" } else { "healthy" }, "{l}");
+        per_set.entry(c[4].into()).or_default().insert(c[0].into());
+    }
+    assert!(per_set.values().all(|files| files.len() == 27));
+    // The fold's run never trained on its held-out patients.
+    for f in 1..=3 {
+        let split = fs::read_to_string(out.join(format!("r1-f{f}-vqvae/split.csv"))).unwrap();
+        for l in split.lines().skip(1) {
+            let c: Vec<&str> = l.split(',').collect();
+            let held_out = fold_of[c[0]] == f.to_string();
+            assert_eq!(c[2] == "test", held_out, "fold {f}: {l}");
+        }
+    }
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Verdict"), "{report}");
+    assert!(report.contains("`vqvae`"), "{report}");
+
+    // Again in the same folder: the finished fold runs are kept (not trained again) and the
+    // numbers are the same.
+    let log = out.join("r1-f2-vqvae/metrics.jsonl");
+    let before = fs::read(&log).unwrap();
+    let o = cv(&data, &out, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("continuing the cross-validation"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(&log).unwrap(), before);
+    let again: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        again["sets"], v["sets"],
+        "same seed, same folds, same numbers"
+    );
+
+    // Other settings in that folder are refused, and nothing is changed.
+    let o = cv(&data, &out, &["--repeats", "2"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("holds another cross-validation"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn cv_refuses_unknown_sets_and_sets_without_their_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 3, 3, 2);
+    let out = tmp.path().join("cv");
+    let o = cv(&data, &out, &["--features", "pixels,hog"]);
+    assert!(
+        stderr(&o).contains("'hog' is not a feature set"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cv(&data, &out, &["--features", "cae"]);
+    assert!(stderr(&o).contains("needs the cae model"), "{}", stderr(&o));
+    let o = vqtex(&["cv", "--data", p(&data), "--out", p(&out), "--folds", "9"]);
+    assert!(
+        stderr(&o).contains("more than the 6 patients"),
+        "{}",
+        stderr(&o)
+    );
+    // The hand-made sets alone need no training.
+    let o = cv(&data, &out, &["--features", "pixels,firstorder,glcm"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.join("r1-f1-vqvae").exists());
+}
