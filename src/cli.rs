@@ -8,7 +8,7 @@ use crate::device::DeviceSpec;
 use crate::eval::Protocol;
 
 mod cv;
-pub use cv::CvArgs;
+pub use cv::{CvArgs, ExportCommand, ExportFeaturesArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +60,9 @@ pub enum Command {
     /// model's latents predict the held-out patients; scores per ROI and per patient with
     /// intervals, paired comparisons, report.md and roc.png.
     Cv(CvArgs),
+    /// Export what vqtex computes, for Python users.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Speed: seconds per epoch, GFLOP/s against this machine's gemm, inference, SVM fits.
     Bench(BenchArgs),
     /// Draw the workbench's panes as PNG files from fixed sample state (for the README and docs;

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
         Some(Command::Cv(a)) => commands::cv::cv(&a),
+        Some(Command::Export(vqtex::cli::ExportCommand::Features(a))) => {
+            commands::export::export_features(&a)
+        }
         Some(Command::Bench(a)) => commands::bench(&a),
         Some(Command::Screenshot(a)) => commands::screenshot(&a),
         Some(Command::Tui(a)) => commands::tui(&a),

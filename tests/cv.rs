@@ -160,3 +160,60 @@ fn cv_refuses_unknown_sets_and_sets_without_their_model() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!out.join("r1-f1-vqvae").exists());
 }
+
+#[test]
+fn export_features_writes_one_row_per_roi_and_one_column_per_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 2, 2, 3);
+    let out = tmp.path().join("f.csv");
+    let o = vqtex(&[
+        "export",
+        "features",
+        "--data",
+        p(&data),
+        "--features",
+        "firstorder,glcm",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = fs::read_to_string(&out).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(header[..4], ["file", "patient", "label", "mean"]);
+    assert_eq!(header.len(), 3 + 5 + 15);
+    assert!(header.contains(&"correlation_d4"));
+    assert_eq!(csv.lines().count(), 1 + 12);
+    assert!(csv
+        .lines()
+        .skip(1)
+        .all(|l| l.split(',').count() == header.len()));
+    // A learned set needs a run of its model.
+    let o = vqtex(&[
+        "export",
+        "features",
+        "--data",
+        p(&data),
+        "--features",
+        "vqvae",
+        "--out",
+        p(&out),
+    ]);
+    assert!(stderr(&o).contains("needs a vqvae run"), "{}", stderr(&o));
+    let npy = tmp.path().join("f.npy");
+    let o = vqtex(&[
+        "export",
+        "features",
+        "--data",
+        p(&data),
+        "--features",
+        "pixels",
+        "--out",
+        p(&npy),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 12 x 784 float64 after the header.
+    let b = fs::read(&npy).unwrap();
+    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
+    assert_eq!(b.len(), 10 + hlen + 12 * 784 * 8);
+    assert!(tmp.path().join("f-rows.csv").is_file() && tmp.path().join("f-columns.txt").is_file());
+}

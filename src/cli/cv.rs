@@ -34,3 +34,30 @@ pub struct CvArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ExportCommand {
+    /// The feature matrices vqtex classifies, one row per ROI, for checking any number in a
+    /// notebook: `.csv` (file, patient, label, one column per feature) or `.npy` (float64, with
+    /// `<stem>-rows.csv` and `<stem>-columns.txt` beside it).
+    Features(ExportFeaturesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportFeaturesArgs {
+    /// A run folder: its data, and its model for the learned sets (its model's name, and
+    /// vqvae-codes, vqvae-ze for a VQ-VAE run). Without it, --data and the hand-made sets only.
+    #[arg(value_name = "RUN")]
+    pub run: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Feature sets, comma-separated: pixels, firstorder, glcm, a model's name, vqvae-codes,
+    /// vqvae-ze.
+    #[arg(long, value_name = "LIST")]
+    pub features: String,
+    /// The file to write: .csv or .npy.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
+    pub device: crate::device::DeviceSpec,
+}

@@ -1,6 +1,7 @@
 //! The headless jobs behind each command. Errors carry context for the user (anyhow).
 
 pub mod cv;
+pub mod export;
 pub mod import;
 mod progress;
 mod reproduce;

@@ -95,6 +95,22 @@ impl std::fmt::Display for FeatureSet {
     }
 }
 
+/// Column names of a feature matrix of `set` with `width` columns: `px_0`.., the first-order and
+/// GLCM names, `{model}_z0`.., `code_0`.., `ze_0`...
+pub fn column_names(set: FeatureSet, width: usize) -> Vec<String> {
+    match set {
+        FeatureSet::FirstOrder => crate::features::FIRSTORDER_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .collect(),
+        FeatureSet::Glcm => crate::features::glcm_names(),
+        FeatureSet::Pixels => (0..width).map(|i| format!("px_{i}")).collect(),
+        FeatureSet::Latent(k) => (0..width).map(|i| format!("{k}_z{i}")).collect(),
+        FeatureSet::VqCodes => (0..width).map(|i| format!("code_{i}")).collect(),
+        FeatureSet::VqZe => (0..width).map(|i| format!("ze_{i}")).collect(),
+    }
+}
+
 /// One fold of one repeat: its split (the held-out patients are the split's test side).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoldPlan {
