@@ -290,6 +290,7 @@ impl App {
         self.classify = ClassifyPane {
             run: Some(run.clone()),
             protocol: self.classify.protocol,
+            cv: look.cv,
             ..ClassifyPane::default()
         };
         self.runs.open = Some(run.clone());

@@ -65,7 +65,7 @@ impl App {
                 }
                 None => false,
             },
-            Action::Back => self.message.take().is_some(),
+            Action::Back => self.message.take().is_some() || self.classify.close_list(),
             a => {
                 let effect = match self.pane {
                     Pane::Data => self.data.on_action(a),

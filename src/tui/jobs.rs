@@ -166,6 +166,24 @@ pub struct ReconRoi {
     pub codes: Option<Vec<u32>>,
 }
 
+/// What the Classify pane shows: the scores, and every classified ROI with its decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifyData {
+    pub result: Classification,
+    pub rois: Vec<ClassifiedRoi>,
+}
+
+/// One ROI the SVMs classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifiedRoi {
+    pub file: String,
+    pub patient: crate::data::PatientId,
+    pub truth: Label,
+    pub pixels: Vec<u8>,
+    /// The decision value of the SVM on pixels and of the SVM on latents (steatosis when >= 0).
+    pub decision: [f64; 2],
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconData {
     pub run: PathBuf,
@@ -207,7 +225,7 @@ pub enum Outcome {
     Traverse(PathBuf, Result<TraversalData, String>),
     Codebook(PathBuf, Result<CodebookData, String>),
     ClassifyProgress(PathBuf, String),
-    Classify(PathBuf, Result<Classification, String>),
+    Classify(PathBuf, Result<ClassifyData, String>),
     CompareProgress(Vec<PathBuf>, String),
     Compare(Vec<PathBuf>, Result<CompareData, String>),
     Frames(PathBuf, Result<FramesOpened, String>),

@@ -252,12 +252,20 @@ pub fn scope(action: Action) -> Scope {
             P::Train,
             P::Recon,
             P::Latent,
+            P::Classify,
             P::Runs,
             P::Compare,
             P::Picker,
         ]),
-        Left | Right => Scope::Panes(&[P::Data, P::Train, P::Recon, P::Latent, P::Picker]),
-        PageUp | PageDown => Scope::Panes(&[P::Data, P::Compare, P::Picker]),
+        Left | Right => Scope::Panes(&[
+            P::Data,
+            P::Train,
+            P::Recon,
+            P::Latent,
+            P::Classify,
+            P::Picker,
+        ]),
+        PageUp | PageDown => Scope::Panes(&[P::Data, P::Classify, P::Compare, P::Picker]),
         Select => Scope::Panes(&[P::Train, P::Classify, P::Runs, P::Compare, P::Picker]),
         Start | Stop | LogScale | Smooth | SmoothLess | SmoothMore | NextTerm => {
             Scope::Panes(&[P::Train])

@@ -142,7 +142,7 @@ impl App {
             Outcome::Classify(run, r) if self.classify.run.as_ref() == Some(&run) => {
                 self.classify.progress = None;
                 match r {
-                    Ok(c) => self.classify.result = Some(c),
+                    Ok(c) => self.classify.set_data(c),
                     Err(e) => self.classify.error = Some(e),
                 }
             }

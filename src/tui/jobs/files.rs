@@ -101,9 +101,24 @@ pub struct RunLook {
     pub epochs: usize,
     pub checkpoint: Option<usize>,
     pub records: Vec<EpochRecord>,
+    /// The results of the cross-validation the run is a fold of (`cv.json` beside it), if any.
+    pub cv: Option<Box<crate::cv::results::CvReport>>,
 }
 
-/// Reads a run's config.json, lists its checkpoints and reads its metrics.jsonl.
+/// The cross-validation a run folder belongs to: a fold run is named `r{repeat}-f{fold}-{model}`
+/// inside the `cv` output folder, which holds `cv.json` once the cross-validation has finished.
+pub fn cv_of(run: &Path) -> Option<crate::cv::results::CvReport> {
+    let name = run.file_name()?.to_str()?;
+    let fold_run = regex::Regex::new(r"^r[0-9]+-f[0-9]+-[a-z]+$").ok()?;
+    if !fold_run.is_match(name) {
+        return None;
+    }
+    let bytes = crate::fs::read_capped(&run.parent()?.join("cv.json"), 64 << 20).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Reads a run's config.json, lists its checkpoints and reads its metrics.jsonl (and the
+/// cross-validation's results when the run is one of its folds).
 pub fn look_at_run(run: &Path) -> Result<RunLook, String> {
     let dir = RunDir::new(run);
     let config = dir.read_config().map_err(|e| e.to_string())?;
@@ -111,6 +126,7 @@ pub fn look_at_run(run: &Path) -> Result<RunLook, String> {
         epochs: config.train.epochs,
         checkpoint: checkpoint::list(&dir.checkpoints()).last().copied(),
         records: dir.records(),
+        cv: cv_of(run).map(Box::new),
     })
 }
 

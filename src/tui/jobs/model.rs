@@ -6,7 +6,9 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use super::{CodebookData, ReconData, ReconRoi, Thumbs, TraversalData};
+use super::{
+    ClassifiedRoi, ClassifyData, CodebookData, ReconData, ReconRoi, Thumbs, TraversalData,
+};
 use crate::data::{Label, PatientId, Roi};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics};
 use crate::model::{roi_tensor, ModelConfig, VqVae};
@@ -147,42 +149,69 @@ pub fn codebook(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result
     })
 }
 
-/// Both SVMs; the run is held only while the latent vectors are computed.
+/// Both SVMs, with every classified ROI's decisions; the run is held only while the latent
+/// vectors are computed.
 pub fn classify(
     cache: &RunCache,
     run: &Path,
     protocol: Protocol,
     cancel: &Cancel,
     progress: impl Fn(&str),
-) -> anyhow::Result<Classification> {
+) -> anyhow::Result<ClassifyData> {
     progress("opening the run");
     let open = cache.open(run)?;
     cancel.check()?;
-    let (pixels, z, labels, patients, seed) = {
+    let (pixels, z, labels, patients, seed, rois) = {
         let run = open.lock();
         let test = test_rois(&run);
         let labels: Vec<Label> = test.iter().map(|r| r.label).collect();
         let patients: Vec<PatientId> = test.iter().map(|r| r.patient.clone()).collect();
         let z = eval::latents(run.model.as_ref(), &test)?;
+        let rois: Vec<(String, Vec<u8>)> = test
+            .iter()
+            .map(|r| (r.file.clone(), r.pixels.clone()))
+            .collect();
         (
             eval::pixels(&test),
             z,
             labels,
             patients,
             run.config.train.seed,
+            rois,
         )
     };
     cancel.check()?;
     progress("SVM on pixels (1/2)");
-    let pixels = svm::classify(&pixels, &labels, &patients, protocol, seed)?;
+    let px = svm::predict(&pixels, &labels, &patients, protocol, seed)?;
     cancel.check()?;
     progress("SVM on latent vectors (2/2)");
-    let latents = svm::classify(&z, &labels, &patients, protocol, seed)?;
+    let lat = svm::predict(&z, &labels, &patients, protocol, seed)?;
+    anyhow::ensure!(
+        px.rows == lat.rows,
+        "the two SVMs classified different ROIs"
+    );
+    let scores = |p: &svm::Predictions| eval::Scores::from_predictions(&p.truth, &p.predicted);
+    let (pixels, latents) = (scores(&px), scores(&lat));
     let n = pixels.confusion.iter().flatten().sum();
-    Ok(Classification {
-        protocol,
-        n,
-        pixels,
-        latents,
+    let classified = px
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| ClassifiedRoi {
+            file: rois[i].0.clone(),
+            patient: patients[i].clone(),
+            truth: labels[i],
+            pixels: rois[i].1.clone(),
+            decision: [px.decision[k], lat.decision[k]],
+        })
+        .collect();
+    Ok(ClassifyData {
+        result: Classification {
+            protocol,
+            n,
+            pixels,
+            latents,
+        },
+        rois: classified,
     })
 }

@@ -2,6 +2,7 @@
 //! half-block and heatmap cells.
 
 mod app;
+mod classify;
 mod compare;
 mod jobs;
 mod panes;

@@ -191,6 +191,8 @@ pub struct Predictions {
     pub rows: Vec<usize>,
     pub truth: Vec<Label>,
     pub predicted: Vec<Label>,
+    /// The SVM's decision value of each (steatosis when `>= 0`), for ROC curves and patient means.
+    pub decision: Vec<f64>,
 }
 
 impl Predictions {
@@ -241,17 +243,25 @@ pub fn predict(
         rows: Vec::new(),
         truth: Vec::new(),
         predicted: Vec::new(),
+        decision: Vec::new(),
     };
     for fold in &folds {
         let y: Vec<Label> = fold.train.iter().map(|&i| labels[i]).collect();
-        let pred = fit_predict(
+        let d = fit_decide(
             &rows(features, &fold.train),
             &y,
             &rows(features, &fold.test),
         )?;
         out.rows.extend(&fold.test);
         out.truth.extend(fold.test.iter().map(|&i| labels[i]));
-        out.predicted.extend(pred);
+        out.predicted.extend(d.iter().map(|&v| {
+            if v >= 0.0 {
+                Label::Steatosis
+            } else {
+                Label::Healthy
+            }
+        }));
+        out.decision.extend(d);
     }
     Ok(out)
 }
