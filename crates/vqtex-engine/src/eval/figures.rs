@@ -97,6 +97,104 @@ pub fn reconstruction_grid(
     })
 }
 
+/// A grid of 28x28 images with its axes named: a label left of every row, one above every
+/// column, a title above all (the paper's Fig. 4 as `traverse` draws it).
+pub struct LabelledGrid {
+    /// Drawn at the top left; empty for none.
+    pub title: String,
+    /// One per column, drawn above it.
+    pub columns: Vec<String>,
+    /// Each row's label and images (a row may have fewer images than there are columns).
+    pub rows: Vec<(String, Vec<Vec<f32>>)>,
+    /// How many leading columns are set apart from the rest by a wider gap (an anchor ROI).
+    pub lead: usize,
+}
+
+impl LabelledGrid {
+    const GAP: u32 = 4;
+    /// The gap after the lead columns.
+    const LEAD_GAP: u32 = 16;
+    const HEADER: u32 = 24;
+    const TITLE: u32 = 28;
+
+    /// The label column's width: wide enough for the longest row label at 15 px.
+    fn label_width(&self) -> u32 {
+        let chars = self.rows.iter().map(|(l, _)| l.chars().count()).max();
+        (chars.unwrap_or(0) as u32 * 9 + 16).max(60)
+    }
+
+    fn columns_count(&self) -> u32 {
+        let widest = self.rows.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+        widest.max(self.columns.len()) as u32
+    }
+
+    /// The left edge of column `k`.
+    fn column_x(&self, k: u32, cell: u32) -> u32 {
+        let lead = if self.lead > 0 && k >= self.lead as u32 {
+            Self::LEAD_GAP - Self::GAP
+        } else {
+            0
+        };
+        self.label_width() + Self::GAP + k * (cell + Self::GAP) + lead
+    }
+
+    /// The top edge of the first row.
+    fn top(&self) -> u32 {
+        let title = if self.title.is_empty() {
+            0
+        } else {
+            Self::TITLE
+        };
+        title + Self::HEADER
+    }
+
+    /// The PNG's size for cells drawn `scale` times larger.
+    pub fn size(&self, scale: u32) -> (u32, u32) {
+        let cell = 28 * scale;
+        let cols = self.columns_count();
+        let width = self.column_x(cols, cell);
+        let height = self.top() + self.rows.len() as u32 * (cell + Self::GAP) + Self::GAP;
+        (width.max(1), height.max(1))
+    }
+}
+
+/// Draws a [`LabelledGrid`], each 28x28 image `scale` times larger.
+pub fn labelled_grid(grid: &LabelledGrid, scale: u32, path: &Path) -> Result<(), EvalError> {
+    let scale = scale.max(1);
+    let cell = 28 * scale;
+    let (width, height) = grid.size(scale);
+    let top = grid.top();
+    render(path, (width, height), |root| {
+        let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+        if !grid.title.is_empty() {
+            root.draw_text(&grid.title, &font(17.0), (8, 6))
+                .map_err(e)?;
+        }
+        for (k, label) in grid.columns.iter().enumerate() {
+            let x0 = grid.column_x(k as u32, cell) as i32;
+            let y = (top - LabelledGrid::HEADER + 4) as i32;
+            root.draw_text(label, &font(14.0), (x0 + 2, y)).map_err(e)?;
+        }
+        for (i, (label, images)) in grid.rows.iter().enumerate() {
+            let y0 = (top + LabelledGrid::GAP + i as u32 * (cell + LabelledGrid::GAP)) as i32;
+            root.draw_text(label, &font(15.0), (8, y0 + cell as i32 / 2 - 8))
+                .map_err(e)?;
+            for (k, pixels) in images.iter().enumerate() {
+                let x0 = grid.column_x(k as u32, cell) as i32;
+                let s = scale as i32;
+                for py in 0..cell as i32 {
+                    for px in 0..cell as i32 {
+                        let v = pixels.get(((py / s) * 28 + px / s) as usize).copied();
+                        root.draw_pixel((x0 + px, y0 + py), &grey(v.unwrap_or(1.0)))
+                            .map_err(e)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 /// One model's loss per epoch.
 pub struct Curve {
     pub name: String,
@@ -349,6 +447,46 @@ mod tests {
             .filter(|&(x, y)| at(x, y)[0] < 100)
             .count();
         assert!(dark > 20, "label text missing ({dark} dark pixels)");
+    }
+
+    #[test]
+    fn labelled_grid_sets_the_lead_column_apart_and_names_rows_and_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fig4.png");
+        let black = vec![0.0f32; 784];
+        let grid = LabelledGrid {
+            title: "vqvae, variable 3".into(),
+            columns: vec!["anchor".into(), "-1.0 sd".into(), "+1.0 sd".into()],
+            rows: vec![
+                ("var 3 z_e".into(), vec![black.clone(); 3]),
+                ("var 3 re-quantised".into(), vec![black.clone(); 3]),
+            ],
+            lead: 1,
+        };
+        labelled_grid(&grid, 2, &path).unwrap();
+        let img = read_rgb(&path);
+        // Labels 18 chars: 18 * 9 + 16 = 178 wide; cells 56, gaps 4, 16 after the anchor.
+        let (w, h) = grid.size(2);
+        // anchor, 16, cell, 4, cell, 4 (a gap closes the last column).
+        assert_eq!(
+            (w, h),
+            (178 + 4 + 3 * 56 + 16 + 4 + 4, 28 + 24 + 2 * 60 + 4)
+        );
+        assert_eq!(img.dimensions(), (w, h));
+        let at = |x: u32, y: u32| img.get_pixel(x, y).0;
+        let (x_anchor, x_first, y0) = (182, 182 + 56 + 16, 28 + 24 + 4);
+        assert_eq!(at(x_anchor + 5, y0 + 5), [0, 0, 0]);
+        assert_eq!(at(x_anchor + 56 + 2, y0 + 5), [255, 255, 255], "lead gap");
+        assert_eq!(at(x_first + 5, y0 + 5), [0, 0, 0]);
+        let dark = |x0: u32, x1: u32, y0: u32, y1: u32| {
+            (x0..x1)
+                .flat_map(|x| (y0..y1).map(move |y| (x, y)))
+                .filter(|&(x, y)| at(x, y)[0] < 100)
+                .count()
+        };
+        assert!(dark(0, 178, y0, h) > 40, "row labels missing");
+        assert!(dark(182, w, 28, 52) > 40, "column labels missing");
+        assert!(dark(0, w, 0, 28) > 40, "title missing");
     }
 
     #[test]

@@ -1,14 +1,23 @@
-//! Latent traversals (the paper's Fig. 4): the mean latent map of the training ROIs, one latent
-//! variable moved from -2 sd to +2 sd, decoded.
+//! Latent traversals (the paper's Fig. 4): one latent variable moved from -2 sd to +2 sd and
+//! decoded, either from one real ROI's own latent map ([`anchored`], the default of `traverse`
+//! and Fig. 4) or from the mean latent map of the training ROIs ([`traverse`], `--from mean`).
 
 use std::path::Path;
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 
 use super::EvalError;
 use crate::data::{Roi, Side};
-use crate::model::roi_tensor;
+use crate::model::{roi_tensor, Autoencoder};
 use crate::train::LoadedRun;
+
+pub mod anchored;
+pub use anchored::{
+    anchor_by_file, anchor_default, anchor_latent, block_sd, find_roi, latent_sd, mean_block_sd,
+    medoid, traverse_from_roi, AnchorLatent, Anchored, RowKind, ANCHOR_CLASS,
+};
+#[cfg(test)]
+mod anchored_tests;
 
 /// How many steps a traversal may have: the two ends at least; at most a strip of 64 images (the
 /// images are decoded in one batch).
@@ -40,30 +49,54 @@ pub fn check_limits(steps: usize, range: f64) -> Result<(), EvalError> {
 }
 
 /// A traversal: `steps` decoded 28x28 images and the offsets (in sd) that made them.
+#[derive(Debug, Clone)]
 pub struct Traversal {
     pub dim: usize,
     pub offsets: Vec<f64>,
     pub images: Vec<Vec<f32>>,
 }
 
+/// `steps` offsets evenly from -range to +range (sd).
+pub fn offsets(steps: usize, range: f64) -> Vec<f64> {
+    (0..steps)
+        .map(|i| -range + 2.0 * range * i as f64 / (steps.max(2) - 1) as f64)
+        .collect()
+}
+
 /// Decodes the mean latent (map or vector) of the training ROIs with variable `dim` shifted by each
 /// offset, in units of that variable's sd across the training ROIs' latent vectors (the 32-d
-/// summary the SVM uses).
+/// summary the SVM uses). The mean map carries no texture: see [`anchored`].
 pub fn traverse(
     run: &LoadedRun,
     dim: usize,
     steps: usize,
     range: f64,
 ) -> Result<Traversal, EvalError> {
-    check_limits(steps, range)?;
-    let model = run.model.as_ref();
     let train: Vec<&Roi> = run
         .dataset
         .indices(&run.split, Side::Train)
         .into_iter()
         .map(|i| &run.dataset.rois[i])
         .collect();
-    let x = roi_tensor(&train, &run.device)?;
+    traverse_mean(run.model.as_ref(), &train, &run.device, dim, steps, range)
+}
+
+/// [`traverse`] for a model and its training ROIs.
+pub fn traverse_mean(
+    model: &dyn Autoencoder,
+    train: &[&Roi],
+    device: &Device,
+    dim: usize,
+    steps: usize,
+    range: f64,
+) -> Result<Traversal, EvalError> {
+    check_limits(steps, range)?;
+    if train.is_empty() {
+        return Err(EvalError::Invalid(
+            "no training ROIs to traverse from".into(),
+        ));
+    }
+    let x = roi_tensor(train, device)?;
     // The latent the decoder takes: a map [N, D, 7, 7] (VQ-VAE, CAE) or a vector [N, D] (VAEs).
     let z = super::batched(&x, super::EVAL_BATCH, |b| model.encode(b))?;
     let d = z.dim(1)?;
@@ -78,9 +111,7 @@ pub fn traverse(
     let col: Vec<f32> = summary.narrow(1, dim, 1)?.flatten_all()?.to_vec1()?;
     let m = col.iter().map(|&v| v as f64).sum::<f64>() / col.len() as f64;
     let sd = (col.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / col.len() as f64).sqrt();
-    let offsets: Vec<f64> = (0..steps)
-        .map(|i| -range + 2.0 * range * i as f64 / (steps - 1) as f64)
-        .collect();
+    let offsets = offsets(steps, range);
     // A one-hot shift of variable `dim`, broadcast over the spatial positions of a map.
     let mut shape = vec![1usize; z.rank()];
     shape[1] = d;
@@ -88,7 +119,7 @@ pub fn traverse(
     for &o in &offsets {
         let mut onehot = vec![0f32; d];
         onehot[dim] = (o * sd) as f32;
-        let delta = Tensor::from_vec(onehot, shape.as_slice(), &run.device)?;
+        let delta = Tensor::from_vec(onehot, shape.as_slice(), device)?;
         maps.push(mean.broadcast_add(&delta)?);
     }
     let batch = Tensor::cat(&maps, 0)?;
