@@ -5,6 +5,7 @@
 
 pub mod firstorder;
 pub mod glcm;
+pub mod texture;
 
 pub use firstorder::{firstorder, FIRSTORDER_NAMES};
 pub use glcm::{glcm, glcm_names, GLCM_DISTANCES, GLCM_LEVELS, GLCM_PROPS};
