@@ -2,6 +2,7 @@
 //! and the report against the paper's numbers.
 
 pub mod binary;
+pub mod codes;
 pub mod compare;
 pub mod figures;
 pub mod metrics;
