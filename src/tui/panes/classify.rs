@@ -462,7 +462,7 @@ fn draw_cv(cv: &CvReport, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
             let vs = s
                 .vs_firstorder
                 .as_ref()
-                .map(|x| format!("{:+.2} p{:.2}", x.diff, x.p))
+                .map(|x| format!("{:+.2} p {:.3}", x.diff, x.p))
                 .unwrap_or_else(|| "–".into());
             Row::new(vec![s.features.clone(), auc, bacc, vs])
         })
@@ -471,7 +471,7 @@ fn draw_cv(cv: &CvReport, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         Constraint::Length(12),
         Constraint::Length(17),
         Constraint::Length(17),
-        Constraint::Length(12),
+        Constraint::Length(14),
     ];
     let title = format!(
         "Cross-validation this run is a fold of: {} folds x {}, {} patients, per patient",
