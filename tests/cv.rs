@@ -126,6 +126,14 @@ fn cv_writes_folds_predictions_scores_and_a_report_and_continues_where_it_stoppe
         "same seed, same folds, same numbers"
     );
 
+    // A fresh cross-validation with the same seed: the same folds and the same numbers.
+    let twin = tmp.path().join("twin");
+    let o = cv(&data, &twin, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(t["sets"], v["sets"]);
+    assert_eq!(fs::read_to_string(twin.join("folds.csv")).unwrap(), folds);
+
     // Other settings in that folder are refused, and nothing is changed.
     let o = cv(&data, &out, &["--repeats", "2"]);
     assert!(!o.status.success());
