@@ -255,7 +255,7 @@ pub fn tabulate(k: usize, rois: &[&Roi], codes: &[u32]) -> Result<Vec<CodeStats>
     }
     let per = codes.len() / rois.len();
     let grid = (1..=ROI_SIZE).find(|g| g * g == per).unwrap_or(0);
-    if codes.len() != per * rois.len() || grid == 0 || ROI_SIZE % grid != 0 {
+    if codes.len() != per * rois.len() || grid == 0 || !ROI_SIZE.is_multiple_of(grid) {
         return invalid(format!(
             "{} codes for {} ROIs: not one square latent map dividing {ROI_SIZE} pixels per ROI",
             codes.len(),
@@ -360,9 +360,11 @@ mod tests {
         );
     }
 
-    /// Tables `[[steatotic using, steatotic not], [healthy using, healthy not]]` and scipy's
+    /// A table `[[steatotic using, steatotic not], [healthy using, healthy not]]` and scipy's
     /// p-value, the odds ratio and its interval.
-    const CASES: [([[u64; 2]; 2], f64, f64, [f64; 2]); 10] = [
+    type Case = ([[u64; 2]; 2], f64, f64, [f64; 2]);
+
+    const CASES: [Case; 10] = [
         (
             [[8, 2], [1, 5]],
             0.034965034965034975,

@@ -135,7 +135,7 @@ mod tests {
     /// Checkerboard of `block` x `block` squares of 40 and 200.
     fn checkerboard(side: usize, block: usize) -> Vec<u8> {
         image(side, |r, c| {
-            if (r / block + c / block) % 2 == 0 {
+            if (r / block + c / block).is_multiple_of(2) {
                 40
             } else {
                 200
