@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::device::DeviceSpec;
 use crate::eval::Protocol;
 
+mod codes;
+pub use codes::CodesArgs;
 mod cv;
 pub use cv::{CvArgs, ExportCommand, ExportFeaturesArgs};
 
@@ -50,6 +52,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// SVMs on raw pixels vs on the run's latent vectors, on its test patients.
     Classify(ClassifyArgs),
+    /// Each VQ-VAE code's use by healthy and steatotic test ROIs (odds ratio, Fisher p, BH) and the
+    /// echogenicity, heterogeneity and granularity of the image patches it covers.
+    Codes(CodesArgs),
     /// Latent traversal (the paper's Fig. 4) of one latent variable, as a PNG strip.
     Traverse(TraverseArgs),
     /// The whole pipeline: split, train one or all models, evaluate, classify, traverse; Tables 1

@@ -1,5 +1,6 @@
 //! The headless jobs behind each command. Errors carry context for the user (anyhow).
 
+pub mod codes;
 pub mod cv;
 pub mod export;
 pub mod import;
