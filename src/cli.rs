@@ -486,8 +486,26 @@ pub struct TraverseArgs {
     /// Range in standard deviations (from -R to +R): above 0, at most 10.
     #[arg(long, default_value_t = 2.0, value_parser = parse_range)]
     pub range: f64,
+    /// Where the traversal starts: `roi`, one real ROI's own latent map (its texture kept; the
+    /// VQ-VAE gives a z_e row and a re-quantised row), or `mean`, the mean latent map of the
+    /// training ROIs (the old, textureless traversal).
+    #[arg(long, value_enum, default_value_t = TraverseFrom::Roi, value_name = "roi|mean")]
+    pub from: TraverseFrom,
+    /// The anchor ROI for `--from roi`: its file name as in the dataset (default: the medoid of
+    /// the steatotic test ROIs in latent space).
+    #[arg(long, value_name = "FILE")]
+    pub roi: Option<String>,
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda:N")]
     pub device: DeviceSpec,
+}
+
+/// `traverse --from`: what the traversal shifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraverseFrom {
+    /// One ROI's own latent map.
+    Roi,
+    /// The mean latent map of the training ROIs.
+    Mean,
 }
 
 #[derive(Debug, Args)]

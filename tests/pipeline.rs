@@ -118,7 +118,12 @@ fn eval_classify_traverse_print_what_scripts_read() {
     let o = vqtex(&["traverse", p(&run), "--dim", "3", "--out", p(&png)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let img = image::open(&png).unwrap().to_luma8();
-    assert_eq!((img.width(), img.height()), (5 * 112 + 4 * 4, 112));
+    // Anchored on a test ROI (left) and labelled: z_e and re-quantised rows (tests/traverse.rs).
+    assert!(
+        img.width() > 6 * 112 && img.height() > 2 * 112,
+        "{:?}",
+        img.dimensions()
+    );
     let o = vqtex(&["traverse", p(&run), "--dim", "32", "--out", p(&png)]);
     assert_fails_with(&o, &["--dim 32 is out of range"]);
 }

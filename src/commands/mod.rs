@@ -19,14 +19,14 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::cli::{
-    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, SynthArgs, TrainArgs, TraverseArgs, TuiArgs,
-    WatchArgs,
+    ClassifyArgs, DataArgs, EvalArgs, HyperArgs, SynthArgs, TrainArgs, TraverseArgs, TraverseFrom,
+    TuiArgs, WatchArgs,
 };
 use crate::data::frames::StagedDir;
 use crate::data::synth::{generate, SynthConfig};
 use crate::data::{folder::write_folder, load_folder, Dataset, LoadOptions};
 use crate::eval::table::Tone;
-use crate::eval::{self, report, traversal};
+use crate::eval::{self, figures, report, traversal};
 use crate::train::{self, fresh_dir, Job, LoadedRun, RunDir, TrainConfig};
 
 pub use crate::paths::{default_runs_dir, sample_data_dir};
@@ -275,16 +275,90 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
     Ok(())
 }
 
+/// A traversal's column labels: its offsets in sd.
+fn sd_labels(offsets: &[f64]) -> impl Iterator<Item = String> + '_ {
+    offsets.iter().map(|o| format!("{o:+.1} sd"))
+}
+
 pub fn traverse(args: &TraverseArgs) -> Result<()> {
+    if args.from == TraverseFrom::Mean && args.roi.is_some() {
+        bail!("--roi picks the anchor of --from roi; --from mean starts from no ROI");
+    }
     let run = open_run(&args.run, args.device)?;
-    let t = traversal::traverse(&run, args.dim, args.steps, args.range)?;
-    traversal::write_strip(&t.images, 4, &args.out)?;
+    let model = run.model.name();
+    let range = format!(
+        "latent variable {} of the {model} from {:+.1} to {:+.1} sd in {} steps",
+        args.dim, -args.range, args.range, args.steps
+    );
+    if args.from == TraverseFrom::Mean {
+        let t = traversal::traverse(&run, args.dim, args.steps, args.range)?;
+        let grid = figures::LabelledGrid {
+            title: format!(
+                "{model}, latent variable {}, from the mean latent map",
+                args.dim
+            ),
+            columns: sd_labels(&t.offsets).collect(),
+            rows: vec![(format!("var {} mean map", args.dim), t.images.clone())],
+            lead: 0,
+        };
+        figures::labelled_grid(&grid, 4, &args.out)?;
+        println!(
+            "{range}, from the mean latent map of the training ROIs (4x4-block sd {:.3}): {}",
+            traversal::mean_block_sd(&t.images),
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let (anchor, why) = match &args.roi {
+        Some(file) => (traversal::anchor_by_file(&run, file)?, "chosen"),
+        None => (
+            traversal::anchor_default(&run)?,
+            "the medoid of its class's test ROIs in latent space",
+        ),
+    };
+    let roi = &run.dataset.rois[anchor];
+    let side = run.split.side(&roi.patient).as_str();
+    let t = traversal::anchor_latent(&run, anchor)?.traverse(args.dim, args.steps, args.range)?;
+    let original = roi.to_unit();
+    let mut columns = vec!["anchor".to_string()];
+    columns.extend(sd_labels(&t.offsets));
+    let grid = figures::LabelledGrid {
+        title: format!(
+            "{model}, latent variable {}, anchored on {} ({}, {side})",
+            args.dim,
+            roi.file,
+            roi.label.as_str()
+        ),
+        columns,
+        rows: t
+            .rows
+            .iter()
+            .map(|(kind, images)| {
+                let mut cells = vec![original.clone()];
+                cells.extend(images.iter().cloned());
+                (kind.row_label(args.dim), cells)
+            })
+            .collect(),
+        lead: 1,
+    };
+    figures::labelled_grid(&grid, 4, &args.out)?;
+    let texture: Vec<String> = t
+        .rows
+        .iter()
+        .map(|(kind, images)| {
+            let name = match kind {
+                traversal::RowKind::Latent => "traversal",
+                k => k.label(),
+            };
+            format!("{name} {:.3}", traversal::mean_block_sd(images))
+        })
+        .collect();
     println!(
-        "latent variable {} from {:+.1} to {:+.1} sd in {} steps: {}",
-        args.dim,
-        -args.range,
-        args.range,
-        args.steps,
+        "{range}, anchored on {} ({}, {side}; {why}); 4x4-block sd: anchor {:.3}, {}: {}",
+        roi.file,
+        roi.label.as_str(),
+        traversal::block_sd(&original, 28, 4),
+        texture.join(", "),
         args.out.display()
     );
     Ok(())
