@@ -9,6 +9,8 @@ use crate::eval::Protocol;
 
 mod codes;
 pub use codes::CodesArgs;
+mod ood;
+pub use ood::OodArgs;
 mod cv;
 pub use cv::{CvArgs, ExportCommand, ExportFeaturesArgs};
 
@@ -55,6 +57,10 @@ pub enum Command {
     /// Each VQ-VAE code's use by healthy and steatotic test ROIs (odds ratio, Fisher p, BH) and the
     /// echogenicity, heterogeneity and granularity of the image patches it covers.
     Codes(CodesArgs),
+    /// Out-of-distribution scores: how unlike the run's training ROIs each ROI of a folder is
+    /// (reconstruction error, latent density, distance to the codes, speckle statistics), as a
+    /// percentile of the training ROIs; with --against, the AUROC of telling a second folder apart.
+    Ood(OodArgs),
     /// Latent traversal (the paper's Fig. 4) of one latent variable, as a PNG strip.
     Traverse(TraverseArgs),
     /// The whole pipeline: split, train one or all models, evaluate, classify, traverse; Tables 1

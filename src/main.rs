@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Some(Command::Classify(a)) => commands::classify(&a),
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Codes(a)) => commands::codes::codes(&a),
+        Some(Command::Ood(a)) => commands::ood::ood(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
         Some(Command::Cv(a)) => commands::cv::cv(&a),
         Some(Command::Export(vqtex::cli::ExportCommand::Features(a))) => {

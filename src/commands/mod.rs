@@ -4,6 +4,7 @@ pub mod codes;
 pub mod cv;
 pub mod export;
 pub mod import;
+pub mod ood;
 mod progress;
 mod reproduce;
 mod screenshot;

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod compare;
 pub mod figures;
 pub mod metrics;
+pub mod ood;
 pub mod report;
 pub mod stats;
 pub mod svm;
