@@ -8,8 +8,10 @@ pub mod figures;
 pub mod metrics;
 pub mod ood;
 pub mod report;
+pub mod sensitivity;
 pub mod stats;
 pub mod svm;
+pub mod swap;
 pub mod table;
 pub mod traversal;
 

@@ -76,7 +76,7 @@ fn is_vq(model: &dyn Autoencoder) -> bool {
 }
 
 /// The latent the decoder takes, before any quantisation: z_e for VQ models, `encode` otherwise.
-fn decoder_latent(model: &dyn Autoencoder, x: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn decoder_latent(model: &dyn Autoencoder, x: &Tensor) -> candle_core::Result<Tensor> {
     if is_vq(model) {
         match model.codes(x)? {
             Some((_, z_e)) => Ok(z_e),
