@@ -52,6 +52,13 @@ pub enum Request {
         dim: usize,
         steps: usize,
         range: f64,
+        /// The anchor ROI (an index into the run's dataset); `None`: the default anchor.
+        anchor: Option<usize>,
+    },
+    /// Decode an edited 7x7 code map of a VQ run.
+    DecodeCodes {
+        run: PathBuf,
+        codes: Vec<u32>,
     },
     Codebook {
         run: PathBuf,
@@ -102,6 +109,7 @@ pub enum JobKey {
     Peers,
     Thumbs,
     Traverse,
+    Decode,
     Codebook,
     Classify,
     Compare,
@@ -123,6 +131,7 @@ impl Request {
             Request::Peers { .. } => JobKey::Peers,
             Request::Thumbs { .. } => JobKey::Thumbs,
             Request::Traverse { .. } => JobKey::Traverse,
+            Request::DecodeCodes { .. } => JobKey::Decode,
             Request::Codebook { .. } => JobKey::Codebook,
             Request::Classify { .. } => JobKey::Classify,
             Request::Compare { .. } => JobKey::Compare,
@@ -201,7 +210,28 @@ pub struct TraversalData {
     pub dim: usize,
     pub dims: usize,
     pub offsets: Vec<f64>,
+    /// The first row: the traversal of a model with one row, the z_e row of a VQ model.
     pub images: Vec<Vec<f32>>,
+    /// Further rows with their labels (the VQ model's re-quantised row).
+    pub more: Vec<(String, Vec<Vec<f32>>)>,
+    /// The ROI the traversal starts from (`None`: the old mean-map traversal).
+    pub anchor: Option<AnchorRoi>,
+}
+
+/// The ROI a traversal starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnchorRoi {
+    /// Index into the run's dataset.
+    pub index: usize,
+    pub file: String,
+    pub label: Label,
+    pub pixels: Vec<u8>,
+    /// Its 7x7 code map (VQ models), row by row.
+    pub codes: Option<Vec<u32>>,
+    /// The codebook's size (VQ models).
+    pub codebook: Option<usize>,
+    /// The test ROIs an anchor can be picked from (indices into the dataset).
+    pub choices: Vec<usize>,
 }
 
 /// Every code decoded as a texture, and how often test ROIs of each class use it.
@@ -223,6 +253,8 @@ pub enum Outcome {
     /// For the run and pick of a `Peers` request.
     Peers(PathBuf, usize, Result<Vec<PeerRecon>, String>),
     Traverse(PathBuf, Result<TraversalData, String>),
+    /// A decoded code map: the codes asked for and the image.
+    Decoded(PathBuf, Vec<u32>, Result<Vec<f32>, String>),
     Codebook(PathBuf, Result<CodebookData, String>),
     ClassifyProgress(PathBuf, String),
     Classify(PathBuf, Result<ClassifyData, String>),
@@ -342,9 +374,14 @@ pub fn execute(
             dim,
             steps,
             range,
+            anchor,
         } => {
-            let r = model::traverse(cache, &run, (dim, steps, range), cancel).map_err(e);
+            let r = model::traverse(cache, &run, (dim, steps, range), anchor, cancel).map_err(e);
             Outcome::Traverse(run, r)
+        }
+        Request::DecodeCodes { run, codes } => {
+            let r = model::decode_codes(cache, &run, &codes, cancel).map_err(e);
+            Outcome::Decoded(run, codes, r)
         }
         Request::Codebook { run } => {
             let r = model::codebook(cache, &run, cancel).map_err(e);

@@ -48,10 +48,12 @@ pub enum Action {
     BoxSwitch,
     CopyPrev,
     Mouse,
+    Anchor,
+    EditCodes,
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 41] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 43] = [
     (
         Action::Quit,
         "quit",
@@ -203,6 +205,18 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 41] = [
         "Picker: copy previous frame's boxes",
     ),
     (Action::Mouse, "mouse", &["m"], "Picker: mouse on/off"),
+    (
+        Action::Anchor,
+        "anchor",
+        &["a"],
+        "Latent: anchor the traversal on the next test ROI",
+    ),
+    (
+        Action::EditCodes,
+        "edit_codes",
+        &["i"],
+        "Latent: edit the anchor's code map (arrows, + -, n all uses, r undo)",
+    ),
 ];
 
 /// Where an action's keys are read.
@@ -286,6 +300,7 @@ pub fn scope(action: Action) -> Scope {
         More | Less => Scope::Panes(&[P::Latent, P::Picker]),
         Pick => Scope::Panes(&[P::Recon, P::Latent]),
         BoxSwitch | CopyPrev | Mouse => Scope::Panes(&[P::Picker]),
+        Anchor | EditCodes => Scope::Panes(&[P::Latent]),
     }
 }
 

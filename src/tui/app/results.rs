@@ -129,6 +129,9 @@ impl App {
                     Err(e) => self.latent.error = Some(e),
                 }
             }
+            Outcome::Decoded(run, codes, r) if self.latent.run.as_ref() == Some(&run) => {
+                self.latent.on_decoded(codes, r)
+            }
             Outcome::Codebook(run, r) if self.latent.run.as_ref() == Some(&run) => {
                 self.latent.codebook_busy = false;
                 match r {

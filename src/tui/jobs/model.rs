@@ -7,7 +7,8 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use super::{
-    ClassifiedRoi, ClassifyData, CodebookData, ReconData, ReconRoi, Thumbs, TraversalData,
+    AnchorRoi, ClassifiedRoi, ClassifyData, CodebookData, ReconData, ReconRoi, Thumbs,
+    TraversalData,
 };
 use crate::data::{Label, PatientId, Roi};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics};
@@ -102,24 +103,87 @@ pub fn recon(
     })
 }
 
+/// Variable `dim`'s traversal from the anchor ROI (the default one when `anchor` is `None`): one
+/// row, or for a VQ model the z_e row and the re-quantised row.
 pub fn traverse(
     cache: &RunCache,
     run: &Path,
     (dim, steps, range): (usize, usize, f64),
+    anchor: Option<usize>,
     cancel: &Cancel,
 ) -> anyhow::Result<TraversalData> {
+    use crate::eval::traversal::{anchor_default, anchor_latent};
     let open = cache.open(run)?;
     cancel.check()?;
     let run = open.lock();
-    let dims = run.model.latent_dim();
-    let t = eval::traversal::traverse(&run, dim.min(dims.saturating_sub(1)), steps, range)?;
+    let index = match anchor {
+        Some(i) if i < run.dataset.rois.len() => i,
+        _ => anchor_default(&run)?,
+    };
+    let latent = anchor_latent(&run, index)?;
+    let dims = latent.dims();
+    cancel.check()?;
+    let t = latent.traverse(dim.min(dims.saturating_sub(1)), steps, range)?;
+    let roi = &run.dataset.rois[index];
+    let codes = match run.model.codes(&roi_tensor(&[roi], &run.device)?)? {
+        Some((c, _)) => Some(c.to_vec1::<u32>()?),
+        None => None,
+    };
+    let choices = run.dataset.indices(&run.split, crate::data::Side::Test);
+    let mut rows = t.rows.into_iter();
+    let images = rows.next().map(|r| r.1).unwrap_or_default();
     Ok(TraversalData {
         run: run.dir.path.clone(),
         dim: t.dim,
         dims,
         offsets: t.offsets,
-        images: t.images,
+        images,
+        more: rows.map(|(k, v)| (k.label().to_string(), v)).collect(),
+        anchor: Some(AnchorRoi {
+            index,
+            file: roi.file.clone(),
+            label: roi.label,
+            pixels: roi.pixels.clone(),
+            codes,
+            codebook: run.model.codebook_size(),
+            choices,
+        }),
     })
+}
+
+/// Decodes a 7x7 code map of a VQ run: each code's codebook vector at its position.
+pub fn decode_codes(
+    cache: &RunCache,
+    run: &Path,
+    codes: &[u32],
+    cancel: &Cancel,
+) -> anyhow::Result<Vec<f32>> {
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let run = open.lock();
+    let k = run
+        .model
+        .codebook_size()
+        .ok_or_else(|| anyhow::anyhow!("{} has no codebook", run.model.name()))?;
+    anyhow::ensure!(
+        codes.len() == 49 && codes.iter().all(|&c| (c as usize) < k),
+        "a code map is 49 codes below {k}"
+    );
+    let book = run
+        .model
+        .params()
+        .iter()
+        .find(|(name, _)| name == "codebook")
+        .map(|(_, v)| v.as_tensor().detach())
+        .ok_or_else(|| anyhow::anyhow!("the model has no codebook parameter"))?;
+    let ids = Tensor::from_vec(codes.to_vec(), 49, &run.device)?;
+    let d = book.dim(1)?;
+    let z = book
+        .embedding(&ids)?
+        .reshape((1, 7, 7, d))?
+        .permute((0, 3, 1, 2))?
+        .contiguous()?;
+    Ok(run.model.decode(&z)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
 pub fn codebook(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result<CodebookData> {

@@ -1,6 +1,9 @@
 //! Latent pane: a traversal of one latent variable (the paper's Fig. 4: -2 sd .. +2 sd in 5 steps;
-//! variable with ←→, steps with + -, range with n), and the codebook decoded as prototypes with how
-//! often healthy and steatotic test ROIs use each code.
+//! variable with ←→, steps with + -, range with n) starting from a real test ROI, the anchor (`a`
+//! picks the next test ROI), with the VQ-VAE's z_e row and re-quantised row; the anchor's 7x7
+//! code map, which `i` opens for editing (arrows a cell, + - its code, n every use of the code,
+//! r undo) with the edited decoding beside the original; and the codebook decoded as prototypes
+//! with how often healthy and steatotic test ROIs use each code.
 
 use std::path::PathBuf;
 
@@ -11,7 +14,20 @@ use ratatui::widgets::Widget;
 use super::{block, placeholder, put, wrap_step, Ctx, Effect};
 use crate::tui::jobs::{CodebookData, Request, TraversalData};
 use crate::tui::keymap::Action;
-use crate::tui::widgets::image::draw_unit_image;
+use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+
+/// An edit of the anchor's code map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeEdit {
+    /// The cell under the cursor (row, column of the 7x7 map).
+    pub cursor: (usize, usize),
+    /// The edited map, row by row.
+    pub codes: Vec<u32>,
+    /// `+ -` change every use of the cell's code, not only the cell.
+    pub all_uses: bool,
+    /// The edited map's decoding, once the job answers.
+    pub decoded: Option<Vec<f32>>,
+}
 
 #[derive(Debug)]
 pub struct LatentPane {
@@ -27,6 +43,10 @@ pub struct LatentPane {
     pub busy: bool,
     pub codebook_busy: bool,
     pub error: Option<String>,
+    /// The anchor chosen with `a` (an index into the run's dataset); `None`: the default one.
+    pub anchor: Option<usize>,
+    /// The code map being edited (`i`).
+    pub edit: Option<CodeEdit>,
 }
 
 impl Default for LatentPane {
@@ -43,6 +63,8 @@ impl Default for LatentPane {
             busy: false,
             codebook_busy: false,
             error: None,
+            anchor: None,
+            edit: None,
         }
     }
 }
@@ -57,7 +79,74 @@ impl LatentPane {
             dim: self.dim,
             steps: self.steps,
             range: self.range,
+            anchor: self.anchor,
         })
+    }
+
+    /// Folds in a decoded code map, if it is the one being edited now.
+    pub fn on_decoded(&mut self, codes: Vec<u32>, r: Result<Vec<f32>, String>) {
+        match (&mut self.edit, r) {
+            (Some(e), Ok(img)) if e.codes == codes => e.decoded = Some(img),
+            (Some(_), Err(err)) => self.error = Some(err),
+            _ => {}
+        }
+    }
+
+    fn decode_req(&self) -> Effect {
+        match (&self.run, &self.edit) {
+            (Some(run), Some(e)) => Effect::Request(Request::DecodeCodes {
+                run: run.clone(),
+                codes: e.codes.clone(),
+            }),
+            _ => Effect::Redraw,
+        }
+    }
+
+    /// Keys while the code map is being edited.
+    fn on_edit_action(&mut self, a: Action, k: usize) -> Effect {
+        let original = self
+            .traversal
+            .as_ref()
+            .and_then(|t| t.anchor.as_ref())
+            .and_then(|x| x.codes.clone());
+        let Some(e) = &mut self.edit else {
+            return Effect::None;
+        };
+        let (r, c) = &mut e.cursor;
+        match a {
+            Action::Up => *r = r.saturating_sub(1),
+            Action::Down => *r = (*r + 1).min(6),
+            Action::Left => *c = c.saturating_sub(1),
+            Action::Right => *c = (*c + 1).min(6),
+            Action::Pick => e.all_uses = !e.all_uses,
+            Action::More | Action::Less => {
+                let i = *r * 7 + *c;
+                let old = e.codes[i];
+                let new = if a == Action::More {
+                    (old + 1) % k as u32
+                } else {
+                    (old + k as u32 - 1) % k as u32
+                };
+                if e.all_uses {
+                    for x in e.codes.iter_mut().filter(|x| **x == old) {
+                        *x = new;
+                    }
+                } else {
+                    e.codes[i] = new;
+                }
+                e.decoded = None;
+                return self.decode_req();
+            }
+            Action::Run => {
+                if let Some(o) = original {
+                    e.codes = o;
+                    e.decoded = None;
+                    return self.decode_req();
+                }
+            }
+            _ => return Effect::None,
+        }
+        Effect::Redraw
     }
 
     /// Requests that fill the pane for its run, unless filled or on their way.
@@ -80,7 +169,42 @@ impl LatentPane {
     }
 
     pub fn on_action(&mut self, a: Action) -> Effect {
+        let anchor = self.traversal.as_ref().and_then(|t| t.anchor.clone());
+        if a == Action::EditCodes {
+            if self.edit.take().is_some() {
+                return Effect::Redraw;
+            }
+            let Some(codes) = anchor.as_ref().and_then(|x| x.codes.clone()) else {
+                return Effect::Say("the run's model has no code map to edit".into());
+            };
+            self.edit = Some(CodeEdit {
+                cursor: (3, 3),
+                codes,
+                all_uses: false,
+                decoded: None,
+            });
+            return self.decode_req();
+        }
+        if let (Some(_), Some(k)) = (&self.edit, anchor.as_ref().and_then(|x| x.codebook)) {
+            return self.on_edit_action(a, k);
+        }
         match a {
+            Action::Anchor => {
+                let Some(x) = anchor else {
+                    return Effect::Say("no anchor yet: the traversal is on its way".into());
+                };
+                if x.choices.is_empty() {
+                    return Effect::Say("the run has no test ROI to anchor on".into());
+                }
+                let next = x
+                    .choices
+                    .iter()
+                    .position(|&i| i == x.index)
+                    .map(|p| (p + 1) % x.choices.len())
+                    .unwrap_or(0);
+                self.anchor = Some(x.choices[next]);
+                self.edit = None;
+            }
             Action::Left => self.dim = wrap_step(self.dim, self.dims, -1),
             Action::Right => self.dim = wrap_step(self.dim, self.dims, 1),
             Action::More => self.steps = (self.steps + 2).min(15),
@@ -114,25 +238,54 @@ impl LatentPane {
             placeholder(buf, area, "Latent", &[msg], ctx);
             return;
         }
-        let top_h = if area.height >= 36 { 18 } else { 11 };
+        let rows = self
+            .traversal
+            .as_ref()
+            .map(|t| 1 + t.more.len() as u16)
+            .unwrap_or(1);
+        let top_h = if area.height >= 20 + 16 * rows {
+            2 + 16 * rows
+        } else {
+            2 + 8 * rows
+        };
         let [top, bottom] = area.layout(&Layout::vertical([
-            Constraint::Length(top_h),
+            Constraint::Length(top_h.min(area.height.saturating_sub(4))),
             Constraint::Min(4),
         ]));
         self.draw_traversal(top, buf, ctx);
-        self.draw_codebook(bottom, buf, ctx);
+        let codes = self
+            .traversal
+            .as_ref()
+            .and_then(|t| t.anchor.as_ref())
+            .is_some_and(|a| a.codes.is_some());
+        if codes && bottom.width >= 100 {
+            let [map, book] = bottom.layout(&Layout::horizontal([
+                Constraint::Length(96),
+                Constraint::Min(20),
+            ]));
+            self.draw_code_map(map, buf, ctx);
+            self.draw_codebook(book, buf, ctx);
+        } else {
+            self.draw_codebook(bottom, buf, ctx);
+        }
     }
 
     fn draw_traversal(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let anchor = self
+            .traversal
+            .as_ref()
+            .and_then(|t| t.anchor.as_ref())
+            .map(|a| format!(" · anchor {} ({}) · a next", a.file, a.label.as_str()))
+            .unwrap_or_default();
         let title = format!(
-            "Traversal · variable {}/{} · {} steps · ±{:.1} sd{} · ←→ variable, + - steps, n range",
+            "Traversal · variable {}/{} · {} steps · ±{:.1} sd{anchor}{} · ←→ variable, + - steps, n range",
             self.dim,
             self.dims.saturating_sub(1),
             self.steps,
             self.range,
             if self.busy { " · computing…" } else { "" }
         );
-        let b = block(title, ctx, true);
+        let b = block(title, ctx, self.edit.is_none());
         let inner = b.inner(area);
         b.render(area, buf);
         if let Some(e) = &self.error {
@@ -157,29 +310,120 @@ impl LatentPane {
             );
             return;
         };
-        let n = t.images.len().max(1) as u16;
-        let zoom = if n * 29 <= inner.width && inner.height >= 15 {
-            1
-        } else {
-            0
-        };
-        let (w, h) = if zoom == 1 { (29u16, 14u16) } else { (15, 7) };
-        for (i, (img, off)) in t.images.iter().zip(&t.offsets).enumerate() {
-            let x = inner.x + i as u16 * w;
-            if x + w > inner.x + inner.width + 1 {
+        let mut rows: Vec<(&str, &Vec<Vec<f32>>)> = vec![("", &t.images)];
+        rows.extend(t.more.iter().map(|(l, v)| (l.as_str(), v)));
+        if t.anchor.is_some() && rows.len() > 1 {
+            rows[0].0 = "z_e";
+        }
+        // The anchor takes the first column; a label column names the rows.
+        let label_w: u16 = if rows.len() > 1 { 13 } else { 0 };
+        let cols = t.images.len() as u16 + u16::from(t.anchor.is_some());
+        let zoom1 = cols * 29 + label_w <= inner.width && inner.height >= 15 * rows.len() as u16;
+        let (zoom, w, h) = if zoom1 { (1, 29u16, 14u16) } else { (0, 15, 7) };
+        for (k, (label, images)) in rows.iter().enumerate() {
+            let y = inner.y + k as u16 * (h + 1);
+            if y + 2 > inner.y + inner.height {
                 break;
             }
-            let r = Rect::new(x, inner.y, w - 1, h).intersection(inner);
-            draw_unit_image(buf, r, img, zoom, ctx.mode);
-            put(
-                buf,
-                inner,
-                x,
-                inner.y + h,
-                &format!("{off:+.1} sd"),
-                ctx.theme.muted(),
-            );
+            put(buf, inner, inner.x, y, label, ctx.theme.muted());
+            let mut x = inner.x + label_w;
+            if let Some(a) = &t.anchor {
+                let r = Rect::new(x, y, w - 1, h).intersection(inner);
+                draw_roi(buf, r, &a.pixels, zoom, ctx.mode);
+                put(buf, inner, x, y + h, "anchor", ctx.theme.accent());
+                x += w;
+            }
+            for (img, off) in images.iter().zip(&t.offsets) {
+                if x + w > inner.x + inner.width + 1 {
+                    break;
+                }
+                let r = Rect::new(x, y, w - 1, h).intersection(inner);
+                draw_unit_image(buf, r, img, zoom, ctx.mode);
+                put(
+                    buf,
+                    inner,
+                    x,
+                    y + h,
+                    &format!("{off:+.1} sd"),
+                    ctx.theme.muted(),
+                );
+                x += w;
+            }
         }
+    }
+
+    /// The anchor's code map (a cursor over it while editing) beside the anchor and the edited
+    /// map's decoding.
+    fn draw_code_map(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let Some(a) = self.traversal.as_ref().and_then(|t| t.anchor.as_ref()) else {
+            return;
+        };
+        let Some(original) = &a.codes else {
+            return;
+        };
+        let title = match &self.edit {
+            Some(e) => format!(
+                "Code map · editing: arrows a cell, + - its code{}, n {}, r undo, i done",
+                if e.all_uses { " everywhere" } else { "" },
+                if e.all_uses {
+                    "this cell only"
+                } else {
+                    "every use"
+                }
+            ),
+            None => "Code map of the anchor · i edit".to_string(),
+        };
+        let b = block(title, ctx, self.edit.is_some());
+        let inner = b.inner(area);
+        b.render(area, buf);
+        let codes = self.edit.as_ref().map(|e| &e.codes).unwrap_or(original);
+        for r in 0..7 {
+            for c in 0..7 {
+                let i = r * 7 + c;
+                let here = self.edit.as_ref().is_some_and(|e| e.cursor == (r, c));
+                let changed = codes[i] != original[i];
+                let style = if here {
+                    ctx.theme.selection()
+                } else if changed {
+                    ctx.theme.warn()
+                } else {
+                    ctx.theme.base()
+                };
+                let x = inner.x + c as u16 * 4;
+                let y = inner.y + r as u16;
+                put(buf, inner, x, y, &format!("{:>3}", codes[i]), style);
+            }
+        }
+        let x0 = inner.x + 30;
+        let img = Rect::new(x0, inner.y, 28, 14).intersection(inner);
+        draw_roi(buf, img, &a.pixels, 1, ctx.mode);
+        put(buf, inner, x0, inner.y + 14, "anchor", ctx.theme.muted());
+        let x1 = x0 + 30;
+        match self.edit.as_ref().map(|e| &e.decoded) {
+            Some(Some(d)) => {
+                let r = Rect::new(x1, inner.y, 28, 14).intersection(inner);
+                draw_unit_image(buf, r, d, 1, ctx.mode);
+                put(
+                    buf,
+                    inner,
+                    x1,
+                    inner.y + 14,
+                    "edited, decoded",
+                    ctx.theme.muted(),
+                );
+            }
+            Some(None) => put(buf, inner, x1, inner.y, "decoding…", ctx.theme.muted()),
+            None => {}
+        }
+        let changed = codes.iter().zip(original).filter(|(a, b)| a != b).count();
+        put(
+            buf,
+            inner,
+            inner.x,
+            inner.y + 8,
+            &format!("{changed} of 49 cells changed"),
+            ctx.theme.muted(),
+        );
     }
 
     fn draw_codebook(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {

@@ -135,4 +135,44 @@ fn peers_and_comparisons_of_real_runs() {
         assert!(r.lopo.n >= r.paper.n && r.paper.n > 0);
         assert!(r.lopo.latents.accuracy_ci95.is_some());
     }
+
+    // The Latent pane's traversal starts from a test ROI; a VQ run has the z_e and re-quantised
+    // rows and a code map, which decodes to the model's own reconstruction of the anchor.
+    let t = model::traverse(&cache, &vq, (2, 5, 2.0), None, &go).unwrap();
+    assert_eq!(t.images.len(), 5);
+    assert_eq!(t.more.len(), 1);
+    assert_eq!(t.more[0].0, "re-quantised");
+    let a = t.anchor.unwrap();
+    assert!(
+        a.choices.contains(&a.index),
+        "the default anchor is a test ROI"
+    );
+    let codes = a.codes.clone().unwrap();
+    assert_eq!(codes.len(), 49);
+    let decoded = model::decode_codes(&cache, &vq, &codes, &go).unwrap();
+    let own = {
+        let open = cache.open(&vq).unwrap();
+        let run = open.lock();
+        crate::eval::reconstruct(run.model.as_ref(), &[&run.dataset.rois[a.index]]).unwrap()
+    };
+    let diff = decoded
+        .iter()
+        .zip(&own[0])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-5, "decoded vs reconstruction: {diff}");
+    let mut edited = codes.clone();
+    edited[24] = (edited[24] + 1) % 64;
+    assert_ne!(
+        model::decode_codes(&cache, &vq, &edited, &go).unwrap(),
+        decoded
+    );
+    edited[0] = 64;
+    assert!(model::decode_codes(&cache, &vq, &edited, &go).is_err());
+    // Another anchor on request; a CAE has one row, no code map, nothing to decode.
+    let other = a.choices.iter().copied().find(|&i| i != a.index).unwrap();
+    let t = model::traverse(&cache, &cae, (0, 3, 1.0), Some(other), &go).unwrap();
+    let a = t.anchor.unwrap();
+    assert_eq!((a.index, t.more.len(), a.codes), (other, 0, None));
+    assert!(model::decode_codes(&cache, &cae, &codes, &go).is_err());
 }

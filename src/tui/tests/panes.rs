@@ -415,6 +415,8 @@ fn latent_pane_shows_traversal_and_codebook() {
             dims: 32,
             offsets: vec![-2.0, -1.0, 0.0, 1.0, 2.0],
             images: (0..5).map(|i| unit(i as f32 * 0.25)).collect(),
+            more: Vec::new(),
+            anchor: None,
         }),
         codebook: Some(CodebookData {
             run: "/runs/r".into(),
@@ -596,4 +598,97 @@ fn the_loss_chart_cycles_through_the_terms_each_model_recorded() {
         pane.on_action(Action::NextTerm);
         assert_eq!(pane.term, "total");
     }
+}
+
+#[test]
+fn latent_pane_anchors_on_test_rois_and_edits_the_code_map() {
+    use crate::tui::jobs::{AnchorRoi, Request};
+    let codes: Vec<u32> = (0..49).map(|i| (i % 5) as u32).collect();
+    let mut pane = LatentPane {
+        run: Some("/runs/r".into()),
+        traversal: Some(TraversalData {
+            run: "/runs/r".into(),
+            dim: 3,
+            dims: 32,
+            offsets: vec![-2.0, -1.0, 0.0, 1.0, 2.0],
+            images: (0..5).map(|i| unit(i as f32 * 0.25)).collect(),
+            more: vec![(
+                "re-quantised".into(),
+                (0..5).map(|i| unit(i as f32 * 0.2)).collect(),
+            )],
+            anchor: Some(AnchorRoi {
+                index: 7,
+                file: "p3_f1.png".into(),
+                label: Label::Steatosis,
+                pixels: vec![200; crate::data::ROI_PIXELS],
+                codes: Some(codes.clone()),
+                codebook: Some(64),
+                choices: vec![5, 7, 9],
+            }),
+        }),
+        dim: 3,
+        ..Default::default()
+    };
+    let c = ctx();
+    let t = text(&render(200, 60, |a, b| pane.draw(a, b, &c)));
+    for needle in [
+        "anchor p3_f1.png (steatosis)",
+        "z_e",
+        "re-quantised",
+        "Code map of the anchor",
+        "+2.0 sd",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    // `a`: the next test ROI.
+    match pane.on_action(Action::Anchor) {
+        Effect::Request(Request::Traverse { anchor, .. }) => assert_eq!(anchor, Some(9)),
+        e => panic!("{e:?}"),
+    }
+    // `e`: edit, starting from the anchor's own map.
+    match pane.on_action(Action::EditCodes) {
+        Effect::Request(Request::DecodeCodes { codes: asked, .. }) => assert_eq!(asked, codes),
+        e => panic!("{e:?}"),
+    }
+    // One cell: right of the centre, code + 1.
+    pane.on_action(Action::Right);
+    let Effect::Request(Request::DecodeCodes { codes: one, .. }) = pane.on_action(Action::More)
+    else {
+        panic!("+ decodes the edited map");
+    };
+    let changed: Vec<usize> = (0..49).filter(|&i| one[i] != codes[i]).collect();
+    assert_eq!(changed, [3 * 7 + 4]);
+    assert_eq!(one[25], (codes[25] + 1) % 64);
+    // An answer for an older map is dropped; the current one is shown.
+    pane.on_decoded(codes.clone(), Ok(unit(0.1)));
+    assert!(pane.edit.as_ref().unwrap().decoded.is_none());
+    pane.on_decoded(one.clone(), Ok(unit(0.9)));
+    let t = text(&render(200, 60, |a, b| pane.draw(a, b, &c)));
+    assert!(
+        t.contains("edited, decoded") && t.contains("1 of 49 cells changed"),
+        "{t}"
+    );
+    // `n`: every use of the cell's code; `-` on a code used 10 times changes 10 cells.
+    pane.on_action(Action::Pick);
+    pane.on_action(Action::Left);
+    let Effect::Request(Request::DecodeCodes { codes: all, .. }) = pane.on_action(Action::Less)
+    else {
+        panic!("- decodes the edited map");
+    };
+    let old = one[24];
+    assert!(all.iter().all(|&x| x != old));
+    assert_eq!(
+        (0..49).filter(|&i| all[i] != one[i]).count(),
+        one.iter().filter(|&&x| x == old).count()
+    );
+    // `r` undoes every edit; `e` leaves the editor, and arrows move the variable again.
+    let Effect::Request(Request::DecodeCodes { codes: back, .. }) = pane.on_action(Action::Run)
+    else {
+        panic!("r decodes the original map");
+    };
+    assert_eq!(back, codes);
+    assert_eq!(pane.on_action(Action::EditCodes), Effect::Redraw);
+    assert!(pane.edit.is_none());
+    pane.on_action(Action::Right);
+    assert_eq!(pane.dim, 4);
 }
