@@ -11,6 +11,10 @@ mod codes;
 pub use codes::CodesArgs;
 mod ood;
 pub use ood::OodArgs;
+mod swap;
+pub use swap::SwapArgs;
+mod sensitivity;
+pub use sensitivity::SensitivityArgs;
 mod cv;
 pub use cv::{CvArgs, ExportCommand, ExportFeaturesArgs};
 
@@ -61,6 +65,12 @@ pub enum Command {
     /// (reconstruction error, latent density, distance to the codes, speckle statistics), as a
     /// percentile of the training ROIs; with --against, the AUROC of telling a second folder apart.
     Ood(OodArgs),
+    /// Edit a VQ-VAE ROI's 7x7 code map (every use of one code, or one cell) and draw the ROI, its
+    /// reconstruction and the edited reconstruction as a PNG.
+    Swap(SwapArgs),
+    /// Sensitivity analysis: the change per sd of each latent variable in the decoded ROI's
+    /// echogenicity, heterogeneity and granularity, standardised by the training ROIs' spread.
+    Sensitivity(SensitivityArgs),
     /// Latent traversal (the paper's Fig. 4) of one latent variable, as a PNG strip.
     Traverse(TraverseArgs),
     /// The whole pipeline: split, train one or all models, evaluate, classify, traverse; Tables 1

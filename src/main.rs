@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Some(Command::Traverse(a)) => commands::traverse(&a),
         Some(Command::Codes(a)) => commands::codes::codes(&a),
         Some(Command::Ood(a)) => commands::ood::ood(&a),
+        Some(Command::Swap(a)) => commands::swap::swap(&a),
+        Some(Command::Sensitivity(a)) => commands::sensitivity::sensitivity(&a),
         Some(Command::Reproduce(a)) => commands::reproduce(&a),
         Some(Command::Cv(a)) => commands::cv::cv(&a),
         Some(Command::Export(vqtex::cli::ExportCommand::Features(a))) => {

@@ -8,6 +8,8 @@ pub mod ood;
 mod progress;
 mod reproduce;
 mod screenshot;
+pub mod sensitivity;
+pub mod swap;
 
 pub use crate::bench::bench;
 pub use progress::Progress;
