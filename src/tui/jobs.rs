@@ -241,6 +241,10 @@ pub struct CodebookData {
     pub prototypes: Vec<Vec<f32>>,
     /// `[healthy, steatosis]` counts of each code over the test ROIs' 7x7 maps.
     pub usage: Vec<[u64; 2]>,
+    /// Each code's association with steatosis and the texture it covers (`eval::codes`).
+    pub stats: Vec<crate::eval::codes::CodeStats>,
+    /// Each code's most typical real patches (8x8), nearest first.
+    pub patches: Vec<Vec<[u8; 64]>>,
 }
 
 /// What comes back.

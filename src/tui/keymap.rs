@@ -50,10 +50,11 @@ pub enum Action {
     Mouse,
     Anchor,
     EditCodes,
+    SortCodes,
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 43] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 44] = [
     (
         Action::Quit,
         "quit",
@@ -217,6 +218,12 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 43] = [
         &["i"],
         "Latent: edit the anchor's code map (arrows, + -, n all uses, r undo)",
     ),
+    (
+        Action::SortCodes,
+        "sort_codes",
+        &["S"],
+        "Latent: sort the codes by the next column",
+    ),
 ];
 
 /// Where an action's keys are read.
@@ -300,7 +307,7 @@ pub fn scope(action: Action) -> Scope {
         More | Less => Scope::Panes(&[P::Latent, P::Picker]),
         Pick => Scope::Panes(&[P::Recon, P::Latent]),
         BoxSwitch | CopyPrev | Mouse => Scope::Panes(&[P::Picker]),
-        Anchor | EditCodes => Scope::Panes(&[P::Latent]),
+        Anchor | EditCodes | SortCodes => Scope::Panes(&[P::Latent]),
     }
 }
 

@@ -206,10 +206,16 @@ pub fn codebook(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result
     for (i, c) in used.iter().enumerate() {
         usage[*c as usize][test[i / 49].label.index()] += 1;
     }
+    cancel.check()?;
+    let stats = crate::eval::codes::code_stats(&run)?;
+    cancel.check()?;
+    let patches = crate::eval::codes::code_patches(&run, 8)?;
     Ok(CodebookData {
         run: run.dir.path.clone(),
         prototypes,
         usage,
+        stats,
+        patches,
     })
 }
 

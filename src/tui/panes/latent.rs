@@ -12,9 +12,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Widget;
 
 use super::{block, placeholder, put, wrap_step, Ctx, Effect};
+use crate::eval::codes::{CodeSort, CodeStats};
 use crate::tui::jobs::{CodebookData, Request, TraversalData};
 use crate::tui::keymap::Action;
-use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+use crate::tui::widgets::image::{draw_roi, draw_unit_image, GrayImage};
 
 /// An edit of the anchor's code map.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +48,8 @@ pub struct LatentPane {
     pub anchor: Option<usize>,
     /// The code map being edited (`i`).
     pub edit: Option<CodeEdit>,
+    /// The codebook's order (`S` cycles).
+    pub sort: CodeSort,
 }
 
 impl Default for LatentPane {
@@ -65,6 +68,7 @@ impl Default for LatentPane {
             error: None,
             anchor: None,
             edit: None,
+            sort: CodeSort::Code,
         }
     }
 }
@@ -170,6 +174,15 @@ impl LatentPane {
 
     pub fn on_action(&mut self, a: Action) -> Effect {
         let anchor = self.traversal.as_ref().and_then(|t| t.anchor.clone());
+        if a == Action::SortCodes {
+            let i = CodeSort::ALL
+                .iter()
+                .position(|&x| x == self.sort)
+                .unwrap_or(0);
+            self.sort = CodeSort::ALL[(i + 1) % CodeSort::ALL.len()];
+            self.scroll = 0;
+            return Effect::Redraw;
+        }
         if a == Action::EditCodes {
             if self.edit.take().is_some() {
                 return Effect::Redraw;
@@ -441,6 +454,9 @@ impl LatentPane {
             );
             return;
         };
+        if !cb.stats.is_empty() {
+            return self.draw_code_table(cb, area, buf, ctx);
+        }
         let used = cb.usage.iter().filter(|u| u[0] + u[1] > 0).count();
         let title = format!(
             "Codebook: {} prototypes, {} used by test ROIs · h/s: healthy/steatotic uses · ↑↓ scroll",
@@ -471,6 +487,87 @@ impl LatentPane {
                 &format!("#{k} h{h} s{s}"),
                 ctx.theme.muted(),
             );
+        }
+    }
+
+    /// The codebook as a table, one code a block: its repeated-code decoding, its 8 most typical
+    /// real patches, its use by class with the odds ratio and Fisher p, and the texture it covers;
+    /// in the order `S` chose.
+    fn draw_code_table(&self, cb: &CodebookData, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let mut stats: Vec<CodeStats> = cb.stats.clone();
+        self.sort.sort(&mut stats);
+        let used = stats.iter().filter(|s| s.used()).count();
+        let title = format!(
+            "Codebook: {} codes, {} used by test ROIs · sorted by {} (S) · ↑↓ scroll",
+            stats.len(),
+            used,
+            self.sort.as_str()
+        );
+        let b = block(title, ctx, false);
+        let inner = b.inner(area);
+        b.render(area, buf);
+        let opt =
+            |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "–".into());
+        let h = 9u16;
+        let first = self.scroll.min(stats.len().saturating_sub(1));
+        for (k, s) in stats.iter().skip(first).enumerate() {
+            let y = inner.y + k as u16 * h;
+            if y + 3 > inner.y + inner.height {
+                break;
+            }
+            let code = s.code as usize;
+            if let Some(p) = cb.prototypes.get(code) {
+                draw_unit_image(
+                    buf,
+                    Rect::new(inner.x, y, 14, 7).intersection(inner),
+                    p,
+                    0,
+                    ctx.mode,
+                );
+            }
+            put(buf, inner, inner.x, y + 7, "repeated", ctx.theme.muted());
+            let px = inner.x + 15;
+            for (j, patch) in cb
+                .patches
+                .get(code)
+                .into_iter()
+                .flatten()
+                .take(8)
+                .enumerate()
+            {
+                let r = Rect::new(px + (j % 4) as u16 * 9, y + (j / 4) as u16 * 4, 8, 4)
+                    .intersection(inner);
+                GrayImage::new(patch, 8, 8, ctx.mode).render(r, buf);
+            }
+            put(buf, inner, px, y + 8, "typical patches", ctx.theme.muted());
+            let tx = px + 37;
+            let strong = s.used() && s.p_bh < 0.05;
+            let head = format!(
+                "#{code}  positions healthy {} · steatotic {}  (ROIs {} / {})",
+                s.positions[0], s.positions[1], s.rois[0], s.rois[1]
+            );
+            put(buf, inner, tx, y, &head, ctx.theme.accent());
+            let assoc = if s.used() {
+                format!(
+                    "OR {:.2} [{:.2}, {:.2}]  Fisher p {:.2e}  BH {:.3}",
+                    s.odds_ratio, s.or_ci95[0], s.or_ci95[1], s.p, s.p_bh
+                )
+            } else {
+                "unused by the test ROIs".into()
+            };
+            let style = if strong {
+                ctx.theme.good()
+            } else {
+                ctx.theme.base()
+            };
+            put(buf, inner, tx, y + 1, &assoc, style);
+            let tex = format!(
+                "echogenicity {}  heterogeneity {}  granularity {} px",
+                opt(s.echogenicity, 2),
+                opt(s.heterogeneity, 3),
+                opt(s.granularity, 1)
+            );
+            put(buf, inner, tx, y + 2, &tex, ctx.theme.muted());
         }
     }
 }

@@ -422,6 +422,8 @@ fn latent_pane_shows_traversal_and_codebook() {
             run: "/runs/r".into(),
             prototypes: (0..8).map(|i| unit(i as f32 / 8.0)).collect(),
             usage: (0..8).map(|i| [i, 2 * i]).collect(),
+            stats: Vec::new(),
+            patches: Vec::new(),
         }),
         dim: 3,
         ..Default::default()
@@ -691,4 +693,72 @@ fn latent_pane_anchors_on_test_rois_and_edits_the_code_map() {
     assert!(pane.edit.is_none());
     pane.on_action(Action::Right);
     assert_eq!(pane.dim, 4);
+}
+
+#[test]
+fn latent_pane_codebook_table_sorts_by_each_column_and_shows_patches() {
+    use crate::eval::codes::{CodeSort, CodeStats};
+    let stat = |code: u32, or: f64, p: f64, echo: f64| CodeStats {
+        code,
+        positions: [10 * code as u64, 5],
+        rois: [2, 3],
+        odds_ratio: or,
+        or_ci95: [or / 2.0, or * 2.0],
+        p,
+        p_bh: p * 3.0,
+        echogenicity: Some(echo),
+        heterogeneity: Some(0.05),
+        granularity: Some(2.0),
+    };
+    let mut pane = LatentPane {
+        run: Some("/runs/r".into()),
+        codebook: Some(CodebookData {
+            run: "/runs/r".into(),
+            prototypes: (0..3).map(|i| unit(i as f32 / 3.0)).collect(),
+            usage: vec![[0, 5], [10, 5], [20, 5]],
+            stats: vec![
+                stat(0, 0.5, 0.2, 0.9),
+                stat(1, 4.0, 0.001, 0.1),
+                stat(2, 1.5, 0.04, 0.5),
+            ],
+            patches: (0..3).map(|i| vec![[60 * i as u8; 64]; 8]).collect(),
+        }),
+        ..Default::default()
+    };
+    let c = ctx();
+    let order = |pane: &LatentPane| -> Vec<usize> {
+        let t = text(&render(160, 50, |a, b| pane.draw(a, b, &c)));
+        ["#0 ", "#1 ", "#2 "]
+            .iter()
+            .map(|n| t.find(n).unwrap())
+            .collect()
+    };
+    let t = text(&render(160, 50, |a, b| pane.draw(a, b, &c)));
+    for needle in [
+        "sorted by code (S)",
+        "OR 4.00 [2.00, 8.00]",
+        "Fisher p 1.00e-3",
+        "echogenicity 0.10",
+        "typical patches",
+        "repeated",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    let o = order(&pane);
+    assert!(o[0] < o[1] && o[1] < o[2]);
+    // S: by odds ratio (steatosis first), then by p.
+    pane.on_action(Action::SortCodes);
+    assert_eq!(pane.sort, CodeSort::OddsRatio);
+    let o = order(&pane);
+    assert!(o[1] < o[2] && o[2] < o[0], "{o:?}");
+    pane.on_action(Action::SortCodes);
+    let o = order(&pane);
+    assert!(o[1] < o[2] && o[2] < o[0], "by p: {o:?}");
+    pane.on_action(Action::SortCodes);
+    let o = order(&pane);
+    assert!(o[0] < o[2] && o[2] < o[1], "by echogenicity: {o:?}");
+    // The patches are drawn: a half-block of code 2's grey (120) right of its prototype.
+    let buf = render(160, 50, |a, b| pane.draw(a, b, &c));
+    let (x, y) = find(&buf, "#2 ").unwrap();
+    assert_eq!(buf[(x - 37, y)].symbol(), "▀");
 }

@@ -232,13 +232,19 @@ fn patch_start(k: usize, grid: usize) -> usize {
         .min(ROI_SIZE - PATCH)
 }
 
-/// The texture descriptors of one ROI's patch at latent position (`r`, `c`).
-fn patch_texture(roi: &Roi, r: usize, c: usize, grid: usize) -> [f64; 3] {
+/// One ROI's [`PATCH`] x [`PATCH`] patch at latent position (`r`, `c`), row by row.
+pub fn patch_at(roi: &Roi, r: usize, c: usize, grid: usize) -> [u8; PATCH * PATCH] {
     let (r0, c0) = (patch_start(r, grid), patch_start(c, grid));
     let mut patch = [0u8; PATCH * PATCH];
     for (k, p) in patch.iter_mut().enumerate() {
         *p = roi.pixels[(r0 + k / PATCH) * ROI_SIZE + c0 + k % PATCH];
     }
+    patch
+}
+
+/// The texture descriptors of one ROI's patch at latent position (`r`, `c`).
+fn patch_texture(roi: &Roi, r: usize, c: usize, grid: usize) -> [f64; 3] {
+    let patch = patch_at(roi, r, c, grid);
     [
         texture::echogenicity(&patch, PATCH),
         texture::heterogeneity(&patch, PATCH),
@@ -344,6 +350,72 @@ pub fn code_stats(run: &LoadedRun) -> Result<Vec<CodeStats>, EvalError> {
         codes.extend(c.to_vec1::<u32>()?);
     }
     tabulate(k, &test, &codes)
+}
+
+/// What each code looks like in real ROIs: for every code, the image patches ([`PATCH`] x
+/// [`PATCH`], centred on the position's block) of the `n` training-ROI positions whose encoder
+/// vectors z_e lie nearest to the code (the receptive fields the code stands for most
+/// typically), nearest first. A code with no position near it gets fewer patches.
+pub fn code_patches(run: &LoadedRun, n: usize) -> Result<Vec<Vec<[u8; PATCH * PATCH]>>, EvalError> {
+    let model = run.model.as_ref();
+    let k = model.codebook_size().ok_or_else(|| {
+        EvalError::Invalid(format!(
+            "the {} model has no codebook",
+            run.config.model.kind()
+        ))
+    })?;
+    let book = model
+        .params()
+        .iter()
+        .find(|(name, _)| name == "codebook")
+        .map(|(_, v)| v.as_tensor().detach())
+        .ok_or_else(|| EvalError::Invalid("the model has no codebook parameter".into()))?;
+    let book: Vec<Vec<f32>> = book.to_vec2::<f32>()?;
+    let train: Vec<&Roi> = run
+        .dataset
+        .indices(&run.split, crate::data::Side::Train)
+        .into_iter()
+        .map(|i| &run.dataset.rois[i])
+        .collect();
+    let device = super::model_device(model);
+    // Per code: the n nearest (distance, roi, position) seen so far, kept sorted.
+    let mut best: Vec<Vec<(f32, usize, usize)>> = vec![Vec::with_capacity(n + 1); k];
+    let mut grid = 7;
+    for (chunk_i, chunk) in train.chunks(super::EVAL_BATCH).enumerate() {
+        let x = roi_tensor(chunk, device)?;
+        let Some((_, z_e)) = model.codes(&x)? else {
+            return Ok(vec![Vec::new(); k]);
+        };
+        let (b, d, h, w) = z_e.dims4()?;
+        grid = h;
+        // [B, H, W, D] rows.
+        let v = z_e
+            .permute((0, 2, 3, 1))?
+            .contiguous()?
+            .reshape((b * h * w, d))?
+            .to_vec2::<f32>()?;
+        for (row, z) in v.iter().enumerate() {
+            let roi = chunk_i * super::EVAL_BATCH + row / (h * w);
+            let pos = row % (h * w);
+            for (c, code) in book.iter().enumerate() {
+                let dist: f32 = z.iter().zip(code).map(|(a, b)| (a - b) * (a - b)).sum();
+                let list = &mut best[c];
+                if list.len() < n || list.last().is_some_and(|l| dist < l.0) {
+                    let at = list.partition_point(|e| e.0 <= dist);
+                    list.insert(at, (dist, roi, pos));
+                    list.truncate(n);
+                }
+            }
+        }
+    }
+    Ok(best
+        .into_iter()
+        .map(|list| {
+            list.into_iter()
+                .map(|(_, roi, pos)| patch_at(train[roi], pos / grid, pos % grid, grid))
+                .collect()
+        })
+        .collect())
 }
 
 #[cfg(test)]
