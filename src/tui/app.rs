@@ -287,6 +287,9 @@ impl App {
             dim: self.latent.dim,
             ..LatentPane::default()
         };
+        self.data.run = Some(run.clone());
+        self.data.ood = None;
+        self.data.ood_mode = false;
         self.classify = ClassifyPane {
             run: Some(run.clone()),
             protocol: self.classify.protocol,

@@ -21,7 +21,7 @@ pub use super::multirun::{compare_runs, peers, CompareData, PeerRecon};
 use super::scheduler::{Cancel, Scheduler, DEFAULT_WORKERS};
 use super::Msg;
 use crate::data::extract::Boxes;
-use crate::data::{load_folder, Dataset, Label, LoadOptions, Split};
+use crate::data::{load_folder, Dataset, Label, LoadOptions, Roi, Split};
 use crate::eval::{Classification, Protocol, RoiMetrics, Summary};
 use crate::runs::RunCache;
 pub use crate::runs::{list as list_runs, RunSummary};
@@ -54,6 +54,11 @@ pub enum Request {
         range: f64,
         /// The anchor ROI (an index into the run's dataset); `None`: the default anchor.
         anchor: Option<usize>,
+    },
+    /// Out-of-distribution scores of the Data pane's ROIs against a run's training ROIs.
+    Ood {
+        run: PathBuf,
+        rois: Arc<Vec<Roi>>,
     },
     /// Decode an edited 7x7 code map of a VQ run.
     DecodeCodes {
@@ -110,6 +115,7 @@ pub enum JobKey {
     Thumbs,
     Traverse,
     Decode,
+    Ood,
     Codebook,
     Classify,
     Compare,
@@ -132,6 +138,7 @@ impl Request {
             Request::Thumbs { .. } => JobKey::Thumbs,
             Request::Traverse { .. } => JobKey::Traverse,
             Request::DecodeCodes { .. } => JobKey::Decode,
+            Request::Ood { .. } => JobKey::Ood,
             Request::Codebook { .. } => JobKey::Codebook,
             Request::Classify { .. } => JobKey::Classify,
             Request::Compare { .. } => JobKey::Compare,
@@ -218,6 +225,22 @@ pub struct TraversalData {
     pub anchor: Option<AnchorRoi>,
 }
 
+/// The Data pane's ROIs scored against a run (see `eval::ood`), most unusual first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OodView {
+    pub run: PathBuf,
+    pub rows: Vec<OodRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OodRow {
+    /// Index into the pane's ROIs.
+    pub roi: usize,
+    pub score: crate::eval::ood::OodRoi,
+    /// The run's reconstruction of the ROI.
+    pub recon: Vec<f32>,
+}
+
 /// The ROI a traversal starts from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnchorRoi {
@@ -257,6 +280,7 @@ pub enum Outcome {
     /// For the run and pick of a `Peers` request.
     Peers(PathBuf, usize, Result<Vec<PeerRecon>, String>),
     Traverse(PathBuf, Result<TraversalData, String>),
+    Ood(PathBuf, Result<OodView, String>),
     /// A decoded code map: the codes asked for and the image.
     Decoded(PathBuf, Vec<u32>, Result<Vec<f32>, String>),
     Codebook(PathBuf, Result<CodebookData, String>),
@@ -382,6 +406,10 @@ pub fn execute(
         } => {
             let r = model::traverse(cache, &run, (dim, steps, range), anchor, cancel).map_err(e);
             Outcome::Traverse(run, r)
+        }
+        Request::Ood { run, rois } => {
+            let r = model::ood(cache, &run, &rois, cancel).map_err(e);
+            Outcome::Ood(run, r)
         }
         Request::DecodeCodes { run, codes } => {
             let r = model::decode_codes(cache, &run, &codes, cancel).map_err(e);

@@ -51,10 +51,11 @@ pub enum Action {
     Anchor,
     EditCodes,
     SortCodes,
+    Unusual,
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 44] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 45] = [
     (
         Action::Quit,
         "quit",
@@ -224,6 +225,12 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 44] = [
         &["S"],
         "Latent: sort the codes by the next column",
     ),
+    (
+        Action::Unusual,
+        "unusual",
+        &["u"],
+        "Data: ROIs by out-of-distribution score against the open run",
+    ),
 ];
 
 /// Where an action's keys are read.
@@ -301,7 +308,7 @@ pub fn scope(action: Action) -> Scope {
             P::Picker,
         ]),
         Protocol => Scope::Panes(&[P::Classify]),
-        ClassFilter | SplitFilter | Jump => Scope::Panes(&[P::Data]),
+        ClassFilter | SplitFilter | Jump | Unusual => Scope::Panes(&[P::Data]),
         Open => Scope::Panes(&[P::Data, P::Picker]),
         Delete => Scope::Panes(&[P::Runs]),
         More | Less => Scope::Panes(&[P::Latent, P::Picker]),

@@ -129,6 +129,7 @@ impl App {
                     Err(e) => self.latent.error = Some(e),
                 }
             }
+            Outcome::Ood(run, r) if self.data.run.as_ref() == Some(&run) => self.data.on_ood(r),
             Outcome::Decoded(run, codes, r) if self.latent.run.as_ref() == Some(&run) => {
                 self.latent.on_decoded(codes, r)
             }

@@ -7,8 +7,8 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use super::{
-    AnchorRoi, ClassifiedRoi, ClassifyData, CodebookData, ReconData, ReconRoi, Thumbs,
-    TraversalData,
+    AnchorRoi, ClassifiedRoi, ClassifyData, CodebookData, OodRow, OodView, ReconData, ReconRoi,
+    Thumbs, TraversalData,
 };
 use crate::data::{Label, PatientId, Roi};
 use crate::eval::{self, svm, Classification, Protocol, RoiMetrics};
@@ -148,6 +148,31 @@ pub fn traverse(
             codebook: run.model.codebook_size(),
             choices,
         }),
+    })
+}
+
+/// Scores `rois` against the run's training ROIs, most unusual first, with the run's
+/// reconstruction of each.
+pub fn ood(cache: &RunCache, run: &Path, rois: &[Roi], cancel: &Cancel) -> anyhow::Result<OodView> {
+    let open = cache.open(run)?;
+    cancel.check()?;
+    let run = open.lock();
+    let scorer = crate::eval::ood::Ood::fit(&run)?;
+    cancel.check()?;
+    let refs: Vec<&Roi> = rois.iter().collect();
+    let scores = scorer.score(&run, &refs)?;
+    cancel.check()?;
+    let recons = eval::reconstruct(run.model.as_ref(), &refs)?;
+    let mut rows: Vec<OodRow> = scores
+        .into_iter()
+        .zip(recons)
+        .enumerate()
+        .map(|(roi, (score, recon))| OodRow { roi, score, recon })
+        .collect();
+    rows.sort_by(|a, b| b.score.score.total_cmp(&a.score.score));
+    Ok(OodView {
+        run: run.dir.path.clone(),
+        rows,
     })
 }
 

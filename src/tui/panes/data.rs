@@ -1,5 +1,7 @@
 //! Data pane: patients (class, split side, ROI count, HI), the selected patient's ROI thumbnails,
-//! and the selected ROI enlarged with its statistics and histogram.
+//! and the selected ROI enlarged with its statistics and histogram. `u` switches to the ROIs
+//! sorted by their out-of-distribution score against the open run (most unusual first), each
+//! with the run's reconstruction beside it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,8 +12,9 @@ use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
 
 use super::{block, clamp_step, placeholder, put, wrap_step, Ctx, Effect, PromptKind};
 use crate::data::{Dataset, Label, PatientInfo, Roi, Side, Split};
+use crate::tui::jobs::{OodView, Request};
 use crate::tui::keymap::Action;
-use crate::tui::widgets::image::draw_roi;
+use crate::tui::widgets::image::{draw_roi, draw_unit_image};
 use crate::tui::widgets::{draw_bars, histogram};
 
 #[derive(Debug, Default)]
@@ -28,6 +31,15 @@ pub struct DataPane {
     pub roi: usize,
     pub loading: bool,
     pub error: Option<String>,
+    /// The run open in the workbench, which the ROIs are scored against.
+    pub run: Option<PathBuf>,
+    /// The ROIs' out-of-distribution scores against `run`.
+    pub ood: Option<OodView>,
+    /// Showing the ROIs by score (`u`).
+    pub ood_mode: bool,
+    pub ood_busy: bool,
+    /// The selected row of the score list.
+    pub ood_sel: usize,
 }
 
 impl DataPane {
@@ -40,6 +52,36 @@ impl DataPane {
         self.roi = 0;
         self.loading = false;
         self.error = None;
+        self.ood = None;
+        self.ood_mode = false;
+    }
+
+    /// Folds in the scores.
+    pub fn on_ood(&mut self, r: Result<OodView, String>) {
+        self.ood_busy = false;
+        match r {
+            Ok(v) => {
+                self.ood = Some(v);
+                self.ood_sel = 0;
+            }
+            Err(e) => {
+                self.ood_mode = false;
+                self.error = Some(format!("scores: {e}"));
+            }
+        }
+    }
+
+    fn on_ood_action(&mut self, a: Action) -> Effect {
+        let n = self.ood.as_ref().map(|v| v.rows.len()).unwrap_or(0);
+        match a {
+            Action::Up => self.ood_sel = clamp_step(self.ood_sel, n, -1),
+            Action::Down => self.ood_sel = clamp_step(self.ood_sel, n, 1),
+            Action::PageUp => self.ood_sel = clamp_step(self.ood_sel, n, -10),
+            Action::PageDown => self.ood_sel = clamp_step(self.ood_sel, n, 10),
+            Action::Unusual => self.ood_mode = false,
+            _ => return Effect::None,
+        }
+        Effect::Redraw
     }
 
     fn side(&self, p: &PatientInfo) -> Option<Side> {
@@ -85,6 +127,25 @@ impl DataPane {
     }
 
     pub fn on_action(&mut self, a: Action) -> Effect {
+        if self.ood_mode {
+            return self.on_ood_action(a);
+        }
+        if a == Action::Unusual {
+            let (Some(run), Some(ds)) = (&self.run, &self.dataset) else {
+                return Effect::Say(
+                    "open a run (Runs, 6) to score the ROIs against its training ROIs".into(),
+                );
+            };
+            self.ood_mode = true;
+            if self.ood.as_ref().is_some_and(|v| &v.run == run) || self.ood_busy {
+                return Effect::Redraw;
+            }
+            self.ood_busy = true;
+            return Effect::Request(Request::Ood {
+                run: run.clone(),
+                rois: Arc::new(ds.rois.clone()),
+            });
+        }
         let n = self.visible().len();
         let rois = self.patient_rois().len();
         match a {
@@ -145,6 +206,9 @@ impl DataPane {
             Constraint::Min(16),
             Constraint::Length(32),
         ]));
+        if self.ood_mode {
+            return self.draw_ood(ds, [list, thumbs, zoom], buf, ctx);
+        }
         self.draw_list(list, buf, ctx, ds);
         let rois = self.patient_rois();
         self.draw_thumbs(thumbs, buf, ctx, &rois);
@@ -279,5 +343,119 @@ impl DataPane {
                 ctx.theme.accent(),
             );
         }
+    }
+
+    /// The ROIs by out-of-distribution score: the list, the selected ROI beside the run's
+    /// reconstruction with its measures, and its statistics.
+    fn draw_ood(&self, ds: &Dataset, [list, mid, zoom]: [Rect; 3], buf: &mut Buffer, ctx: &Ctx) {
+        let run = self
+            .run
+            .as_ref()
+            .and_then(|r| r.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(v) = &self.ood else {
+            let msg = if self.ood_busy {
+                format!("Scoring {} ROIs against {run}…", ds.len())
+            } else {
+                "no scores".to_string()
+            };
+            placeholder(buf, list, "Unusual ROIs", &[msg], ctx);
+            return;
+        };
+        let rows: Vec<Row> = v
+            .rows
+            .iter()
+            .map(|r| {
+                let roi = &ds.rois[r.roi.min(ds.len().saturating_sub(1))];
+                let style = if r.score.score >= 95.0 {
+                    ctx.theme.warn()
+                } else {
+                    ctx.theme.base()
+                };
+                Row::new(vec![
+                    format!("{:.0}", r.score.score),
+                    roi.file.clone(),
+                    roi.label.as_str().to_string(),
+                ])
+                .style(style)
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(5),
+                Constraint::Length(18),
+                Constraint::Length(10),
+            ],
+        )
+        .header(Row::new(vec!["score", "file", "class"]).style(ctx.theme.accent()))
+        .row_highlight_style(ctx.theme.selection())
+        .block(block(format!("Unusual ROIs vs {run} · u back"), ctx, true));
+        let mut state = TableState::default().with_selected(Some(self.ood_sel));
+        StatefulWidget::render(table, list, buf, &mut state);
+        let Some(sel) = v.rows.get(self.ood_sel) else {
+            return;
+        };
+        let Some(roi) = ds.rois.get(sel.roi) else {
+            return;
+        };
+        let b = block(
+            format!(
+                "{} · score {:.1} (percentile of the training ROIs)",
+                roi.file, sel.score.score
+            ),
+            ctx,
+            false,
+        );
+        let inner = b.inner(mid);
+        b.render(mid, buf);
+        draw_roi(
+            buf,
+            Rect::new(inner.x, inner.y, 28, 14).intersection(inner),
+            &roi.pixels,
+            1,
+            ctx.mode,
+        );
+        put(buf, inner, inner.x, inner.y + 14, "ROI", ctx.theme.muted());
+        let rx = inner.x + 30;
+        draw_unit_image(
+            buf,
+            Rect::new(rx, inner.y, 28, 14).intersection(inner),
+            &sel.recon,
+            1,
+            ctx.mode,
+        );
+        put(
+            buf,
+            inner,
+            rx,
+            inner.y + 14,
+            "reconstruction",
+            ctx.theme.muted(),
+        );
+        let s = &sel.score;
+        let lines = [
+            format!("reconstruction MSE {:.5}", s.recon_error),
+            format!("latent density (k-NN distance) {:.3}", s.density),
+            format!(
+                "distance to the codes {}",
+                s.vq_distance
+                    .map(|d| format!("{d:.3}"))
+                    .unwrap_or_else(|| "–".into())
+            ),
+            format!("speckle statistics (k-NN distance) {:.3}", s.texture),
+        ];
+        for (k, l) in lines.iter().enumerate() {
+            put(
+                buf,
+                inner,
+                inner.x,
+                inner.y + 16 + k as u16,
+                l,
+                ctx.theme.base(),
+            );
+        }
+        self.draw_zoom(zoom, buf, ctx, Some(roi));
     }
 }

@@ -175,4 +175,19 @@ fn peers_and_comparisons_of_real_runs() {
     let a = t.anchor.unwrap();
     assert_eq!((a.index, t.more.len(), a.codes), (other, 0, None));
     assert!(model::decode_codes(&cache, &cae, &codes, &go).is_err());
+
+    // The Data pane's scores: every ROI of the data, most unusual first, with its reconstruction.
+    let rois = crate::data::load_folder(&data, &LoadOptions::default())
+        .unwrap()
+        .rois;
+    let v = model::ood(&cache, &vq, &rois, &go).unwrap();
+    assert_eq!(v.rows.len(), rois.len());
+    assert!(v
+        .rows
+        .windows(2)
+        .all(|w| w[0].score.score >= w[1].score.score));
+    assert!(v
+        .rows
+        .iter()
+        .all(|r| r.recon.len() == crate::data::ROI_PIXELS));
 }

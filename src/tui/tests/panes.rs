@@ -762,3 +762,66 @@ fn latent_pane_codebook_table_sorts_by_each_column_and_shows_patches() {
     let (x, y) = find(&buf, "#2 ").unwrap();
     assert_eq!(buf[(x - 37, y)].symbol(), "▀");
 }
+
+#[test]
+fn data_pane_lists_rois_by_unusualness_against_the_open_run() {
+    use crate::eval::ood::OodRoi;
+    use crate::tui::jobs::{OodRow, OodView, Request};
+    let (ds, split) = dataset();
+    let mut pane = DataPane::default();
+    pane.set_dataset("/data".into(), ds.clone(), Some(split));
+    // No run open: `u` says what to do.
+    assert!(matches!(pane.on_action(Action::Unusual), Effect::Say(_)));
+    pane.run = Some("/runs/vqvae-1".into());
+    match pane.on_action(Action::Unusual) {
+        Effect::Request(Request::Ood { run, rois }) => {
+            assert_eq!(run, PathBuf::from("/runs/vqvae-1"));
+            assert_eq!(rois.len(), ds.len());
+        }
+        e => panic!("{e:?}"),
+    }
+    let c = ctx();
+    let t = text(&render(160, 40, |a, b| pane.draw(a, b, &c)));
+    assert!(t.contains("Scoring 12 ROIs against vqvae-1"), "{t}");
+    // Scores arrive most unusual first: ROI 7 at 99, then the rest.
+    let row = |roi: usize, score: f64| OodRow {
+        roi,
+        score: OodRoi {
+            file: ds.rois[roi].file.clone(),
+            recon_error: 0.01 * score,
+            density: 1.0,
+            vq_distance: Some(0.5),
+            texture: 2.0,
+            score,
+        },
+        recon: vec![0.5; crate::data::ROI_PIXELS],
+    };
+    let mut rows = vec![row(7, 99.0)];
+    rows.extend((0..12).filter(|&i| i != 7).map(|i| row(i, 50.0 - i as f64)));
+    pane.on_ood(Ok(OodView {
+        run: "/runs/vqvae-1".into(),
+        rows,
+    }));
+    let buf = render(160, 40, |a, b| pane.draw(a, b, &c));
+    let t = text(&buf);
+    for needle in [
+        "Unusual ROIs vs vqvae-1",
+        "p3_f1.png · score 99.0",
+        "reconstruction MSE 0.99000",
+        "speckle statistics",
+        "reconstruction",
+    ] {
+        assert!(t.contains(needle), "missing {needle}:\n{t}");
+    }
+    // The reconstruction is drawn beside the ROI (grey 0.5 -> 128).
+    let (x, y) = find(&buf, "p3_f1.png · score").unwrap();
+    assert_eq!(buf[(x + 30, y + 1)].symbol(), "▀");
+    pane.on_action(Action::Down);
+    let t = text(&render(160, 40, |a, b| pane.draw(a, b, &c)));
+    assert!(t.contains("p1_f0.png · score 50.0"), "{t}");
+    // `u` again: back to the patients; again: the scores are kept, no new job.
+    pane.on_action(Action::Unusual);
+    assert!(text(&render(160, 40, |a, b| pane.draw(a, b, &c))).contains("Patients 4/4"));
+    assert_eq!(pane.on_action(Action::Unusual), Effect::Redraw);
+    assert!(pane.ood_mode);
+}
