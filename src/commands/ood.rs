@@ -53,6 +53,7 @@ pub fn load_rois(dir: &Path) -> Result<Vec<Roi>> {
                 pixels: img.into_raw(),
                 hi: None,
                 split: None,
+                fat: None,
             })
         })
         .collect()

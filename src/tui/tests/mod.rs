@@ -43,6 +43,7 @@ pub fn roi(patient: &str, k: usize, label: Label, base: u8) -> Roi {
         pixels: (0..ROI_PIXELS).map(|i| base + (i / 28) as u8).collect(),
         hi: Some(1.25),
         split: None,
+        fat: None,
     }
 }
 

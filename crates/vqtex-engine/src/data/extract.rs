@@ -265,6 +265,7 @@ pub fn extract_rois_with(
                 pixels: e.normalised,
                 hi: Some(e.hi),
                 split: None,
+                fat: f.fat,
             }),
             Err(msg) => problems.push(format!(
                 "{}, line {line} ({}): {msg}",

@@ -1,4 +1,5 @@
-//! The ROI folder format: 28x28 PNGs plus a CSV naming them (`file,patient,label[,split]`).
+//! The ROI folder format: 28x28 PNGs plus a CSV naming them (`file,patient,label[,split][,hi]
+//! [,fat]`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -155,9 +156,14 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
     let hi_i = headers
         .iter()
         .position(|h| h.trim().eq_ignore_ascii_case("hi"));
+    let fat_i = headers
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case("fat"));
 
     let mut rois = Vec::new();
     let mut patient_labels: HashMap<String, (Label, u64)> = HashMap::new();
+    // Each patient's fat and the line that gave it first.
+    let mut patient_fat: HashMap<String, (Option<f64>, u64)> = HashMap::new();
     let dir_canon = canonical_dir(dir)?;
     // Each file's real path and the line (and name) that listed it first.
     let mut listed: HashMap<PathBuf, (u64, String)> = HashMap::new();
@@ -241,6 +247,25 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
                     .ok_or_else(|| row_err(format!("hi '{s}' is not a positive number")))?,
             ),
         };
+        let fat = match fat_i.and_then(|i| record.get(i)).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(parse_fat(s).map_err(&row_err)?),
+        };
+        match patient_fat.get(&patient) {
+            Some(&(first, first_line)) if first != fat => {
+                let say = |f: Option<f64>| f.map_or("none".to_string(), |f| format!("{f}"));
+                return Err(row_err(format!(
+                    "patient {patient} has fat {} here but {} on line {first_line}: a patient's \
+                     ROIs must all have the same fat",
+                    say(fat),
+                    say(first)
+                )));
+            }
+            Some(_) => {}
+            None => {
+                patient_fat.insert(patient.clone(), (fat, line));
+            }
+        }
         match patient_labels.get(&patient) {
             Some(&(first, _)) if first != label => {
                 return Err(DataError::ConflictingLabels {
@@ -279,6 +304,7 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
             pixels: img.into_raw(),
             hi,
             split,
+            fat,
         });
     }
     if rois.is_empty() {
@@ -290,7 +316,17 @@ pub fn load_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError>
     })
 }
 
-/// Writes a ROI folder: one PNG per ROI and `labels.csv` (`file,patient,label,hi`). Each ROI's
+/// Parses a `fat` field: percent liver fat, a number in 0..=100.
+pub fn parse_fat(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=100.0).contains(v))
+        .ok_or_else(|| format!("fat '{s}' is not a percentage (a number from 0 to 100)"))
+}
+
+/// Writes a ROI folder: one PNG per ROI and `labels.csv` (`file,patient,label,hi`, and `fat` when
+/// any ROI has one). Each ROI's
 /// `file` must be one plain file name (see [`check_out_name`]), distinct from the others even
 /// ignoring case: nothing is written outside `dir` and no ROI overwrites another.
 pub fn write_folder(dir: &Path, rois: &[Roi]) -> Result<(), DataError> {
@@ -312,7 +348,12 @@ pub fn write_folder(dir: &Path, rois: &[Roi]) -> Result<(), DataError> {
         }
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut csv_text = String::from("file,patient,label,hi\n");
+    let with_fat = rois.iter().any(|r| r.fat.is_some());
+    let mut csv_text = String::from(if with_fat {
+        "file,patient,label,hi,fat\n"
+    } else {
+        "file,patient,label,hi\n"
+    });
     for roi in rois {
         let path = dir.join(&roi.file);
         let img = image::GrayImage::from_raw(ROI_SIZE as u32, ROI_SIZE as u32, roi.pixels.clone())
@@ -327,11 +368,108 @@ pub fn write_folder(dir: &Path, rois: &[Roi]) -> Result<(), DataError> {
             })?;
         let hi = roi.hi.map(|h| format!("{h:.4}")).unwrap_or_default();
         csv_text.push_str(&format!(
-            "{},{},{},{}\n",
+            "{},{},{},{}",
             roi.file, roi.patient, roi.label, hi
         ));
+        if with_fat {
+            csv_text.push(',');
+            if let Some(f) = roi.fat {
+                csv_text.push_str(&format!("{f}"));
+            }
+        }
+        csv_text.push('\n');
     }
     let labels = dir.join("labels.csv");
     std::fs::write(&labels, csv_text).map_err(io(&labels))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roi(file: &str, patient: &str, fat: Option<f64>) -> Roi {
+        Roi {
+            file: file.into(),
+            patient: PatientId(patient.into()),
+            label: Label::Steatosis,
+            pixels: vec![100; ROI_SIZE * ROI_SIZE],
+            hi: None,
+            split: None,
+            fat,
+        }
+    }
+
+    /// A folder of 3 ROIs (patients a, a, b) whose labels.csv is `csv`.
+    fn folder(csv: &str) -> (tempfile::TempDir, Result<Dataset, DataError>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let rois = [
+            roi("x.png", "a", None),
+            roi("y.png", "a", None),
+            roi("z.png", "b", None),
+        ];
+        write_folder(tmp.path(), &rois).unwrap();
+        std::fs::write(tmp.path().join("labels.csv"), csv).unwrap();
+        let d = load_folder(tmp.path(), &LoadOptions::default());
+        (tmp, d)
+    }
+
+    #[test]
+    fn fat_is_read_per_roi_and_written_back_when_any_roi_has_one() {
+        let (_t, d) = folder(
+            "file,patient,label,fat\nx.png,a,steatosis,12.5\ny.png,a,steatosis,12.5\nz.png,b,1,0\n",
+        );
+        let d = d.unwrap();
+        let fat: Vec<Option<f64>> = d.rois.iter().map(|r| r.fat).collect();
+        assert_eq!(fat, [Some(12.5), Some(12.5), Some(0.0)]);
+        let tmp = tempfile::tempdir().unwrap();
+        write_folder(tmp.path(), &d.rois).unwrap();
+        let text = std::fs::read_to_string(tmp.path().join("labels.csv")).unwrap();
+        assert!(
+            text.starts_with("file,patient,label,hi,fat\nx.png,a,steatosis,,12.5\n"),
+            "{text}"
+        );
+        let again = load_folder(tmp.path(), &LoadOptions::default()).unwrap();
+        assert_eq!(again.rois, d.rois);
+        // Without fat, no column, and none read.
+        let (_t, d) = folder("file,patient,label\nx.png,a,1\ny.png,a,1\nz.png,b,1\n");
+        assert!(d.unwrap().rois.iter().all(|r| r.fat.is_none()));
+        let tmp = tempfile::tempdir().unwrap();
+        write_folder(tmp.path(), &[roi("x.png", "a", None)]).unwrap();
+        let text = std::fs::read_to_string(tmp.path().join("labels.csv")).unwrap();
+        assert!(text.starts_with("file,patient,label,hi\n"), "{text}");
+    }
+
+    #[test]
+    fn bad_or_disagreeing_fat_is_an_error_naming_the_line() {
+        for (csv, needles) in [
+            (
+                "file,patient,label,fat\nx.png,a,1,10\ny.png,a,1,lots\nz.png,b,1,3\n",
+                vec!["line 3", "fat 'lots' is not a percentage"],
+            ),
+            (
+                "file,patient,label,fat\nx.png,a,1,10\ny.png,a,1,10\nz.png,b,1,120\n",
+                vec!["line 4", "fat '120'"],
+            ),
+            (
+                "file,patient,label,fat\nx.png,a,1,10\ny.png,a,1,-1\nz.png,b,1,3\n",
+                vec!["line 3", "fat '-1'"],
+            ),
+            (
+                "file,patient,label,fat\nx.png,a,1,10\ny.png,a,1,11\nz.png,b,1,3\n",
+                vec!["line 3", "patient a has fat 11 here but 10 on line 2"],
+            ),
+            (
+                "file,patient,label,fat\nx.png,a,1,10\ny.png,a,1,\nz.png,b,1,3\n",
+                vec!["line 3", "patient a has fat none here but 10 on line 2"],
+            ),
+        ] {
+            let (_t, d) = folder(csv);
+            let e = d.unwrap_err().to_string();
+            assert!(e.contains("labels.csv"), "{e}");
+            for n in needles {
+                assert!(e.contains(n), "{csv}: {e}");
+            }
+        }
+    }
 }

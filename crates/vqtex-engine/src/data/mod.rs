@@ -89,6 +89,9 @@ pub struct Roi {
     pub hi: Option<f64>,
     /// Split side forced by the labels CSV, when it has a `split` column.
     pub split: Option<Side>,
+    /// The patient's liver fat in percent (0-100), when the labels CSV has a `fat` column (the
+    /// same for every ROI of a patient).
+    pub fat: Option<f64>,
 }
 
 impl Roi {

@@ -7,9 +7,14 @@
 //! kidney-cortex region; every frame of one heartbeat moves the window a little, decorrelates part of
 //! the speckle and wobbles the gain. The HI is *computed* from the 8-bit liver and kidney ROIs by the
 //! same function real data uses ([`super::roi::normalise`]), never assumed.
+//!
+//! Each patient also gets a liver fat percentage (the labels' `fat` column): below 5% for healthy
+//! patients, 6-60% for steatotic ones, and a steatotic liver's echogenicity rises with its fat, so
+//! that regressing fat on ROI features has something to find (`vqtex cv`'s "Degrees of
+//! steatosis").
 
 use rand::Rng as _;
-use rand_distr::{Distribution, Normal};
+use rand_distr::{Beta, Distribution, Normal};
 
 use super::roi::normalise;
 use super::{Label, PatientId, Roi, ROI_SIZE};
@@ -61,6 +66,33 @@ fn class_model(label: Label) -> ClassModel {
     }
 }
 
+/// Steatotic fat is `FAT_MIN + FAT_SPAN * Beta(FAT_BETA)`: 6-60%, mean about 26%, skewed to mild
+/// (as biopsy series are).
+const FAT_MIN: f64 = 6.0;
+const FAT_SPAN: f64 = 54.0;
+const FAT_BETA: (f64, f64) = (1.5, 2.5);
+/// Mean steatotic fat of that distribution.
+const FAT_MEAN: f64 = FAT_MIN + FAT_SPAN * FAT_BETA.0 / (FAT_BETA.0 + FAT_BETA.1);
+/// Rise of the steatotic class's normalised ROI mean per percent of fat, and the sd left to
+/// other causes: 1.6 x 11.7 (the fat sd) and 18 together keep the class's spread across patients
+/// at about the measured 26, with fat explaining about half of its variance.
+const FAT_SLOPE: f64 = 1.6;
+const FAT_RESIDUAL_SD: f64 = 18.0;
+
+/// A patient's liver fat in percent, one decimal: below 5% when healthy (0.5-4.5, uniform), 6-60%
+/// when steatotic. From a stream of its own, so the patient's other draws do not depend on it.
+pub fn patient_fat(seed: u64, index: usize, label: Label) -> f64 {
+    let mut rng = seeded(seed, &format!("fat-{index}"));
+    let f = match label {
+        Label::Healthy => rng.random_range(0.5..4.5),
+        Label::Steatosis => {
+            let b = Beta::new(FAT_BETA.0, FAT_BETA.1).expect("positive shape parameters");
+            FAT_MIN + FAT_SPAN * b.sample(&mut rng)
+        }
+    };
+    (f * 10.0).round() / 10.0
+}
+
 /// Axial (down the rows) and lateral (along the columns) widths of the point-spread function, in
 /// pixels (Gaussian sigma of the field's PSF). Tuned so the log-compressed images reproduce the
 /// measured autocorrelation (axial lag 1 about 0.47, lateral lag 1 about 0.83).
@@ -75,6 +107,8 @@ pub(crate) const DECORRELATION: f64 = 0.35;
 pub struct PatientFrames {
     pub patient: PatientId,
     pub label: Label,
+    /// Liver fat, percent ([`patient_fat`]).
+    pub fat: f64,
     pub liver: Vec<Vec<u8>>,
     pub kidney: Vec<Vec<u8>>,
 }
@@ -206,13 +240,24 @@ pub(crate) struct TissueParams {
 }
 
 /// Draws a patient's tissue intensities from its class model; returns the patient's RNG, ready for
-/// the speckle.
-pub(crate) fn patient_params(seed: u64, index: usize, label: Label) -> (Rng, TissueParams) {
+/// the speckle. With a `fat`, a steatotic patient's mean brightness is drawn around the class mean
+/// shifted by its fat ([`FAT_SLOPE`]); without one (the frame generator), from the class alone.
+/// Either way the same number of draws is made, so the speckle that follows is the same.
+pub(crate) fn patient_params(
+    seed: u64,
+    index: usize,
+    label: Label,
+    fat: Option<f64>,
+) -> (Rng, TissueParams) {
     let mut rng = seeded(seed, &format!("patient-{index}"));
     let model = class_model(label);
     let (lo, hi_max) = (model.hi.2, model.hi.3);
     let hi = gauss(&mut rng, model.hi.0, model.hi.1).clamp(lo, hi_max);
-    let target_mean = gauss(&mut rng, model.mean.0, model.mean.1).clamp(45.0, 235.0);
+    let (mean, sd) = match (label, fat) {
+        (Label::Steatosis, Some(f)) => (model.mean.0 + FAT_SLOPE * (f - FAT_MEAN), FAT_RESIDUAL_SD),
+        _ => model.mean,
+    };
+    let target_mean = gauss(&mut rng, mean, sd).clamp(45.0, 235.0);
     let ratio = gauss(&mut rng, model.ratio.0, model.ratio.1).clamp(3.5, 9.0);
     // Normalised liver = raw liver x HI, and HI = liver / kidney, so in raw units:
     let liver_mean = target_mean / hi;
@@ -230,19 +275,21 @@ pub(crate) fn patient_params(seed: u64, index: usize, label: Label) -> (Rng, Tis
 
 /// Simulates one patient's raw liver and kidney ROIs (before HI normalisation).
 pub fn simulate_patient(cfg: &SynthConfig, index: usize, label: Label) -> PatientFrames {
-    let (mut rng, t) = patient_params(cfg.seed, index, label);
+    let fat = patient_fat(cfg.seed, index, label);
+    let (mut rng, t) = patient_params(cfg.seed, index, label, Some(fat));
     let liver = tissue_frames(&mut rng, cfg.frames, t.liver_mean, t.liver_sd);
     let kidney = tissue_frames(&mut rng, cfg.frames, t.kidney_mean, t.kidney_sd);
     PatientFrames {
         patient: PatientId(format!("{:02}", index + 1)),
         label,
+        fat,
         liver,
         kidney,
     }
 }
 
-/// The whole synthetic dataset: HI-normalised liver ROIs, patients `01`..`55` (healthy first, as in
-/// the Byra dataset), files `pNN_fK.png`.
+/// The whole synthetic dataset: HI-normalised liver ROIs with their patient's fat, patients
+/// `01`..`55` (healthy first, as in the Byra dataset), files `pNN_fK.png`.
 pub fn generate(cfg: &SynthConfig) -> Vec<Roi> {
     let labels = std::iter::repeat_n(Label::Healthy, cfg.healthy)
         .chain(std::iter::repeat_n(Label::Steatosis, cfg.steatotic));
@@ -258,6 +305,7 @@ pub fn generate(cfg: &SynthConfig) -> Vec<Roi> {
                 pixels,
                 hi: Some(hi),
                 split: None,
+                fat: Some(p.fat),
             });
         }
     }

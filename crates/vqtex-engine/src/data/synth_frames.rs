@@ -81,7 +81,7 @@ pub fn patient_frames(cfg: &FrameSynthConfig, index: usize, label: Label) -> Vec
         h >= 100 && w >= 150,
         "frames must be at least 150x100 pixels"
     );
-    let (mut rng, t) = patient_params(cfg.seed ^ 0x6672_616d_6573, index, label);
+    let (mut rng, t) = patient_params(cfg.seed ^ 0x6672_616d_6573, index, label, None);
     let pad = (3.0 * PSF_LATERAL).ceil() as usize;
     let (rows, cols) = (h + 2 * pad, w + 2 * pad);
     let base = complex_noise(&mut rng, rows * cols);
@@ -167,6 +167,7 @@ mod tests {
                 cfg.seed ^ 0x6672_616d_6573,
                 f.patient.0.parse::<usize>().unwrap() - 1,
                 f.label,
+                None,
             );
             let e = extract_frame(&f.pixels, f.width as u32, f.height as u32, f.boxes).unwrap();
             let want = t.liver_mean / t.kidney_mean;

@@ -560,6 +560,7 @@ mod tests {
                 .collect(),
             hi: None,
             split: None,
+            fat: None,
         }
     }
 

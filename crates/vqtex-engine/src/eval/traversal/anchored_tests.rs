@@ -260,6 +260,7 @@ fn find_roi_matches_the_dataset_name_then_a_unique_bare_name() {
         pixels: vec![0; 784],
         hi: None,
         split: None,
+        fat: None,
     };
     let rois = vec![roi("a/x.png"), roi("b/x.png"), roi("b/y.png")];
     assert_eq!(find_roi(&rois, "b/x.png"), Ok(1));
