@@ -79,7 +79,8 @@ pub enum Command {
     /// Cross-validation by patient over all patients: each fold trains the models on its
     /// training patients only, and SVMs on pixels, first-order and GLCM texture features and each
     /// model's latents predict the held-out patients; scores per ROI and per patient with
-    /// intervals, paired comparisons, report.md and roc.png.
+    /// intervals, paired comparisons, report.md and roc.png. When the labels have a `fat`
+    /// column, each set also regresses fat (ridge and SVR; Spearman and MAE by patient).
     Cv(CvArgs),
     /// Export what vqtex computes, for Python users.
     #[command(subcommand)]

@@ -225,3 +225,68 @@ fn export_features_writes_one_row_per_roi_and_one_column_per_feature() {
     assert_eq!(b.len(), 10 + hlen + 12 * 784 * 8);
     assert!(tmp.path().join("f-rows.csv").is_file() && tmp.path().join("f-columns.txt").is_file());
 }
+
+#[test]
+fn cv_regresses_fat_when_the_labels_have_it_and_firstorder_follows_it() {
+    // The generator's steatotic echogenicity rises with fat: first-order statistics (mean grey
+    // level among them) predict it, ranked in the right order.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 6, 14, 3);
+    let labels = fs::read_to_string(data.join("labels.csv")).unwrap();
+    assert!(
+        labels.starts_with("file,patient,label,hi,fat\n"),
+        "{labels}"
+    );
+    let out = tmp.path().join("cv");
+    let o = cv(&data, &out, &["--json", "--features", "pixels,firstorder"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let set = |name: &str| {
+        v["sets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["features"] == name)
+            .unwrap()
+            .clone()
+    };
+    let fo = set("firstorder");
+    for model in ["ridge", "svr"] {
+        let p = &fo["fat"][model]["patient"];
+        assert_eq!(p["pooled"]["n"], 20, "{p}");
+        let rho = p["pooled"]["spearman"].as_f64().unwrap();
+        assert!(rho > 0.5, "firstorder {model}: Spearman {rho}");
+        assert!(p["ci95"]["spearman"].is_array(), "{p}");
+        assert!(p["pooled"]["mae"].as_f64().unwrap() >= 0.0);
+        assert_eq!(fo["fat"][model]["roi"]["pooled"]["n"], 60);
+    }
+    assert!(set("pixels")["fat"]["ridge"]["roi"]["pooled"]["spearman"].is_number());
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Degrees of steatosis"), "{report}");
+    assert!(report.contains("| firstorder | "), "{report}");
+    let preds = fs::read_to_string(out.join("fat-predictions.csv")).unwrap();
+    assert!(preds.starts_with("file,patient,repeat,fold,features,truth,ridge,svr\n"));
+    assert_eq!(preds.lines().count(), 1 + 2 * 60);
+
+    // Without the fat column: no regression, no section, no file.
+    let plain = tmp.path().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    let mut text = String::new();
+    for l in labels.lines() {
+        let cols: Vec<&str> = l.split(',').collect();
+        text.push_str(&cols[..4].join(","));
+        text.push('\n');
+        if cols[0] != "file" {
+            fs::copy(data.join(cols[0]), plain.join(cols[0])).unwrap();
+        }
+    }
+    fs::write(plain.join("labels.csv"), text).unwrap();
+    let out2 = tmp.path().join("cv2");
+    let o = cv(&plain, &out2, &["--json", "--features", "firstorder"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["sets"][0].get("fat").is_none(), "{}", v["sets"][0]);
+    let report = fs::read_to_string(out2.join("report.md")).unwrap();
+    assert!(!report.contains("Degrees of steatosis"));
+    assert!(!out2.join("fat-predictions.csv").exists());
+}

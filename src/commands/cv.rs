@@ -3,7 +3,8 @@
 //!
 //! The output folder holds `cv-config.json` (what was asked), `folds.csv`, one run folder per
 //! fold and model (`r1-f2-vqvae`, a normal run: watch it, open it in the workbench), and at the
-//! end `predictions.csv`, `cv.json`, `report.md` and `roc.png`. Run again with the same folder and
+//! end `predictions.csv`, `cv.json`, `report.md` and `roc.png` (and `fat-predictions.csv` when
+//! every ROI has a fat: the degrees of steatosis). Run again with the same folder and
 //! settings and finished fold runs are kept, stopped ones resumed.
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use serde_json::json;
 
 use super::{load_data, open_run, run_job, train_config, Progress};
 use crate::cli::CvArgs;
-use crate::cv::{self, results, FeatureSet, FoldPlan, Prediction};
+use crate::cv::{self, results, FatPrediction, FeatureSet, FoldPlan, Prediction};
 use crate::data::Roi;
 use crate::model::{ModelConfig, ModelKind};
 use crate::train::{self, fresh_dir, RunDir, RunStatus};
@@ -199,11 +200,17 @@ pub fn cv(args: &CvArgs) -> Result<()> {
 
     let rois: Vec<&Roi> = data.rois.iter().collect();
     let mut predictions: Vec<Prediction> = Vec::new();
+    // Degrees of steatosis: fat is regressed too when every ROI has one.
+    let fat = cv::fat_targets(&data);
+    let mut fat_predictions: Vec<FatPrediction> = Vec::new();
     // The hand-made sets do not depend on the fold: computed once.
     for &set in sets.iter().filter(|s| s.model().is_none()) {
         let x = cv::features(set, &rois, None)?;
         for fold in &plan {
             predictions.extend(cv::fold_predictions(set, &x, &data, fold)?);
+            if let Some(fat) = &fat {
+                fat_predictions.extend(cv::fold_fat_predictions(set, &x, &data, fold, fat)?);
+            }
         }
     }
     let trainings = plan.len() * models.len();
@@ -242,6 +249,9 @@ pub fn cv(args: &CvArgs) -> Result<()> {
             for &set in sets.iter().filter(|s| s.model() == Some(model.kind())) {
                 let x = cv::features(set, &rois, Some(run.model.as_ref()))?;
                 predictions.extend(cv::fold_predictions(set, &x, &data, fold)?);
+                if let Some(fat) = &fat {
+                    fat_predictions.extend(cv::fold_fat_predictions(set, &x, &data, fold, fat)?);
+                }
             }
             done += 1;
         }
@@ -256,11 +266,18 @@ pub fn cv(args: &CvArgs) -> Result<()> {
         models.iter().map(|m| m.name().to_string()).collect(),
         args.hyper.epochs(),
     );
+    results::attach_fat(&mut report, &fat_predictions, args.hyper.seed);
     report.seconds = started.elapsed().as_secs_f64();
     write_text(
         &out.join("predictions.csv"),
         &results::predictions_csv(&predictions),
     )?;
+    if fat.is_some() {
+        write_text(
+            &out.join("fat-predictions.csv"),
+            &results::fat_predictions_csv(&fat_predictions),
+        )?;
+    }
     let cv_json = serde_json::to_value(&report)?;
     write_text(
         &out.join("cv.json"),

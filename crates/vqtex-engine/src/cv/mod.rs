@@ -8,13 +8,18 @@
 //! class-balanced) is fit on the training patients' ROIs and gives a decision value for each
 //! held-out ROI. [`results`] turns the pooled out-of-fold decisions into scores per ROI and per
 //! patient with intervals, and writes the outputs.
+//!
+//! When every ROI has a `fat` (percent liver fat), each set also regresses fat on the features in
+//! each fold ([`fold_fat_predictions`]: ridge and an RBF SVR, fit on the training ROIs, predicting
+//! the held-out ones): the degrees of steatosis, scored by Spearman correlation and mean absolute
+//! error ([`crate::eval::regress`]).
 
 use ndarray::Array2;
 use rand::Rng as _;
 
 use crate::data::split::k_fold_by_patient;
 use crate::data::{Dataset, Label, PatientId, Roi, Split, ROI_SIZE};
-use crate::eval::{self, svm, EvalError};
+use crate::eval::{self, regress, svm, EvalError};
 use crate::model::{roi_tensor, Autoencoder, ModelKind};
 
 pub mod results;
@@ -309,6 +314,64 @@ pub fn fold_predictions(
                 features: set,
                 truth: r.label,
                 decision,
+            }
+        })
+        .collect())
+}
+
+/// Every ROI's fat, in the order of `data`'s ROIs, when every ROI has one.
+pub fn fat_targets(data: &Dataset) -> Option<Vec<f64>> {
+    data.rois.iter().map(|r| r.fat).collect()
+}
+
+/// One held-out ROI's predicted fat under one feature set, by both regressors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FatPrediction {
+    pub file: String,
+    pub patient: PatientId,
+    pub repeat: usize,
+    pub fold: usize,
+    pub features: FeatureSet,
+    pub label: Label,
+    /// The ROI's (its patient's) fat, percent.
+    pub truth: f64,
+    /// Ridge regression's prediction ([`regress::Ridge`], alpha [`regress::RIDGE_ALPHA`]).
+    pub ridge: f64,
+    /// The RBF SVR's ([`regress::svr_fit_predict`]).
+    pub svr: f64,
+}
+
+/// Fits both regressors of fat (`fat`, one per ROI of `data`) on the fold's training ROIs (rows
+/// of `x`) and predicts its held-out ROIs.
+pub fn fold_fat_predictions(
+    set: FeatureSet,
+    x: &Array2<f64>,
+    data: &Dataset,
+    fold: &FoldPlan,
+    fat: &[f64],
+) -> Result<Vec<FatPrediction>, regress::RegressError> {
+    let (test, train): (Vec<usize>, Vec<usize>) =
+        (0..data.len()).partition(|&i| fold.split.test.contains(&data.rois[i].patient));
+    let y: Vec<f64> = train.iter().map(|&i| fat[i]).collect();
+    let rows = |idx: &[usize]| x.select(ndarray::Axis(0), idx);
+    let (xtr, xte) = (rows(&train), rows(&test));
+    let ridge = regress::Ridge::fit(&xtr, &y, regress::RIDGE_ALPHA)?.predict(&xte);
+    let svr = regress::svr_fit_predict(&xtr, &y, &xte)?;
+    Ok(test
+        .iter()
+        .zip(ridge.into_iter().zip(svr))
+        .map(|(&i, (ridge, svr))| {
+            let r = &data.rois[i];
+            FatPrediction {
+                file: r.file.clone(),
+                patient: r.patient.clone(),
+                repeat: fold.repeat,
+                fold: fold.fold,
+                features: set,
+                label: r.label,
+                truth: fat[i],
+                ridge,
+                svr,
             }
         })
         .collect())

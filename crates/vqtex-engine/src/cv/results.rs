@@ -2,7 +2,9 @@
 //! decision, and majority vote beside it), pooled over the out-of-fold predictions with 95%
 //! intervals from a patient-level bootstrap, mean ± sd over folds, and paired AUC comparisons with
 //! `pixels` and `firstorder`. Written as `folds.csv`, `predictions.csv`, `cv.json`, `report.md`
-//! and `roc.png`.
+//! and `roc.png`. With fat in the labels, each set's regression of fat (ridge and SVR) is scored
+//! too ([`attach_fat`]): Spearman correlation and mean absolute error per ROI and per patient,
+//! with intervals from the same kind of patient bootstrap, and `fat-predictions.csv`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,10 +12,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FeatureSet, FoldPlan, Prediction};
+use super::{FatPrediction, FeatureSet, FoldPlan, Prediction};
 use crate::data::{Dataset, PatientId};
 use crate::eval::binary::{self, BinaryScores, Decision, Intervals, PairedAuc};
 use crate::eval::figures::{self, Curve};
+use crate::eval::regress::{self, RegressIntervals, RegressScores, Unit};
 use crate::eval::EvalError;
 
 /// Bootstrap draws behind every interval and paired comparison.
@@ -55,6 +58,31 @@ pub struct SetResult {
     pub vs_firstorder: Option<PairedAuc>,
     /// The pooled patient-level ROC curve, `(fpr, tpr)`.
     pub roc: Vec<(f64, f64)>,
+    /// The regression of fat on this set, when every ROI has a fat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fat: Option<FatResult>,
+}
+
+/// Scores of one regressor's pooled out-of-fold predictions of fat at one level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FatLevel {
+    pub pooled: RegressScores,
+    /// 95% intervals by resampling patients (stratified by class).
+    pub ci95: Option<RegressIntervals>,
+}
+
+/// One regressor's scores per ROI and per patient (the mean of its ROIs' predictions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FatModel {
+    pub roi: FatLevel,
+    pub patient: FatLevel,
+}
+
+/// A set's regression of fat: ridge (alpha 1) and the RBF SVR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FatResult {
+    pub ridge: FatModel,
+    pub svr: FatModel,
 }
 
 /// Everything `cv.json` holds.
@@ -182,6 +210,7 @@ pub fn aggregate(
             vs_pixels: compare(FeatureSet::Pixels),
             vs_firstorder: compare(FeatureSet::FirstOrder),
             roc: binary::roc_curve(&truth, &dec),
+            fat: None,
         });
     }
     CvReport {
@@ -198,6 +227,76 @@ pub fn aggregate(
         sets: out,
         seconds: 0.0,
     }
+}
+
+fn fat_level(units: &[Unit], seed: u64) -> FatLevel {
+    FatLevel {
+        pooled: regress::scores(units),
+        ci95: regress::bootstrap_intervals(units, RESAMPLES, seed),
+    }
+}
+
+/// One regressor's units per ROI and per patient; a patient's mean prediction is taken per
+/// repeat, so a patient counts once per repeat and the bootstrap resamples it with all its
+/// repeats.
+fn fat_model(p: &[&FatPrediction], pick: impl Fn(&FatPrediction) -> f64, seed: u64) -> FatModel {
+    let unit = |x: &FatPrediction| Unit {
+        patient: x.patient.clone(),
+        label: x.label,
+        truth: x.truth,
+        predicted: pick(x),
+    };
+    let rois: Vec<Unit> = p.iter().map(|x| unit(x)).collect();
+    let mut by_repeat: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
+    for x in p {
+        by_repeat.entry(x.repeat).or_default().push(unit(x));
+    }
+    let patients: Vec<Unit> = by_repeat
+        .values()
+        .flat_map(|u| regress::per_patient(u))
+        .collect();
+    FatModel {
+        roi: fat_level(&rois, seed),
+        patient: fat_level(&patients, seed),
+    }
+}
+
+/// Scores each set's fat predictions into its result (sets without predictions keep `None`).
+pub fn attach_fat(report: &mut CvReport, predictions: &[FatPrediction], seed: u64) {
+    let mut per_set: BTreeMap<String, Vec<&FatPrediction>> = BTreeMap::new();
+    for p in predictions {
+        per_set.entry(p.features.name()).or_default().push(p);
+    }
+    for s in &mut report.sets {
+        let Some(ps) = per_set.get_mut(&s.features) else {
+            continue;
+        };
+        ps.sort_by(|a, b| (a.repeat, &a.patient, &a.file).cmp(&(b.repeat, &b.patient, &b.file)));
+        s.fat = Some(FatResult {
+            ridge: fat_model(ps, |x| x.ridge, seed),
+            svr: fat_model(ps, |x| x.svr, seed),
+        });
+    }
+}
+
+/// `fat-predictions.csv`: `file,patient,repeat,fold,features,truth,ridge,svr`.
+pub fn fat_predictions_csv(predictions: &[FatPrediction]) -> String {
+    let mut s = String::from("file,patient,repeat,fold,features,truth,ridge,svr\n");
+    for p in predictions {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{:.6},{:.6}",
+            csv_field(&p.file),
+            csv_field(&p.patient.0),
+            p.repeat,
+            p.fold,
+            p.features,
+            p.truth,
+            p.ridge,
+            p.svr
+        );
+    }
+    s
 }
 
 /// `folds.csv`: `patient,repeat,fold`.
@@ -421,7 +520,64 @@ pub fn report_md(r: &CvReport) -> String {
         "\nA patient's ROIs are not independent: the per-patient rows are the ones to read. \
          The paired comparisons resample the same patients for both sets on the same folds."
     );
+    fat_md(r, &mut s);
     s
+}
+
+fn rho_cell(l: &FatLevel) -> String {
+    match l.pooled.spearman {
+        Some(v) => ci(v, l.ci95.as_ref().and_then(|c| c.spearman)),
+        None => "–".into(),
+    }
+}
+
+fn mae_cell(l: &FatLevel) -> String {
+    match &l.ci95 {
+        Some(c) => format!("{:.1} [{:.1}, {:.1}]", l.pooled.mae, c.mae[0], c.mae[1]),
+        None => format!("{:.1}", l.pooled.mae),
+    }
+}
+
+/// The "Degrees of steatosis" section, when fat was regressed.
+fn fat_md(r: &CvReport, s: &mut String) {
+    if r.sets.iter().all(|x| x.fat.is_none()) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Degrees of steatosis\n\nFat (percent) regressed on each feature set in every fold, \
+         fit on the fold's training ROIs and predicting the held-out ones: ridge (standardised \
+         features, alpha {}) and an RBF SVR (standardised features and fat, C 1, epsilon 0.1, \
+         gamma 'scale'). A patient's prediction is the mean of its ROIs'. Spearman correlation \
+         with the true fat and mean absolute error (percentage points), with 95% intervals from \
+         {} patient-level bootstrap draws (stratified by class).\n\n| features | ridge \
+         Spearman per patient | ridge MAE per patient | SVR Spearman per patient | SVR MAE per \
+         patient | ridge Spearman per ROI | SVR Spearman per ROI |\n|---|---|---|---|---|---|---|",
+        regress::RIDGE_ALPHA,
+        r.resamples
+    );
+    for x in &r.sets {
+        let Some(f) = &x.fat else {
+            continue;
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            x.features,
+            rho_cell(&f.ridge.patient),
+            mae_cell(&f.ridge.patient),
+            rho_cell(&f.svr.patient),
+            mae_cell(&f.svr.patient),
+            rho_cell(&f.ridge.roi),
+            rho_cell(&f.svr.roi)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe correlation over all patients includes the step from healthy (fat below 5%) to \
+         steatotic: a set that only separates the classes already correlates. MAE is in the \
+         labels' units (percent fat)."
+    );
 }
 
 /// `roc.png`: the pooled per-patient ROC curve of every set.

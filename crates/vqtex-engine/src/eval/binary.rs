@@ -354,7 +354,7 @@ impl Resampler {
 }
 
 /// The 2.5% and 97.5% quantiles of `values` (sorted here), linearly interpolated. `None` if empty.
-fn interval95(values: &mut [f64]) -> Option<[f64; 2]> {
+pub(crate) fn interval95(values: &mut [f64]) -> Option<[f64; 2]> {
     if values.is_empty() {
         return None;
     }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod figures;
 pub mod metrics;
 pub mod ood;
+pub mod regress;
 pub mod report;
 pub mod sensitivity;
 pub mod stats;
