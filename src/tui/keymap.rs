@@ -211,25 +211,25 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 45] = [
         Action::Anchor,
         "anchor",
         &["a"],
-        "Latent: anchor the traversal on the next test ROI",
+        "Latent: next test ROI as anchor",
     ),
     (
         Action::EditCodes,
         "edit_codes",
         &["i"],
-        "Latent: edit the anchor's code map (arrows, + -, n all uses, r undo)",
+        "Latent: edit the anchor's codes",
     ),
     (
         Action::SortCodes,
         "sort_codes",
         &["S"],
-        "Latent: sort the codes by the next column",
+        "Latent: sort codes by next column",
     ),
     (
         Action::Unusual,
         "unusual",
         &["u"],
-        "Data: ROIs by out-of-distribution score against the open run",
+        "Data: ROIs by OOD score vs run",
     ),
 ];
 
