@@ -76,6 +76,10 @@ key 3; wait_for "Per-ROI metrics" 180
 wait_for "Test means (n = " 5
 key 4; wait_for "Traversal · variable 0/31" 10
 wait_for "+2.0 sd" 180
+# Edit the anchor's code map: one cell's code up, decoded at once; i again leaves the editor.
+key i; wait_for "Code map · editing" 10
+key +; wait_for "1 of 49 cells changed · decoded" 60
+key i
 key 5; key r; wait_for "done: " 300
 wait_for "latents (vqtex)" 5
 key 6; wait_for "finished" 20
@@ -88,6 +92,10 @@ wait_for "mark a second run" 5
 # Tab goes on to the ROI picker (8), and from the last pane back round to Data.
 key Tab; wait_for "No frames folder open" 5
 key Tab; wait_for "Patients 55/55" 5
+# u: the ROIs by out-of-distribution score against the open run, then back to the patients.
+key u; wait_for "Unusual ROIs vs" 180
+wait_for "reconstruction MSE" 10
+key u; wait_for "Patients 55/55" 5
 
 # Quit; the shell's screen is back and the tty is in cooked mode again.
 key q

@@ -328,22 +328,36 @@ impl LatentPane {
         if t.anchor.is_some() && rows.len() > 1 {
             rows[0].0 = "z_e";
         }
-        // The anchor takes the first column; a label column names the rows.
-        let label_w: u16 = if rows.len() > 1 { 13 } else { 0 };
+        // The anchor takes the first column; a label column names the rows when it fits, else
+        // the caption under each row's anchor does.
         let cols = t.images.len() as u16 + u16::from(t.anchor.is_some());
-        let zoom1 = cols * 29 + label_w <= inner.width && inner.height >= 15 * rows.len() as u16;
+        let labels = rows.len() > 1;
+        let zoom1 = cols * 29 + 13 * u16::from(labels) <= inner.width
+            && inner.height >= 15 * rows.len() as u16;
         let (zoom, w, h) = if zoom1 { (1, 29u16, 14u16) } else { (0, 15, 7) };
+        let label_w: u16 = if labels && cols * w + 13 <= inner.width {
+            13
+        } else {
+            0
+        };
         for (k, (label, images)) in rows.iter().enumerate() {
             let y = inner.y + k as u16 * (h + 1);
             if y + 2 > inner.y + inner.height {
                 break;
             }
-            put(buf, inner, inner.x, y, label, ctx.theme.muted());
+            if label_w > 0 {
+                put(buf, inner, inner.x, y, label, ctx.theme.muted());
+            }
             let mut x = inner.x + label_w;
             if let Some(a) = &t.anchor {
                 let r = Rect::new(x, y, w - 1, h).intersection(inner);
                 draw_roi(buf, r, &a.pixels, zoom, ctx.mode);
-                put(buf, inner, x, y + h, "anchor", ctx.theme.accent());
+                let caption = if label_w == 0 && !label.is_empty() {
+                    label
+                } else {
+                    "anchor"
+                };
+                put(buf, inner, x, y + h, caption, ctx.theme.accent());
                 x += w;
             }
             for (img, off) in images.iter().zip(&t.offsets) {
@@ -376,13 +390,11 @@ impl LatentPane {
         };
         let title = match &self.edit {
             Some(e) => format!(
-                "Code map · editing: arrows a cell, + - its code{}, n {}, r undo, i done",
+                "Code map · editing · {} of 49 cells changed · {} · arrows, + -{}, n {}, r undo, i done",
+                e.codes.iter().zip(original).filter(|(a, b)| a != b).count(),
+                if e.decoded.is_some() { "decoded" } else { "decoding…" },
                 if e.all_uses { " everywhere" } else { "" },
-                if e.all_uses {
-                    "this cell only"
-                } else {
-                    "every use"
-                }
+                if e.all_uses { "one cell" } else { "every use" }
             ),
             None => "Code map of the anchor · i edit".to_string(),
         };

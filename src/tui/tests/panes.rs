@@ -642,6 +642,11 @@ fn latent_pane_anchors_on_test_rois_and_edits_the_code_map() {
     ] {
         assert!(t.contains(needle), "missing {needle}:\n{t}");
     }
+    // At 100 columns every offset still shows, the rows named under their anchors.
+    let t = text(&render(100, 30, |a, b| pane.draw(a, b, &c)));
+    for needle in ["-2.0 sd", "+2.0 sd", "z_e", "re-quantised"] {
+        assert!(t.contains(needle), "100x30 lacks {needle}:\n{t}");
+    }
     // `a`: the next test ROI.
     match pane.on_action(Action::Anchor) {
         Effect::Request(Request::Traverse { anchor, .. }) => assert_eq!(anchor, Some(9)),
