@@ -9,19 +9,12 @@ use ndarray::{concatenate, Array2, Axis};
 
 use super::{load_data, open_run};
 use crate::cli::ExportFeaturesArgs;
+use crate::cv::results::csv_field;
 use crate::cv::{self, FeatureSet};
 use crate::data::{Dataset, Roi};
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::fs::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn rows_csv(data: &Dataset) -> String {

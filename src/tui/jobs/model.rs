@@ -186,29 +186,9 @@ pub fn decode_codes(
     let open = cache.open(run)?;
     cancel.check()?;
     let run = open.lock();
-    let k = run
-        .model
-        .codebook_size()
-        .ok_or_else(|| anyhow::anyhow!("{} has no codebook", run.model.name()))?;
-    anyhow::ensure!(
-        codes.len() == 49 && codes.iter().all(|&c| (c as usize) < k),
-        "a code map is 49 codes below {k}"
-    );
-    let book = run
-        .model
-        .params()
-        .iter()
-        .find(|(name, _)| name == "codebook")
-        .map(|(_, v)| v.as_tensor().detach())
-        .ok_or_else(|| anyhow::anyhow!("the model has no codebook parameter"))?;
-    let ids = Tensor::from_vec(codes.to_vec(), 49, &run.device)?;
-    let d = book.dim(1)?;
-    let z = book
-        .embedding(&ids)?
-        .reshape((1, 7, 7, d))?
-        .permute((0, 3, 1, 2))?
-        .contiguous()?;
-    Ok(run.model.decode(&z)?.flatten_all()?.to_vec1::<f32>()?)
+    // The engine's code editor (as `vqtex swap` uses): one 1x1 decode of the map.
+    let editor = crate::eval::swap::CodeEditor::new(run.model.as_ref(), &run.device)?;
+    Ok(editor.decode(codes)?)
 }
 
 pub fn codebook(cache: &RunCache, run: &Path, cancel: &Cancel) -> anyhow::Result<CodebookData> {

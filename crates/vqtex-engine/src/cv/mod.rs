@@ -194,12 +194,7 @@ pub fn vq_features(
     let Some(k) = model.codebook_size() else {
         return Ok(None);
     };
-    let device = model
-        .params()
-        .iter()
-        .next()
-        .map(|(_, v)| v.device().clone())
-        .unwrap_or(candle_core::Device::Cpu);
+    let device = eval::model_device(model).clone();
     let mut hist = Vec::with_capacity(rois.len() * k);
     let mut ze = Vec::new();
     let mut dim = 0;

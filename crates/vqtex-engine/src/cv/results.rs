@@ -311,7 +311,8 @@ pub fn folds_csv(data: &Dataset, plan: &[FoldPlan]) -> String {
     s
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -93,7 +93,8 @@ pub fn pixels(rois: &[&Roi]) -> Array2<f64> {
     Array2::from_shape_vec((rois.len(), crate::data::ROI_PIXELS), v).expect("784 pixels per ROI")
 }
 
-fn model_device(model: &dyn Autoencoder) -> &candle_core::Device {
+/// The device a model's parameters live on (CPU for a model without parameters).
+pub(crate) fn model_device(model: &dyn Autoencoder) -> &candle_core::Device {
     model
         .params()
         .iter()

@@ -54,21 +54,12 @@ pub struct Ood {
     calibration: Vec<f64>,
 }
 
-fn device_of(model: &dyn Autoencoder) -> candle_core::Device {
-    model
-        .params()
-        .iter()
-        .next()
-        .map(|(_, v)| v.device().clone())
-        .unwrap_or(candle_core::Device::Cpu)
-}
-
 /// Mean distance of each ROI's encoder vectors to their codes, for VQ models.
 fn vq_distances(model: &dyn Autoencoder, rois: &[&Roi]) -> Result<Option<Vec<f64>>, EvalError> {
     if model.codebook_size().is_none() {
         return Ok(None);
     }
-    let device = device_of(model);
+    let device = super::model_device(model).clone();
     let mut out = Vec::with_capacity(rois.len());
     for chunk in rois.chunks(256) {
         let x = roi_tensor(chunk, &device)?;
