@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the workbench for real in tmux at 100x30 (issue 4's benchmarks (c) and (d)):
+# Measures the workbench for real in tmux at SIZE (default 100x30; issue 4's benchmarks (c) and (d)):
 #   - idle CPU: utime+stime of the process over IDLE_SECS seconds (default 10) with the sample data
 #     loaded and nothing happening;
 #   - a training of EPOCHS epochs (default 20) started from the Train pane: its wall time, the bytes
@@ -7,7 +7,7 @@
 #     read at its end.
 #
 #   scripts/tui-measure.sh                # uses ./target/release/vqtex (built if missing)
-#   VQTEX_BIN=path EPOCHS=20 IDLE_SECS=10 scripts/tui-measure.sh
+#   VQTEX_BIN=path EPOCHS=20 IDLE_SECS=10 SIZE=200x60 scripts/tui-measure.sh
 #
 # Runs, logs and config go to a temporary HOME/XDG dirs, so nothing of the user's is touched.
 # Prints `key: value` lines. Other load on the machine (builds) inflates the CPU and time figures.
@@ -20,6 +20,9 @@ if [[ ! -x $BIN ]]; then cargo build --release; fi
 BIN=$(realpath "$BIN")
 EPOCHS=${EPOCHS:-20}
 IDLE_SECS=${IDLE_SECS:-10}
+SIZE=${SIZE:-100x30}
+COLS=${SIZE%x*}
+ROWS=${SIZE#*x}
 
 TMP=$(mktemp -d)
 S="vqtex-measure-$$"
@@ -48,7 +51,7 @@ now() { date +%s.%N; }
 
 mkdir -p "$TMP/home" "$TMP/data" "$TMP/config"
 # exec: the pane's process is vqtex itself, so its pid is the pane's.
-tmux new-session -d -s "$S" -x 100 -y 30 \
+tmux new-session -d -s "$S" -x "$COLS" -y "$ROWS" \
   "cd '$PWD' && exec env HOME='$TMP/home' XDG_DATA_HOME='$TMP/data' XDG_CONFIG_HOME='$TMP/config' \
    COLORTERM=truecolor '$BIN'"
 PID=$(tmux display-message -p -t "$S" '#{pane_pid}')
@@ -64,6 +67,7 @@ t1=$(ticks); w1=$(now)
 awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v w0="$w0" -v w1="$w1" 'BEGIN {
   printf "idle_seconds: %.2f\nidle_cpu_seconds: %.3f\nidle_cpu_percent: %.3f\n",
     w1 - w0, (b - a) / hz, 100 * (b - a) / hz / (w1 - w0) }'
+echo "size: $SIZE"
 echo "rss_idle_mb: $(awk -v k="$(status_kb VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
 
 key 2; wait_for "Hyperparameters" 5
