@@ -9,6 +9,8 @@ use crate::train::{RunDir, RunStatus};
 
 pub mod cache;
 pub mod compare;
+/// A run's per-epoch images of its fixed ROIs (written by the training, `steps.bin`).
+pub use crate::train::steps::{StepImages, StepRoi};
 pub use cache::{OpenRun, RunCache, CACHED_RUNS};
 pub use compare::{compare_set, CompareData, CompareRun, Pairing};
 

@@ -10,6 +10,7 @@ pub mod optim;
 mod phase_bench;
 pub mod run;
 pub mod runlog;
+pub mod steps;
 pub mod worker;
 
 pub use config::{DataSpec, RunConfig, TrainConfig};

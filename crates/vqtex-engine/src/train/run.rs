@@ -247,6 +247,10 @@ impl RunDir {
     pub fn eval(&self) -> PathBuf {
         self.path.join("eval")
     }
+    /// The fixed ROIs' reconstructions at every epoch ([`super::steps`]).
+    pub fn steps(&self) -> PathBuf {
+        self.path.join(super::steps::FILE)
+    }
 
     pub fn is_run(&self) -> bool {
         self.config().is_file()

@@ -290,6 +290,16 @@ fn train(
     };
     let x_train = roi_tensor(&pick(&train_idx), &job.device).map_err(e("loading ROIs"))?;
     let x_test = roi_tensor(&pick(&test_idx), &job.device).map_err(e("loading ROIs"))?;
+    let test_rois = pick(&test_idx);
+    let fixed = super::steps::fixed_rois(&test_rois);
+    // The fixed ROIs' reconstructions at every epoch: kept for scrubbing, never worth a failed run.
+    let mut step_images = if fixed.is_empty() {
+        None
+    } else {
+        super::steps::StepWriter::start(&job.dir.steps(), &fixed, start_epoch)
+            .map_err(|err| tracing::warn!("{}: {err}", job.dir.steps().display()))
+            .ok()
+    };
     let n = train_idx.len();
     let steps = n.div_ceil(cfg.batch);
     let _ = tx.send(Event::Started {
@@ -365,6 +375,16 @@ fn train(
             let (u, p) = code_stats(&hist);
             (Some(u), Some(p))
         };
+        if let Some(w) = &mut step_images {
+            // Before the metrics line: a reader that sees the epoch logged finds its images.
+            let written = crate::eval::reconstruct(model.as_ref(), &fixed)
+                .map_err(|err| err.to_string())
+                .and_then(|r| w.append(epoch, &r).map_err(|err| err.to_string()));
+            if let Err(err) = written {
+                tracing::warn!("{}: {err}; no more step images", job.dir.steps().display());
+                step_images = None;
+            }
+        }
         let seconds = t0.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,
