@@ -148,6 +148,8 @@ pub struct App {
     pub unsent: Vec<(u64, Request)>,
     /// Refreshes asked for while one of their kind was in flight (see [`App::refresh`]).
     deferred: Vec<Request>,
+    /// The epoch cursor the Train and Reconstructions panes scrub by (`tui/steps.rs`).
+    pub steps: super::steps::Steps,
 }
 
 impl App {
@@ -189,6 +191,7 @@ impl App {
             requested: Vec::new(),
             unsent: Vec::new(),
             deferred: Vec::new(),
+            steps: Default::default(),
         }
     }
 
@@ -317,6 +320,7 @@ impl App {
 
     /// Asks for what the visible pane needs and does not have.
     pub fn ensure(&mut self) {
+        self.sync_steps();
         let has_ckpt = self.checkpoint.is_some();
         match self.pane {
             Pane::Recon if has_ckpt => {
@@ -489,6 +493,7 @@ impl App {
     /// the training's steps).
     pub fn on_tick(&mut self) -> Redraw {
         let mut dirty = self.poll_watch();
+        self.follow_steps();
         if self
             .message
             .as_ref()

@@ -66,6 +66,7 @@ impl App {
                 None => false,
             },
             Action::Back => self.message.take().is_some() || self.classify.close_list(),
+            a if super::steps::move_of(a).is_some() => self.on_step_action(a),
             a => {
                 let effect = match self.pane {
                     Pane::Data => self.data.on_action(a),

@@ -103,6 +103,11 @@ pub enum Request {
         run: PathBuf,
         seen: WatchSeen,
     },
+    /// The runs' per-epoch images at `epoch` (`None`: the newest), for scrubbing.
+    Steps {
+        runs: Vec<PathBuf>,
+        epoch: Option<u32>,
+    },
 }
 
 /// A kind of job: at most one of a kind runs, one waits, and only the newest id of a kind counts.
@@ -126,6 +131,7 @@ pub enum JobKey {
     Delete(PathBuf),
     OpenRun,
     Watch,
+    Steps,
 }
 
 impl Request {
@@ -148,6 +154,7 @@ impl Request {
             Request::DeleteRun(p) => JobKey::Delete(p.clone()),
             Request::OpenRun(_) => JobKey::OpenRun,
             Request::Watch { .. } => JobKey::Watch,
+            Request::Steps { .. } => JobKey::Steps,
         }
     }
 }
@@ -297,6 +304,8 @@ pub enum Outcome {
     Deleted(PathBuf, Result<(), String>),
     RunOpened(PathBuf, Result<RunLook, String>),
     Watched(WatchPoll),
+    /// For the runs and the epoch of a `Steps` request.
+    Steps(Vec<PathBuf>, Option<u32>, Vec<super::steps::StepFrame>),
 }
 
 impl Outcome {
@@ -459,6 +468,10 @@ pub fn execute(
             Outcome::RunOpened(run, r)
         }
         Request::Watch { run, seen } => Outcome::Watched(files::poll_watch(&run, seen)),
+        Request::Steps { runs, epoch } => {
+            let frames = super::steps::load(&runs, epoch);
+            Outcome::Steps(runs, epoch, frames)
+        }
     };
     let secs = t0.elapsed().as_secs_f64();
     if cancel.is_cancelled() {

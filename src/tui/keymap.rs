@@ -52,10 +52,16 @@ pub enum Action {
     EditCodes,
     SortCodes,
     Unusual,
+    StepBack,
+    StepForward,
+    StepBack10,
+    StepForward10,
+    StepFirst,
+    StepLatest,
 }
 
 /// Name in config files, default keys, and what it does (for the help overlay).
-pub const ACTIONS: [(Action, &str, &[&str], &str); 45] = [
+pub const ACTIONS: [(Action, &str, &[&str], &str); 51] = [
     (
         Action::Quit,
         "quit",
@@ -231,6 +237,42 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 45] = [
         &["u"],
         "Data: ROIs by OOD score vs run",
     ),
+    (
+        Action::StepBack,
+        "step_back",
+        &[","],
+        "Train/Recon: scrub one epoch back",
+    ),
+    (
+        Action::StepForward,
+        "step_forward",
+        &["."],
+        "Train/Recon: one epoch forward",
+    ),
+    (
+        Action::StepBack10,
+        "step_back_10",
+        &["<"],
+        "Train/Recon: ten epochs back",
+    ),
+    (
+        Action::StepForward10,
+        "step_forward_10",
+        &[">"],
+        "Train/Recon: ten epochs forward",
+    ),
+    (
+        Action::StepFirst,
+        "step_first",
+        &["home"],
+        "Train/Recon: first epoch",
+    ),
+    (
+        Action::StepLatest,
+        "step_latest",
+        &["end"],
+        "Train/Recon: back to latest epoch",
+    ),
 ];
 
 /// Where an action's keys are read.
@@ -315,6 +357,10 @@ pub fn scope(action: Action) -> Scope {
         Pick => Scope::Panes(&[P::Recon, P::Latent]),
         BoxSwitch | CopyPrev | Mouse => Scope::Panes(&[P::Picker]),
         Anchor | EditCodes | SortCodes => Scope::Panes(&[P::Latent]),
+        // Read by the app for both panes (`tui/steps.rs`): one cursor.
+        StepBack | StepForward | StepBack10 | StepForward10 | StepFirst | StepLatest => {
+            Scope::Panes(&[P::Train, P::Recon])
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub(crate) mod runtime;
 mod scheduler;
 mod series;
 pub mod shot;
+mod steps;
 mod theme;
 mod trainctl;
 pub(crate) mod ui;

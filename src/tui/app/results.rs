@@ -37,6 +37,7 @@ impl App {
         let last = !d.outcome.is_progress();
         let key = d.key.clone();
         let redraw = Redraw::now_if(self.on_outcome(d.outcome));
+        self.sync_steps();
         if last {
             if let Some(r) = self.take_deferred(&key) {
                 self.request(r);
@@ -49,6 +50,7 @@ impl App {
     fn on_outcome(&mut self, o: Outcome) -> bool {
         match o {
             Outcome::Watched(p) => return self.on_watched(p),
+            Outcome::Steps(runs, epoch, frames) => return self.on_steps(runs, epoch, frames),
             Outcome::Deleted(path, r) => self.on_deleted(path, r),
             Outcome::RunOpened(run, r) => self.on_run_opened(run, r),
             Outcome::Frames(dir, r) => self.on_frames(dir, r),

@@ -29,6 +29,8 @@ pub struct ReconPane {
     /// The same ROIs reconstructed by the other models' runs.
     pub peers: Vec<PeerRecon>,
     pub peers_busy: bool,
+    /// Every shown run at the scrubbing cursor, while it is set (`tui/steps.rs`).
+    pub scrub: Option<crate::tui::steps::StepView>,
 }
 
 impl ReconPane {
@@ -71,6 +73,9 @@ impl ReconPane {
     }
 
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        if let Some(v) = &self.scrub {
+            return v.draw_rows(area, buf, ctx);
+        }
         let Some(d) = &self.data else {
             let msg = match (&self.run, &self.error, self.busy) {
                 (None, ..) => "No run open: train one (2) or open one in Runs (6).".to_string(),

@@ -15,6 +15,7 @@ use crate::train::{EpochRecord, Event};
 use crate::tui::jobs::Thumbs;
 use crate::tui::keymap::Action;
 use crate::tui::series::History;
+use crate::tui::steps::StepView;
 use crate::tui::widgets::chart::{Curve, LossChart};
 use crate::tui::widgets::image::{draw_roi, draw_unit_image};
 
@@ -54,6 +55,8 @@ pub struct TrainPane {
     pub smooth: bool,
     pub smooth_weight: f64,
     pub thumbs: Option<Thumbs>,
+    /// The reconstructions at the scrubbing cursor, while it is set (`tui/steps.rs`).
+    pub scrub: Option<StepView>,
 }
 
 impl Default for TrainPane {
@@ -74,6 +77,7 @@ impl Default for TrainPane {
             smooth: false,
             smooth_weight: 0.6,
             thumbs: None,
+            scrub: None,
         }
     }
 }
@@ -259,7 +263,12 @@ impl TrainPane {
     }
 
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
-        let bottom_h = if area.height >= 24 { 9 } else { 0 };
+        // Scrubbing shows the reconstructions whatever the height.
+        let bottom_h = if area.height >= 24 || self.scrub.is_some() {
+            9
+        } else {
+            0
+        };
         let [gauge, middle, bottom] = area.layout(&Layout::vertical([
             Constraint::Length(3),
             Constraint::Min(6),
@@ -476,6 +485,9 @@ impl TrainPane {
     }
 
     fn draw_thumbs(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        if let Some(v) = &self.scrub {
+            return v.draw_pairs(area, buf, ctx);
+        }
         let title = match &self.thumbs {
             Some(t) => format!("Reconstructions · epoch {} (original | model)", t.epoch),
             None => "Reconstructions (after the first epoch)".into(),
