@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use vqtex::runs::StepImages;
 use vqtex::train::{checkpoint, RunDir, RunLock};
 
 fn data(tmp: &Path) -> PathBuf {
@@ -336,6 +337,56 @@ fn killed_at_random_moments_and_resumed_gives_the_uninterrupted_weights() {
         assert_eq!(na, nb);
         assert!(va == vb, "{na} differs after kills and resumes");
     }
+    // The images of every epoch too: one record an epoch, the same as without the kills.
+    let (a, b) = (steps(&straight), steps(&run));
+    assert_eq!(a.epochs(), (1..=epochs as u32).collect::<Vec<_>>());
+    assert_eq!(b.epochs(), a.epochs(), "one record an epoch after kills");
+    assert_eq!(a.rois(), b.rois());
+    for e in a.epochs() {
+        assert!(a.at(e).unwrap() == b.at(e).unwrap(), "epoch {e}'s images");
+    }
+}
+
+fn steps(run: &Path) -> StepImages {
+    StepImages::open(run)
+        .unwrap()
+        .expect("the run kept its step images")
+}
+
+#[test]
+fn train_keeps_the_fixed_rois_images_of_every_epoch_and_resume_continues_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let run = tmp.path().join("run");
+    assert!(train(&data, &run, "2", &[]).status.success());
+    let s = steps(&run);
+    assert_eq!(s.epochs(), vec![1, 2]);
+    // 2 healthy and 2 steatotic test ROIs when the test side has both, their originals stored.
+    let ds = vqtex::data::load_folder(&data, &Default::default()).unwrap();
+    assert!(!s.rois().is_empty() && s.rois().len() <= 4);
+    for r in s.rois() {
+        let roi = ds.rois.iter().find(|x| x.file == r.name).unwrap();
+        assert_eq!((roi.label, roi.pixels.as_slice()), (r.label, &r.pixels[..]));
+    }
+    let names: usize = s.rois().iter().map(|r| r.name.len()).sum();
+    let size = std::fs::metadata(run.join("steps.bin")).unwrap().len();
+    assert_eq!(
+        size,
+        vqtex::train::steps::file_size(s.rois().len(), names, 2)
+    );
+    let (one, two) = (s.at(1).unwrap().unwrap(), s.at(2).unwrap().unwrap());
+    assert_eq!(one.len(), s.rois().len());
+    assert_ne!(one, two, "the model changed between epochs");
+
+    let o = vqtex(&["train", "--resume", p(&run), "--epochs", "3", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = steps(&run);
+    assert_eq!(s.epochs(), vec![1, 2, 3]);
+    assert_eq!(
+        s.at(2).unwrap().unwrap(),
+        two,
+        "earlier epochs kept as they were"
+    );
 }
 
 #[test]
