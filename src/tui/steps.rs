@@ -165,6 +165,10 @@ impl Steps {
     /// What a pane showing `runs` draws, while the cursor is set.
     fn view(&self, runs: &[PathBuf], latest_key: &str) -> Option<StepView> {
         let epoch = self.cursor?;
+        // A pane without a run keeps its own view ("no run open").
+        if runs.is_empty() {
+            return None;
+        }
         let frames: Vec<Option<StepFrame>> = runs
             .iter()
             .map(|r| self.frames.iter().find(|f| &f.run == r).cloned())

@@ -190,6 +190,10 @@ fn runs_side_by_side_in_recon_follow_one_cursor_shared_with_train() {
             text(&buf)
         );
         assert_eq!(fg_in_block(&buf, 15, 0), grey(level(1, 0)));
+        // A pane without a run keeps its own view while the other scrubs.
+        app.train.run = None;
+        app.sync_steps();
+        assert!(!text(&draw(&app, w, h)).contains("scrubbing"), "{w}x{h}");
         press(&mut app, KeyCode::End);
         app.on_key(key('3'));
         assert!(!text(&draw(&app, w, h)).contains("Models by epoch"));
