@@ -297,41 +297,50 @@ impl StepView {
             );
             return;
         };
+        // The largest whole zoom (0: half size) at which every image fits across, and every run's
+        // row with a row of gap fits down; the originals' row too if it can. Otherwise (80x24 with
+        // two runs) the originals give way: the runs' rows are what is scrubbed.
+        let n = base.rois.len() as u16;
+        let rows = self.frames.len() as u16;
+        let size = |z: u16| {
+            if z == 0 {
+                (14u16, 7u16)
+            } else {
+                (28 * z, 14 * z)
+            }
+        };
+        let fits = |z: u16, rows: u16| {
+            let (w, h) = size(z);
+            LABEL + n * (w + 1) <= inner.width + 1 && 2 + rows * (h + 1) <= inner.height + 1
+        };
+        let (zoom, originals) = [(2, true), (1, true), (0, true), (0, false)]
+            .into_iter()
+            .find(|&(z, o)| fits(z, rows + o as u16))
+            .unwrap_or((0, false));
+        let (w, h) = size(zoom);
+        let col = |i: usize| inner.x + LABEL + i as u16 * (w + 1);
         let mut y = inner.y;
         for (i, r) in base.rois.iter().enumerate() {
-            let x = inner.x + LABEL + i as u16 * 15;
             let stem = r.name.trim_end_matches(".png");
-            put(buf, inner, x, y, r.label.as_str(), ctx.theme.muted());
-            put(
-                buf,
-                inner,
-                x,
-                y + 1,
-                &format!("{stem:.14}"),
-                ctx.theme.muted(),
-            );
+            put(buf, inner, col(i), y, r.label.as_str(), ctx.theme.muted());
+            let stem = format!("{stem:.len$}", len = w as usize);
+            put(buf, inner, col(i), y + 1, &stem, ctx.theme.muted());
         }
         y += 2;
         let bottom = inner.y + inner.height;
-        // The runs' rows come first: without room for all of them and the originals (80x24 with
-        // two runs), the originals give way (the Train pane and `end` show them).
-        let rows = self.frames.len() as u16;
-        if y + 7 * (rows + 1) <= bottom {
+        let image = |buf: &mut Buffer, i: usize, y: u16, px: &[u8]| {
+            let r = Rect::new(col(i), y, w, h).intersection(inner);
+            draw_roi(buf, r, px, zoom, ctx.mode);
+        };
+        if originals {
             put(buf, inner, inner.x, y, "original", ctx.theme.accent());
             for (i, r) in base.rois.iter().enumerate() {
-                let x = inner.x + LABEL + i as u16 * 15;
-                draw_roi(
-                    buf,
-                    Rect::new(x, y, 14, 7).intersection(inner),
-                    &r.pixels,
-                    0,
-                    ctx.mode,
-                );
+                image(buf, i, y, &r.pixels);
             }
-            y += 7;
+            y += h + 1;
         }
         for (k, f) in self.frames.iter().enumerate() {
-            if y + 7 > bottom {
+            if y + h > bottom {
                 let left = self.frames.len() - k;
                 let more = format!("+{left} more (a taller terminal shows them)");
                 put(buf, inner, inner.x, bottom - 1, &more, ctx.theme.warn());
@@ -346,31 +355,18 @@ impl StepView {
             });
             if let Some(why) = why {
                 put(buf, inner, inner.x + LABEL, y, &why, ctx.theme.muted());
-                y += 7;
+                y += h + 1;
                 continue;
             }
             let Some(f) = f else { continue };
             if f.shown != Some(self.epoch) {
-                put(
-                    buf,
-                    inner,
-                    inner.x,
-                    y + 1,
-                    &format!("ep {}", fmt(f.shown)),
-                    ctx.theme.warn(),
-                );
+                let note = format!("ep {}", fmt(f.shown));
+                put(buf, inner, inner.x, y + 1, &note, ctx.theme.warn());
             }
             for (i, img) in f.recons.iter().enumerate() {
-                let x = inner.x + LABEL + i as u16 * 15;
-                draw_roi(
-                    buf,
-                    Rect::new(x, y, 14, 7).intersection(inner),
-                    img,
-                    0,
-                    ctx.mode,
-                );
+                image(buf, i, y, img);
             }
-            y += 7;
+            y += h + 1;
         }
     }
 }

@@ -176,6 +176,11 @@ fn runs_side_by_side_in_recon_follow_one_cursor_shared_with_train() {
         );
         assert_eq!(fg_near(&buf, "vqvae", 10, 0), grey(level(24, 0)), "{w}x{h}");
         assert_eq!(fg_near(&buf, "cae", 10, 0), grey(level(20, 2)), "{w}x{h}");
+        // Images scale by whole factors to the room: 28 columns each at 200x60, 14 below; the
+        // originals' row gives way at 80x24.
+        let wide = fg_near(&buf, "vqvae", 10 + 14, 0);
+        assert_eq!(wide == grey(level(24, 0)), w >= 200, "{w}x{h}");
+        assert_eq!(text(&buf).contains("original"), h >= 30, "{w}x{h}");
         press(&mut app, KeyCode::Home);
         let buf = draw(&app, w, h);
         assert!(text(&buf).contains("epoch 1 / 25"), "{w}x{h}");
