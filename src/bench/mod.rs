@@ -18,7 +18,11 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let device = args.device.open().map_err(anyhow::Error::msg)?;
     let dir = args.data.clone().unwrap_or_else(sample_data_dir);
     let data = load_folder(&dir, &LoadOptions::default())?;
-    let r = models::run(&data, args.epochs, &args.models, &device)?;
+    // A minute or more: each stage is announced on stderr, then its result (stdout keeps the
+    // report, or the JSON).
+    let r = models::run(&data, args.epochs, &args.models, &device, &mut |s| {
+        say(&s.line())
+    })?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());
@@ -55,7 +59,14 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// A progress line on stderr; a closed stderr (a lost SSH connection) is no reason to stop.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn bench_tui(args: &BenchArgs) -> Result<()> {
+    say("bench: drawing every pane, then simulated trainings at each size…");
     let r = frames::bench(frames::BenchOptions {
         data: args.data.clone(),
         ..Default::default()

@@ -156,6 +156,23 @@ fn time_training(
     Ok((spe, train, timed.len()))
 }
 
+/// A stage of [`run`], as it starts and as it ends (what was measured, and the result).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    Start(String),
+    Done(String, String),
+}
+
+impl Stage {
+    /// The line `vqtex bench` prints on stderr for the stage.
+    pub fn line(&self) -> String {
+        match self {
+            Stage::Start(what) => format!("bench: {what}…"),
+            Stage::Done(what, result) => format!("bench: {what}: {result}"),
+        }
+    }
+}
+
 /// Reconstructions per second of the test ROIs, by a freshly built model.
 fn inference_rate(m: &dyn Autoencoder, x: &Tensor) -> anyhow::Result<f64> {
     let _ = m.forward(x, false)?;
@@ -170,11 +187,13 @@ fn inference_rate(m: &dyn Autoencoder, x: &Tensor) -> anyhow::Result<f64> {
 /// Runs the benchmark on a dataset: for each model in `models` (names of
 /// [`ModelConfig::NAMES`]; all of them when empty), `epochs` epochs of training and the inference
 /// rate; then the SVM fits, on pixels and on the latents of the first model, and the gemm rate.
+/// `progress` hears of each stage twice: what it is about to measure, then its result.
 pub fn run(
     data: &Dataset,
     epochs: usize,
     models: &[String],
     device: &Device,
+    progress: &mut dyn FnMut(Stage),
 ) -> anyhow::Result<BenchReport> {
     let split = Split::stratified(data, 0.2, 0)?;
     let names: Vec<&str> = match models.is_empty() {
@@ -205,7 +224,10 @@ pub fn run(
     let mut models = std::collections::BTreeMap::new();
     let mut latent_model = None;
     for model in &configs {
+        let what = format!("{} training, {} epochs", model.name(), epochs.max(1));
+        progress(Stage::Start(what.clone()));
         let (spe, train_spe, timed) = time_training(data, &split, model, epochs, device)?;
+        progress(Stage::Done(what, format!("{spe:.3} s/epoch")));
         // FLOPs are counted from the layer shapes for the VQ-VAE only; other models report 0.
         let flops_per_roi = match model {
             ModelConfig::Vqvae(c) => {
@@ -214,7 +236,10 @@ pub fn run(
             _ => 0.0,
         };
         let m = model.build(0, device)?;
+        let what = format!("{} inference", model.name());
+        progress(Stage::Start(what.clone()));
         let inference = inference_rate(m.as_ref(), &x_test)?;
+        progress(Stage::Done(what, format!("{inference:.0} ROIs/s")));
         if latent_model.is_none() {
             latent_model = Some(m);
         }
@@ -236,23 +261,35 @@ pub fn run(
     let labels: Vec<Label> = train_rois.iter().map(|r| r.label).collect();
     let mut svm = std::collections::BTreeMap::new();
     let px = eval::pixels(&train_rois);
+    let what = format!("SVM fit on pixels ({}x{})", px.nrows(), px.ncols());
+    progress(Stage::Start(what.clone()));
     let t = Instant::now();
     eval::svm::fit_predict(&px, &labels, &px.slice(ndarray::s![0..1, ..]).to_owned())?;
-    svm.insert(
-        format!("pixels_{}x{}", px.nrows(), px.ncols()),
-        t.elapsed().as_secs_f64(),
-    );
+    let secs = t.elapsed().as_secs_f64();
+    progress(Stage::Done(what, format!("{secs:.3} s")));
+    svm.insert(format!("pixels_{}x{}", px.nrows(), px.ncols()), secs);
     if let Some(m) = &latent_model {
         let z = eval::latents(m.as_ref(), &train_rois)?;
+        let what = format!(
+            "SVM fit on {} latents ({}x{})",
+            m.name(),
+            z.nrows(),
+            z.ncols()
+        );
+        progress(Stage::Start(what.clone()));
         let t = Instant::now();
         eval::svm::fit_predict(&z, &labels, &z.slice(ndarray::s![0..1, ..]).to_owned())?;
+        let secs = t.elapsed().as_secs_f64();
+        progress(Stage::Done(what, format!("{secs:.3} s")));
         svm.insert(
             format!("latents_{}_{}x{}", m.name(), z.nrows(), z.ncols()),
-            t.elapsed().as_secs_f64(),
+            secs,
         );
     }
 
+    progress(Stage::Start("f32 gemm".into()));
     let gemm = gemm_gflops(device)?;
+    progress(Stage::Done("f32 gemm".into(), format!("{gemm:.1} GFLOP/s")));
     let vq_gflops = models.get("vqvae").map_or(0.0, |m| m.train_gflops);
     Ok(BenchReport {
         models,

@@ -30,14 +30,22 @@ impl Progress {
         if self.quiet {
             return;
         }
-        if let Some(bar) = &self.bar {
+        // A bar not yet drawn (before the training starts) prints nothing: write past it.
+        if let Some(bar) = self.bar.as_ref().filter(|b| !b.is_hidden()) {
             bar.println(text);
         } else if self.to_stderr {
-            eprintln!("{text}");
+            // A closed stderr (a lost SSH connection) is no reason to stop the work.
+            let _ = writeln!(std::io::stderr(), "{text}");
         } else {
             println!("{text}");
             let _ = std::io::stdout().flush();
         }
+    }
+
+    /// A line about what a long command is doing besides training (evaluating, fitting SVMs,
+    /// testing), so that it is never silent for long; above the bar when there is one.
+    pub fn stage(&self, text: &str) {
+        self.line(text);
     }
 
     /// Shows one event. Returns an error message for `Failed`.

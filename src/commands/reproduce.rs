@@ -15,6 +15,7 @@ use crate::data::{Label, Side};
 use crate::eval::compare::Comparison;
 use crate::eval::figures::{self, Confusion, Curve};
 use crate::eval::report;
+use crate::eval::table::{Row, Table, Tone};
 use crate::eval::{self, traversal, Classification, Evaluation, Protocol};
 use crate::model::ModelKind;
 use crate::runs::CompareRun;
@@ -123,15 +124,14 @@ fn train_and_evaluate(
     hyper.model = model.clone();
     let run_path = out.join(model.name());
     let job = new_job(run_path.clone(), &args.data, None, &hyper)?;
-    let mut progress = Progress::new(args.json, false);
+    // Progress on stderr, the tables (or the JSON) on stdout.
+    let mut progress = Progress::new(true, false);
     let started = Instant::now();
     run_job(job, &mut progress)?;
     let seconds = started.elapsed().as_secs_f64();
     let run = open_run(&run_path, hyper.device)?;
     let say = |what: &str| -> Result<()> {
-        if !args.json {
-            println!("{}: {what}", model.name());
-        }
+        progress.stage(&format!("{}: {what}", model.name()));
         Ok(())
     };
     let crate::runs::Assessment {
@@ -157,9 +157,11 @@ fn train_and_evaluate(
         (idx, originals)
     });
     let rois: Vec<&crate::data::Roi> = idx.iter().map(|&i| &run.dataset.rois[i]).collect();
+    say("reconstructing the Fig. 3 ROIs")?;
     let fig3_recon = eval::reconstruct(run.model.as_ref(), &rois)?;
     let fig3_no_copy = eval::reconstruct_no_copy(run.model.as_ref(), &rois)?;
     // Every model decodes a latent of its own (a map, or the VAEs' vector): each gets a Fig. 4.
+    say("Fig. 4, latent traversals")?;
     fig4(
         &run,
         &out.join(format!("fig4-traversals-{}.png", model.name())),
@@ -283,6 +285,31 @@ fn table2_csv(results: &[ModelResult]) -> String {
     csv
 }
 
+/// How long each model trained, on this machine.
+fn training_time(results: &[ModelResult]) -> Table {
+    Table {
+        title: "Training time (this machine)".into(),
+        header: ["model", "epochs", "seconds", "seconds per epoch"]
+            .map(String::from)
+            .to_vec(),
+        rows: results
+            .iter()
+            .map(|r| {
+                Row::new(
+                    Tone::Ours,
+                    [
+                        r.name.to_string(),
+                        r.epochs.to_string(),
+                        format!("{:.1}", r.seconds),
+                        format!("{:.3}", r.seconds_per_epoch),
+                    ],
+                )
+            })
+            .collect(),
+        notes: Vec::new(),
+    }
+}
+
 fn write_text(path: &Path, text: &str) -> Result<()> {
     crate::train::checkpoint::write_atomic(path, text.as_bytes())?;
     Ok(())
@@ -297,13 +324,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         Some(list) => list.0.clone(),
         None => vec![args.hyper.model.clone()],
     };
-    let say = |text: &str| {
-        if args.json {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
-        }
-    };
+    let progress = Progress::new(true, false);
+    let say = |text: &str| progress.stage(text);
     let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
     say(&format!(
         "reproducing {} on {}, output in {}",
@@ -340,6 +362,9 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         })
         .collect();
     let evals: Vec<&Evaluation> = results.iter().map(|r| &r.eval).collect();
+    if results.len() > 1 {
+        say("paired tests (Wilcoxon and t, per ROI and per patient)");
+    }
     let set = crate::runs::compare_set(rows, &evals);
     let reference = &results[set.reference];
     let comparisons: Vec<Comparison> = set
@@ -347,20 +372,16 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         .iter()
         .map(|p| p.result.clone().map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
-    let md = report::tables(&set)
-        .iter()
-        .map(|t| t.markdown())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut md = md;
-    md.push_str("\nTraining time (this machine)\n\n| model | epochs | seconds | seconds per epoch |\n|---|---|---|---|\n");
-    for r in &results {
-        md.push_str(&format!(
-            "| {} | {} | {:.1} | {:.3} |\n",
-            r.name, r.epochs, r.seconds, r.seconds_per_epoch
-        ));
-    }
-    md.push_str(&format!("\nWhole reproduction: {total:.1} s.\n"));
+    let mut tables = report::tables(&set);
+    tables.push(training_time(&results));
+    let whole = format!("Whole reproduction: {total:.1} s.");
+    // The report file in Markdown; the terminal gets the aligned text `eval` prints.
+    let render = |f: fn(&Table) -> String| {
+        let body = tables.iter().map(f).collect::<Vec<_>>().join("\n");
+        format!("{body}\n{whole}\n")
+    };
+    let md = render(Table::markdown);
+    say("writing the tables and figures");
 
     write_text(&out.join("report.md"), &md)?;
     write_text(&out.join("table1.csv"), &table1_csv(&results))?;
@@ -396,7 +417,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         println!("{result}");
     } else {
         println!();
-        print!("{md}");
+        print!("{}", render(Table::text));
         println!("\nfigures and tables in {}", out.display());
     }
     Ok(())
