@@ -28,13 +28,7 @@ impl App {
         }
         let action = self.keymap.action(&k, self.pane);
         if self.help {
-            if matches!(action, Some(Action::Help | Action::Back | Action::Quit))
-                || k.code == KeyCode::Esc
-            {
-                self.help = false;
-                return true;
-            }
-            return false;
+            return self.on_help_key(k, action);
         }
         let Some(action) = action else { return false };
         match action {

@@ -5,6 +5,7 @@
 pub(crate) mod app;
 mod config;
 pub(crate) mod fixture;
+pub(crate) mod help;
 mod input;
 mod jobs;
 mod keymap;

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, Pane, Popup};
-use super::keymap::{Action, ACTIONS};
+use super::keymap::Action;
 use super::panes::{block, put, ConfirmKind, PromptKind};
 
 pub const MIN_WIDTH: u16 = 60;
@@ -61,6 +61,114 @@ impl Widget for &App {
     }
 }
 
+/// Short tab names, for when the full ones do not fit.
+fn short_name(p: Pane) -> &'static str {
+    match p {
+        Pane::Latent => "Lat",
+        Pane::Classify => "Class",
+        Pane::Compare => "Comp",
+        Pane::Picker => "Pick",
+        p => p.name(),
+    }
+}
+
+/// The brand and the tab labels that fit in `width` columns beside a marker `marker_w` wide:
+/// full names, else short names, else numbers with only the visible pane named. The marker (a
+/// training or a watched run) always keeps its place.
+pub fn tab_labels(active: Pane, width: usize, marker_w: usize) -> (String, Vec<String>) {
+    let levels: [(&str, &dyn Fn(Pane) -> String); 4] = [
+        (" vqtex ", &|p| format!(" {} {} ", p.index() + 1, p.name())),
+        (" vqtex", &|p| {
+            format!(" {} {}", p.index() + 1, short_name(p))
+        }),
+        (" vqtex", &|p| {
+            if p == active {
+                format!(" {} {}", p.index() + 1, p.name())
+            } else {
+                format!(" {}", p.index() + 1)
+            }
+        }),
+        ("", &|p| {
+            if p == active {
+                format!(" {}{}", p.index() + 1, short_name(p))
+            } else {
+                format!(" {}", p.index() + 1)
+            }
+        }),
+    ];
+    let mut last = (String::new(), Vec::new());
+    for (brand, label) in levels {
+        let tabs: Vec<String> = Pane::ALL.into_iter().map(label).collect();
+        let w: usize = brand.chars().count()
+            + tabs.iter().map(|t| t.chars().count()).sum::<usize>()
+            + marker_w;
+        last = (brand.to_string(), tabs);
+        if w <= width {
+            break;
+        }
+    }
+    last
+}
+
+/// `text` cut to `width` columns at a word boundary, with `…` when cut.
+pub fn fit_words(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let head: String = text.chars().take(width - 1).collect();
+    let cut = match head.rfind(' ') {
+        Some(i) if i > 0 => head[..i].trim_end().to_string(),
+        _ => head,
+    };
+    format!("{cut}…")
+}
+
+/// The status line's left and right parts in `width` columns. A message comes first (cut at a
+/// word only when it alone is too long), then the key hints, as many as fit, each whole; the
+/// information segments (data, run, device) give way to the hints, the last segment first.
+pub fn status_line(
+    segments: &[String],
+    message: bool,
+    hints: &[String],
+    width: usize,
+) -> (String, String) {
+    let right = |n: usize| {
+        if n == 0 {
+            String::new()
+        } else {
+            format!(" {} ", hints[..n].join(" · "))
+        }
+    };
+    let left = |k: usize| format!(" {}", segments[..k].join(" · "));
+    let len = |s: &String| s.chars().count();
+    if message {
+        let l = left(segments.len());
+        for n in (0..=hints.len()).rev() {
+            if len(&l) + len(&right(n)) <= width {
+                return (l, right(n));
+            }
+        }
+        return (fit_words(&l, width), String::new());
+    }
+    for n in (0..=hints.len()).rev() {
+        let r = right(n);
+        for k in (1..=segments.len()).rev() {
+            let l = left(k);
+            if len(&l) + len(&r) <= width {
+                return (l, r);
+            }
+        }
+        // The first segment alone, cut, beside every hint that leaves it a dozen columns.
+        if width >= len(&r) + 12 {
+            return (fit_words(&left(1), width - len(&r)), r);
+        }
+    }
+    (fit_words(&left(1), width), String::new())
+}
+
 /// A rectangle of at most `w` x `h` centered in `area`.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let (w, h) = (w.min(area.width), h.min(area.height));
@@ -75,37 +183,45 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 impl App {
     fn draw_tabs(&self, area: Rect, buf: &mut Buffer) {
         let t = &self.ctx.theme;
-        let mut spans = vec![Span::styled(" vqtex ", t.title())];
-        for pane in Pane::ALL {
+        let marker = if self.is_training() {
+            Some(Span::styled(" ● training", t.good()))
+        } else if let Some(w) = &self.watch {
+            // Live while a process holds the run's lock; after that the run has ended.
+            if w.live {
+                Some(Span::styled(" ● watching", t.accent()))
+            } else {
+                Some(Span::styled(" ○ not running", t.muted()))
+            }
+        } else {
+            None
+        };
+        let marker_w = marker.as_ref().map_or(0, |m| m.content.chars().count());
+        let (brand, tabs) = tab_labels(self.pane, area.width as usize, marker_w);
+        let mut spans = vec![Span::styled(brand, t.title())];
+        for (pane, label) in Pane::ALL.into_iter().zip(tabs) {
             let style = if pane == self.pane {
                 t.tab_active()
             } else {
                 t.muted()
             };
-            let (n, name) = (pane.index() + 1, pane.name());
-            spans.push(Span::styled(format!(" {n} {name} "), style));
+            spans.push(Span::styled(label, style));
         }
-        if self.is_training() {
-            spans.push(Span::styled(" ● training", t.good()));
-        } else if let Some(w) = &self.watch {
-            // Live while a process holds the run's lock; after that the run has ended.
-            if w.live {
-                spans.push(Span::styled(" ● watching", t.accent()));
-            } else {
-                spans.push(Span::styled(" ○ not running", t.muted()));
-            }
-        }
+        spans.extend(marker);
         Line::from(spans).render(area, buf);
     }
 
     fn draw_status(&self, area: Rect, buf: &mut Buffer) {
         let t = &self.ctx.theme;
         buf.set_style(area, t.status());
-        let right = self.key_hints();
-        let right = right.as_str();
-        let left = match &self.message {
-            Some((m, true, _)) => Span::styled(format!(" {m}"), t.status().patch(t.bad())),
-            Some((m, false, _)) => Span::styled(format!(" {m}"), t.status()),
+        let (segments, style, message) = match &self.message {
+            Some((m, error, _)) => {
+                let style = if *error {
+                    t.status().patch(t.bad())
+                } else {
+                    t.status()
+                };
+                (vec![m.clone()], style, true)
+            }
             None => {
                 let data = match (&self.data.dir, &self.data.dataset) {
                     (Some(d), Some(ds)) => format!(
@@ -118,35 +234,42 @@ impl App {
                     _ if self.data.loading => "loading data…".into(),
                     _ => "no data".into(),
                 };
-                let run = self
-                    .open_run_path()
-                    .and_then(|p| p.file_name())
-                    .map(|n| format!(" · run {}", n.to_string_lossy()))
-                    .unwrap_or_default();
+                let mut segments = vec![data];
+                if let Some(n) = self.open_run_path().and_then(|p| p.file_name()) {
+                    segments.push(format!("run {}", n.to_string_lossy()));
+                }
                 let device = self.train.device.clone().unwrap_or_else(|| {
                     self.train.form.value("device").unwrap_or("cpu").to_string()
                 });
-                Span::styled(format!(" {data}{run} · device {device}"), t.status())
+                segments.push(format!("device {device}"));
+                (segments, t.status(), false)
             }
         };
-        let w = area.width.saturating_sub(right.chars().count() as u16);
-        buf.set_stringn(
-            area.x,
+        let hints = self.hint_list();
+        let (left, right) = status_line(&segments, message, &hints, area.width as usize);
+        put(buf, area, area.x, area.y, &left, style);
+        let w = right.chars().count() as u16;
+        put(
+            buf,
+            area,
+            area.x + area.width.saturating_sub(w),
             area.y,
-            left.content.as_ref(),
-            w as usize,
-            left.style,
+            &right,
+            t.status(),
         );
-        put(buf, area, area.x + w, area.y, right, t.status());
     }
 
     /// The status bar's hints, with the keys actually bound (` ? help · q quit ` by default).
     pub fn key_hints(&self) -> String {
-        let hints: Vec<String> = [(Action::Help, "help"), (Action::Quit, "quit")]
+        format!(" {} ", self.hint_list().join(" · "))
+    }
+
+    /// The hints one by one (`? help`, `q quit`), most useful first.
+    fn hint_list(&self) -> Vec<String> {
+        [(Action::Help, "help"), (Action::Quit, "quit")]
             .into_iter()
             .filter_map(|(a, what)| self.keymap.first_key(a).map(|k| format!("{k} {what}")))
-            .collect();
-        format!(" {} ", hints.join(" · "))
+            .collect()
     }
 
     fn draw_popup(&self, p: &Popup, area: Rect, buf: &mut Buffer) {
@@ -222,44 +345,5 @@ impl App {
             .wrap(Wrap { trim: false })
             .block(block(title, &self.ctx, true))
             .render(r, buf);
-    }
-
-    fn draw_help(&self, area: Rect, buf: &mut Buffer) {
-        let t = &self.ctx.theme;
-        let entries: Vec<(String, &str)> = ACTIONS
-            .iter()
-            .map(|(a, _, _, desc)| (self.keymap.keys_of(*a), *desc))
-            .collect();
-        let inner_h = area.height.saturating_sub(2).max(1) as usize;
-        let cols = entries.len().div_ceil(inner_h).max(1);
-        let col_w = 48u16;
-        let r = centered(
-            area,
-            col_w * cols as u16 + 2,
-            (entries.len().div_ceil(cols) + 2) as u16,
-        );
-        Clear.render(r, buf);
-        let closes = match self.keymap.first_key(Action::Help) {
-            Some(k) if k != "esc" => format!("{k} or esc"),
-            _ => "esc".into(),
-        };
-        let title = format!("Keys ({closes} closes; rebind in config.toml [keys])");
-        let b = block(title.as_str(), &self.ctx, true);
-        let inner = b.inner(r);
-        b.render(r, buf);
-        let per_col = entries.len().div_ceil(cols);
-        for (i, (keys, desc)) in entries.iter().enumerate() {
-            let (c, row) = ((i / per_col) as u16, (i % per_col) as u16);
-            let x = inner.x + c * col_w;
-            put(
-                buf,
-                inner,
-                x,
-                inner.y + row,
-                &format!("{keys:>12}"),
-                t.accent(),
-            );
-            put(buf, inner, x + 13, inner.y + row, desc, t.base());
-        }
     }
 }
