@@ -109,7 +109,7 @@ pub const ACTIONS: [(Action, &str, &[&str], &str); 51] = [
         Action::Select,
         "select",
         &["enter"],
-        "edit field / open / confirm",
+        "edit / open / confirm · Recon: view",
     ),
     (Action::Back, "back", &["esc"], "cancel, close popup"),
     (Action::Start, "start", &["s"], "Train: start a training"),
@@ -333,10 +333,25 @@ pub fn scope(action: Action) -> Scope {
             P::Recon,
             P::Latent,
             P::Classify,
+            P::Compare,
             P::Picker,
         ]),
-        PageUp | PageDown => Scope::Panes(&[P::Data, P::Classify, P::Compare, P::Picker]),
-        Select => Scope::Panes(&[P::Train, P::Classify, P::Runs, P::Compare, P::Picker]),
+        PageUp | PageDown => Scope::Panes(&[
+            P::Data,
+            P::Recon,
+            P::Latent,
+            P::Classify,
+            P::Compare,
+            P::Picker,
+        ]),
+        Select => Scope::Panes(&[
+            P::Train,
+            P::Recon,
+            P::Classify,
+            P::Runs,
+            P::Compare,
+            P::Picker,
+        ]),
         Start | Stop | LogScale | Smooth | SmoothLess | SmoothMore | NextTerm => {
             Scope::Panes(&[P::Train])
         }

@@ -23,6 +23,7 @@ use crate::tui::jobs::{ClassifiedRoi, ClassifyData, Request};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::heatmap::Heatmap;
 use crate::tui::widgets::image::GrayImage;
+use crate::tui::widgets::scroll::scrolled;
 
 /// The two feature sets the pane compares, in the order of `ClassifiedRoi::decision`.
 pub const SETS: [&str; 2] = ["pixels", "latents"];
@@ -44,6 +45,11 @@ pub struct ClassifyPane {
     pub list_open: bool,
     /// First row shown of the per-patient table or of the opened list.
     pub scroll: usize,
+    /// On a screen too short for every panel: the first row of the pane shown (page up/down
+    /// scroll the pane then; the per-patient table shows all its rows).
+    pub vscroll: u16,
+    /// Whether the last drawing was scrolled so.
+    pub compact: std::cell::Cell<bool>,
 }
 
 impl Default for ClassifyPane {
@@ -59,6 +65,8 @@ impl Default for ClassifyPane {
             cursor: (1, 1),
             list_open: false,
             scroll: 0,
+            vscroll: 0,
+            compact: std::cell::Cell::new(false),
         }
     }
 }
@@ -132,6 +140,14 @@ impl ClassifyPane {
                 self.scroll = 0;
                 Effect::Redraw
             }
+            Action::PageDown if self.compact.get() && !self.list_open => {
+                self.vscroll = self.vscroll.saturating_add(10);
+                Effect::Redraw
+            }
+            Action::PageUp if self.compact.get() && !self.list_open => {
+                self.vscroll = self.vscroll.saturating_sub(10);
+                Effect::Redraw
+            }
             Action::PageDown => {
                 self.scroll += 5;
                 Effect::Redraw
@@ -164,7 +180,29 @@ impl ClassifyPane {
         }
     }
 
+    /// The rows every panel needs at `width` columns: the head, the heatmaps, and under them
+    /// the scores, the ROC curves and every patient's row (side by side when wide).
+    pub fn height_wanted(&self, width: u16) -> u16 {
+        let patients = self.patients(self.set()).len() as u16 + 3;
+        let scores = 8;
+        let lower = patients.max(10);
+        3 + 11 + if width >= 150 { lower } else { scores + lower }
+    }
+
+    /// Draws the pane; on a screen too short for every panel, scrolled (page up/down).
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let want = self.height_wanted(area.width);
+        let compact = want > area.height && !self.list_open;
+        self.compact.set(compact);
+        if !compact {
+            return self.draw_all(area, buf, ctx);
+        }
+        scrolled(area, buf, want, self.vscroll, ctx.theme.accent(), |a, b| {
+            self.draw_all(a, b, ctx)
+        });
+    }
+
+    fn draw_all(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         let [head, maps, rest] = area.layout(&Layout::vertical([
             Constraint::Length(3),
             Constraint::Length(11),
@@ -173,12 +211,35 @@ impl ClassifyPane {
         self.draw_head(head, buf, ctx);
         let [left, right] = maps.layout(&Layout::horizontal([Constraint::Percentage(50); 2]));
         for (i, (area, name)) in [(left, SETS[0]), (right, SETS[1])].into_iter().enumerate() {
-            let (counts, who) = match &self.result {
-                Some(c) if i == 0 => (c.pixels.confusion, "vqtex"),
-                Some(c) => (c.latents.confusion, "vqtex"),
-                None => (PAPER_TABLE2[i].1, "paper"),
+            // Before a run there is nothing of ours to show: no matrix stands in for a result.
+            let Some(c) = &self.result else {
+                let msg = match (&self.run, &self.progress) {
+                    (_, Some(_)) => "running the SVMs…",
+                    (None, _) => "no run open",
+                    _ => "no result yet - press r",
+                };
+                let b = block(format!("{name} · no result yet"), ctx, false);
+                let inner = b.inner(area);
+                b.render(area, buf);
+                Paragraph::new(msg)
+                    .style(ctx.theme.muted())
+                    .alignment(ratatui::layout::Alignment::Center)
+                    .render(
+                        Rect {
+                            y: inner.y + inner.height / 2,
+                            height: 1,
+                            ..inner
+                        },
+                        buf,
+                    );
+                continue;
             };
-            let here = self.result.is_some() && self.set() == i;
+            let counts = if i == 0 {
+                c.pixels.confusion
+            } else {
+                c.latents.confusion
+            };
+            let here = self.set() == i;
             let mark = if here {
                 let (r, c) = self.cursor;
                 format!(
@@ -189,7 +250,7 @@ impl ClassifyPane {
             } else {
                 String::new()
             };
-            let title = format!("{name} ({who}) · rows true, columns predicted{mark}");
+            let title = format!("{name} (vqtex) · rows true, columns predicted{mark}");
             let b = block(title, ctx, here);
             let inner = b.inner(area);
             b.render(area, buf);
@@ -243,15 +304,20 @@ impl ClassifyPane {
             (_, _, Some(e), _) => (format!("failed: {e}"), ctx.theme.bad()),
             (_, _, _, Some(c)) => (
                 format!(
-                    "done: {} ROIs classified ({}) · arrows: a cell, enter: its ROIs",
+                    "done: {} ROIs classified{} · arrows, enter: a cell's ROIs",
                     c.n,
-                    c.protocol.as_str()
+                    // Said only when it is not the protocol chosen (p switched since).
+                    if c.protocol == self.protocol {
+                        String::new()
+                    } else {
+                        format!(" ({})", protocol_label(c.protocol))
+                    }
                 ),
                 ctx.theme.good(),
             ),
             _ => ("r: run the SVMs".into(), ctx.theme.muted()),
         };
-        let line = format!("protocol {} (p to change) · ", self.protocol.as_str());
+        let line = format!("protocol: {} (p) · ", protocol_label(self.protocol));
         put(buf, inner, inner.x, inner.y, &line, ctx.theme.base());
         let x = inner.x + line.chars().count() as u16;
         put(buf, inner, x, inner.y, &state, style);
@@ -272,30 +338,54 @@ impl ClassifyPane {
             ])
         };
         let mut rows = Vec::new();
+        let mut cells: Vec<[String; 2]> = Vec::new();
         if let Some(c) = &self.result {
-            rows.push(row("pixels (vqtex)".into(), &c.pixels));
-            rows.push(row("latents (vqtex)".into(), &c.latents));
+            for (name, sc) in [
+                ("pixels (vqtex)", &c.pixels),
+                ("latents (vqtex)", &c.latents),
+            ] {
+                cells.push([name.into(), format!("{:?}", sc.confusion)]);
+                rows.push(row(name.into(), sc));
+            }
         }
+        // The paper's own numbers (its split), named apart from the protocol of the same name.
         for (name, m) in PAPER_TABLE2 {
-            let r = row(format!("{name} (paper)"), &Scores::from_confusion(m));
-            rows.push(r.style(ctx.theme.muted()));
+            let sc = Scores::from_confusion(m);
+            let name = format!("published: {name}");
+            cells.push([name.clone(), format!("{:?}", sc.confusion)]);
+            rows.push(row(name, &sc).style(ctx.theme.muted()));
         }
+        // Each column as wide as its widest cell: a lopo matrix counts every test ROI.
+        let widest = |k: usize, min: usize| {
+            cells
+                .iter()
+                .map(|c| c[k].chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(min) as u16
+        };
+        let (name_w, conf_w) = (widest(0, 6), widest(1, 9));
+        // The scores' full names where they fit, else short ones: the cells above keep theirs.
+        let long = name_w + conf_w + 8 + 11 + 11 + 6 + 5 <= area.width.saturating_sub(2);
+        let (names, score_w): ([&str; 4], [u16; 4]) = if long {
+            (
+                ["accuracy", "sensitivity", "specificity", "F1"],
+                [8, 11, 11, 6],
+            )
+        } else {
+            (["acc", "sens", "spec", "F1"], [5, 5, 5, 5])
+        };
         let widths = [
-            Constraint::Length(16),
-            Constraint::Length(18),
-            Constraint::Length(8),
-            Constraint::Length(11),
-            Constraint::Length(11),
-            Constraint::Length(6),
+            Constraint::Length(name_w),
+            Constraint::Length(conf_w),
+            Constraint::Length(score_w[0]),
+            Constraint::Length(score_w[1]),
+            Constraint::Length(score_w[2]),
+            Constraint::Length(score_w[3]),
         ];
-        let header = Row::new(vec![
-            "",
-            "confusion",
-            "accuracy",
-            "sensitivity",
-            "specificity",
-            "F1",
-        ]);
+        let mut head = vec!["", "confusion"];
+        head.extend(names);
+        let header = Row::new(head);
         Table::new(rows, widths)
             .header(header.style(ctx.theme.accent()))
             .block(block("Scores (steatosis positive)", ctx, false))
@@ -362,9 +452,11 @@ impl ClassifyPane {
         let set = self.set();
         let title = format!("Patients · {} · pgup/pgdn", SETS[set]);
         let ps = self.patients(set);
+        // Scrolled with the pane when compact: every row is there.
+        let skip = if self.compact.get() { 0 } else { self.scroll };
         let rows: Vec<Row> = ps
             .iter()
-            .skip(self.scroll.min(ps.len().saturating_sub(1)))
+            .skip(skip.min(ps.len().saturating_sub(1)))
             .map(|p| {
                 let correct = (p.mean_decision >= 0.0) == (p.truth == Label::Steatosis);
                 let style: Style = if correct {
@@ -438,6 +530,14 @@ impl ClassifyPane {
                 put(buf, inner, x, y + 15, &file, ctx.theme.muted());
             }
         }
+    }
+}
+
+/// How the pane names a protocol: the paper's split apart from the paper's published numbers.
+pub fn protocol_label(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Paper => "paper split",
+        Protocol::Lopo => "leave one patient out",
     }
 }
 

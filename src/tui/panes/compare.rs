@@ -34,6 +34,8 @@ pub struct ComparePane {
     pub errors: HashMap<Vec<PathBuf>, String>,
     /// First line of the report shown.
     pub scroll: u16,
+    /// First column of the report shown (tables wider than the screen scroll sideways).
+    pub hscroll: u16,
 }
 
 /// The key of the runs marked in `runs`.
@@ -100,6 +102,8 @@ impl ComparePane {
             Action::Pause => return runs.toggle_mark(),
             Action::PageDown => self.scroll = self.scroll.saturating_add(10),
             Action::PageUp => self.scroll = self.scroll.saturating_sub(10),
+            Action::Left => self.hscroll = self.hscroll.saturating_sub(8),
+            Action::Right => self.hscroll = self.hscroll.saturating_add(8),
             Action::Run | Action::Select => {
                 if runs.marked.is_empty() {
                     return Effect::Say("mark runs with space first".into());
@@ -162,10 +166,20 @@ impl ComparePane {
         } else {
             ""
         };
-        let title = format!("Table 1, paired tests, Table 2{busy} · pgup/pgdn scroll");
+        // Wide tables scroll sideways; the title says which way there is more.
+        let inner_w = report.width.saturating_sub(2);
+        let widest = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
+        let hscroll = self.hscroll.min(widest.saturating_sub(inner_w));
+        let more = match (hscroll > 0, hscroll + inner_w < widest) {
+            (true, true) => " · ◀ more ▶ (←→)",
+            (true, false) => " · ◀ more (←)",
+            (false, true) => " · more ▶ (→)",
+            (false, false) => "",
+        };
+        let title = format!("Table 1, paired tests, Table 2{busy}{more} · pgup/pgdn scroll");
         let scroll = self.scroll.min(lines.len().saturating_sub(1) as u16);
         Paragraph::new(lines)
-            .scroll((scroll, 0))
+            .scroll((scroll, hscroll))
             .block(block(title, ctx, false))
             .render(report, buf);
     }

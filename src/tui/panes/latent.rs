@@ -50,6 +50,8 @@ pub struct LatentPane {
     pub edit: Option<CodeEdit>,
     /// The codebook's order (`S` cycles).
     pub sort: CodeSort,
+    /// First row shown when the pane is taller than the screen (page up/down).
+    pub vscroll: u16,
 }
 
 impl Default for LatentPane {
@@ -69,6 +71,7 @@ impl Default for LatentPane {
             anchor: None,
             edit: None,
             sort: CodeSort::Code,
+            vscroll: 0,
         }
     }
 }
@@ -173,6 +176,15 @@ impl LatentPane {
     }
 
     pub fn on_action(&mut self, a: Action) -> Effect {
+        match a {
+            Action::PageDown => self.vscroll = self.vscroll.saturating_add(10),
+            Action::PageUp => self.vscroll = self.vscroll.saturating_sub(10),
+            _ => return self.on_other_action(a),
+        }
+        Effect::Redraw
+    }
+
+    fn on_other_action(&mut self, a: Action) -> Effect {
         let anchor = self.traversal.as_ref().and_then(|t| t.anchor.clone());
         if a == Action::SortCodes {
             let i = CodeSort::ALL
@@ -245,7 +257,30 @@ impl LatentPane {
             .unwrap_or(Effect::Redraw)
     }
 
+    /// Draws the pane; on a screen too short for the traversal and a useful codebook list,
+    /// scrolled (page up/down).
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+        let rows = self
+            .traversal
+            .as_ref()
+            .map(|t| 1 + t.more.len() as u16)
+            .unwrap_or(1);
+        let want = if self.run.is_some() {
+            2 + 8 * rows + 10
+        } else {
+            0
+        };
+        crate::tui::widgets::scroll::scrolled(
+            area,
+            buf,
+            want,
+            self.vscroll,
+            ctx.theme.accent(),
+            |a, b| self.draw_all(a, b, ctx),
+        );
+    }
+
+    fn draw_all(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         if self.run.is_none() {
             let msg = "No run open: train one (2) or open one in Runs (6).".to_string();
             placeholder(buf, area, "Latent", &[msg], ctx);

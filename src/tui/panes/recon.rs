@@ -17,6 +17,7 @@ use crate::eval::report::paper_table1;
 use crate::tui::jobs::{PeerRecon, ReconData, Request};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+use crate::tui::widgets::scroll::scrolled;
 
 #[derive(Debug, Default)]
 pub struct ReconPane {
@@ -31,6 +32,11 @@ pub struct ReconPane {
     pub peers_busy: bool,
     /// Every shown run at the scrubbing cursor, while it is set (`tui/steps.rs`).
     pub scrub: Option<crate::tui::steps::StepView>,
+    /// With other models' rows: show this run alone (its code map and test means) instead of
+    /// the models side by side (enter toggles).
+    pub this_run: bool,
+    /// First row shown when the pane is taller than the screen (page up/down).
+    pub vscroll: u16,
 }
 
 impl ReconPane {
@@ -67,15 +73,45 @@ impl ReconPane {
                 return self.request().map(Effect::Request).unwrap_or(Effect::None);
             }
             Action::Run => return self.request().map(Effect::Request).unwrap_or(Effect::None),
+            Action::Select if !self.peers.is_empty() => {
+                self.this_run = !self.this_run;
+                self.vscroll = 0;
+            }
+            Action::PageDown => self.vscroll = self.vscroll.saturating_add(10),
+            Action::PageUp => self.vscroll = self.vscroll.saturating_sub(10),
             _ => return Effect::None,
         }
         Effect::Redraw
     }
 
+    /// The rows the pane needs at `width` columns: the images at their smallest that fit the
+    /// width, and the tables under them (this run), or a row of images per model.
+    pub fn height_wanted(&self, width: u16) -> u16 {
+        let Some(d) = &self.data else { return 0 };
+        let n = d.rois.len().max(1) as u16;
+        if !self.peers.is_empty() && !self.this_run {
+            return 2 + 2 + 7 * (2 + self.peers.len() as u16);
+        }
+        [(n, 1u16), (n.div_ceil(2), 1), (n, 0), (n.div_ceil(2), 0)]
+            .into_iter()
+            .filter(|&(per, z)| per * if z == 0 { 30 } else { 58 } + 2 <= width)
+            .map(|(per, z)| n.div_ceil(per) * if z == 0 { 8 } else { 15 } + 2 + 9)
+            .min()
+            .unwrap_or(n.div_ceil(2) * 8 + 2 + 9)
+    }
+
+    /// Draws the pane; when it is taller than `area`, scrolled (page up/down).
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         if let Some(v) = &self.scrub {
             return v.draw_rows(area, buf, ctx);
         }
+        let want = self.height_wanted(area.width);
+        scrolled(area, buf, want, self.vscroll, ctx.theme.accent(), |a, b| {
+            self.draw_all(a, b, ctx)
+        });
+    }
+
+    fn draw_all(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         let Some(d) = &self.data else {
             let msg = match (&self.run, &self.error, self.busy) {
                 (None, ..) => "No run open: train one (2) or open one in Runs (6).".to_string(),
@@ -86,7 +122,7 @@ impl ReconPane {
             placeholder(buf, area, "Reconstructions", &[msg], ctx);
             return;
         };
-        if !self.peers.is_empty() {
+        if !self.peers.is_empty() && !self.this_run {
             return self.draw_models(area, buf, ctx, d);
         }
         let n = d.rois.len().max(1) as u16;
@@ -105,9 +141,14 @@ impl ReconPane {
             Constraint::Min(4),
         ]));
         let title = format!(
-            "Original | reconstruction · epoch {}{} · ←→ select · n other ROIs · r refresh",
+            "Original | reconstruction · epoch {}{}{} · ←→ select · n other ROIs · r refresh",
             d.epoch,
-            if self.busy { " · updating…" } else { "" }
+            if self.busy { " · updating…" } else { "" },
+            if self.peers.is_empty() {
+                ""
+            } else {
+                " · enter: models side by side"
+            }
         );
         let b = block(title, ctx, false);
         let inner = b.inner(imgs);
@@ -128,13 +169,17 @@ impl ReconPane {
             let caption = format!("{} {}", r.label, r.file);
             put(buf, inner, x, y + ph - 1, &caption, style);
         }
+        // A model without a codebook (MAE, CAE, VAE) has no code map: its room goes to the rest.
+        let has_codes = d.rois.iter().any(|r| r.codes.is_some());
         let [table, codes, means] = low.layout(&Layout::horizontal([
             Constraint::Min(40),
-            Constraint::Length(30),
+            Constraint::Length(if has_codes { 30 } else { 0 }),
             Constraint::Length(30),
         ]));
         self.draw_table(table, buf, ctx, d);
-        self.draw_codes(codes, buf, ctx, d);
+        if has_codes {
+            self.draw_codes(codes, buf, ctx, d);
+        }
         draw_means(means, buf, ctx, d);
     }
 
@@ -150,7 +195,7 @@ impl ReconPane {
             Constraint::Length(table_w),
         ]));
         let title = format!(
-            "Models side by side (newest finished run of each, same split){} · ←→ · n",
+            "Models side by side{} · enter: this run · ←→ · n · newest finished run of each, same split",
             if self.busy || self.peers_busy {
                 " · updating…"
             } else {

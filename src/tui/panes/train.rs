@@ -262,9 +262,26 @@ impl TrainPane {
         (frac, last.map(|r| r.rois_per_sec), eta)
     }
 
+    /// Whether the shown model has a codebook to chart (a VQ-VAE): what its records say, else
+    /// the form's model. An MAE, CAE or VAE has none, and its space goes to the rest.
+    pub fn has_codebook(&self) -> bool {
+        if !self.records.is_empty() {
+            return self
+                .records
+                .iter()
+                .any(|r| r.codes_used.is_some() || r.perplexity.is_some());
+        }
+        matches!(
+            crate::model::ModelConfig::from_name(self.form.model()),
+            Some(crate::model::ModelConfig::Vqvae(_))
+        )
+    }
+
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
-        // Scrubbing shows the reconstructions whatever the height.
-        let bottom_h = if area.height >= 24 || self.scrub.is_some() {
+        // Every panel keeps a place down to the smallest screen (80x24 leaves 22 rows: the
+        // form and the loss chart get 10 of them, the form scrolling to its selected field);
+        // scrubbing shows the reconstructions whatever the height.
+        let bottom_h = if area.height >= 18 || self.scrub.is_some() {
             9
         } else {
             0
@@ -281,13 +298,15 @@ impl TrainPane {
         ]));
         self.draw_form(form, buf, ctx);
         self.draw_loss(chart, buf, ctx);
-        if bottom_h > 0 {
+        if bottom_h > 0 && self.has_codebook() {
             let [usage, thumbs] = bottom.layout(&Layout::horizontal([
                 Constraint::Percentage(35),
                 Constraint::Min(20),
             ]));
             self.draw_usage(usage, buf, ctx);
             self.draw_thumbs(thumbs, buf, ctx);
+        } else if bottom_h > 0 {
+            self.draw_thumbs(bottom, buf, ctx);
         }
     }
 

@@ -9,6 +9,7 @@ mod panes;
 mod recon_race;
 mod refresh;
 mod scheduler;
+mod small;
 mod steps;
 
 use std::sync::Arc;

@@ -474,7 +474,7 @@ fn classify_pane_draws_heatmaps_and_scores() {
     for needle in [
         "done: 30 ROIs classified",
         "pixels (vqtex)",
-        "latents (paper)",
+        "published: latents",
         "[[2, 8], [1, 19]]",
         "0.700",
         "specificity",

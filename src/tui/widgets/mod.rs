@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod heatmap;
 pub mod image;
+pub mod scroll;
 pub mod table;
 
 use ratatui::buffer::Buffer;
