@@ -50,13 +50,18 @@ wait_for "mean " 5
 # The other panes, before any run exists.
 key 3; wait_for "No run open" 10
 key 4; wait_for "No run open" 10
-key 5; wait_for "protocol paper" 10
+key 5; wait_for "protocol: paper split" 10
+wait_for "no run open" 5
 key 6; wait_for "uns in " 10
 key 7; wait_for "Mark runs with space" 10
 key 8; wait_for "No frames folder open" 10
-key '?'; wait_for "Keys (? or esc closes" 5
+key '?'; wait_for "Keys · 45 keys" 5
+# The help overlay filters: '/' then text; esc clears the filter, a second esc closes it.
+key /; key z o o m; wait_for "Picker: zoom out" 5
+screen | grep -qF "Data pane" && fail "the help filter let everything through"
+key Escape; wait_for "Data pane" 5
 key '?'; sleep 0.5
-screen | grep -qF "Keys (? or esc" && fail "help did not close"
+screen | grep -qF "Keys · " && fail "help did not close"
 
 # 2 Train: 2 epochs, start, wait for the end.
 key 2; wait_for "Hyperparameters" 5

@@ -209,6 +209,14 @@ impl ClassifyPane {
             Constraint::Min(4),
         ]));
         self.draw_head(head, buf, ctx);
+        // An opened cell on a short screen takes the heatmaps' place too: a ROI needs 16 rows.
+        if self.list_open && rest.height < 18 {
+            let below = Rect {
+                height: maps.height + rest.height,
+                ..maps
+            };
+            return self.draw_list(below, buf, ctx);
+        }
         let [left, right] = maps.layout(&Layout::horizontal([Constraint::Percentage(50); 2]));
         for (i, (area, name)) in [(left, SETS[0]), (right, SETS[1])].into_iter().enumerate() {
             // Before a run there is nothing of ours to show: no matrix stands in for a result.

@@ -473,3 +473,19 @@ fn latent_scrolls_to_a_useful_codebook_list_at_80x24() {
         }
     }
 }
+
+#[test]
+fn an_opened_confusion_cell_shows_whole_rois_at_80x24() {
+    let mut app = full();
+    app.pane = Pane::Classify;
+    screen(&app, 80, 24);
+    app.on_key(code(KeyCode::Enter));
+    assert!(app.classify.list_open);
+    let first = app.classify.cell_rois()[0].file.clone();
+    for (w, h) in SIZES {
+        let s = screen(&app, w, h);
+        assert!(s.contains("ROIs: true"), "{w}x{h}:\n{s}");
+        // The caption under the 14-row image, and the file under it, are on the screen.
+        assert!(s.contains(&first), "{w}x{h}: {first}:\n{s}");
+    }
+}
