@@ -217,17 +217,24 @@ impl DataPane {
 
     fn draw_list(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, ds: &Dataset) {
         let visible = self.visible();
+        // At 80 columns the list is 32 wide: the ROI count (in the thumbnails' title too) gives
+        // way so that the class and the HI stay whole.
+        let narrow = area.width < 36;
         let rows: Vec<Row> = visible
             .iter()
             .map(|p| {
-                Row::new(vec![
+                let mut cells = vec![
                     p.id.0.clone(),
                     p.label.as_str().to_string(),
                     self.side(p).map(|s| s.as_str()).unwrap_or("-").to_string(),
                     p.rois.to_string(),
                     p.hi.map(|h| format!("{h:.3}"))
                         .unwrap_or_else(|| "-".into()),
-                ])
+                ];
+                if narrow {
+                    cells.remove(3);
+                }
+                Row::new(cells)
             })
             .collect();
         let filt = format!(
@@ -250,19 +257,18 @@ impl DataPane {
                 format!(" ·{filt}")
             }
         );
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Length(6),
-                Constraint::Length(5),
-                Constraint::Length(6),
-            ],
-        )
-        .header(Row::new(vec!["patient", "class", "split", "ROIs", "HI"]).style(ctx.theme.accent()))
-        .row_highlight_style(ctx.theme.selection())
-        .block(block(title, ctx, true));
+        let (widths, header) = if narrow {
+            (vec![7, 9, 5, 5], vec!["patient", "class", "split", "HI"])
+        } else {
+            (
+                vec![8, 10, 6, 5, 6],
+                vec!["patient", "class", "split", "ROIs", "HI"],
+            )
+        };
+        let table = Table::new(rows, widths.into_iter().map(Constraint::Length))
+            .header(Row::new(header).style(ctx.theme.accent()))
+            .row_highlight_style(ctx.theme.selection())
+            .block(block(title, ctx, true));
         let mut state = TableState::default().with_selected(Some(self.selected));
         StatefulWidget::render(table, area, buf, &mut state);
     }

@@ -489,3 +489,16 @@ fn an_opened_confusion_cell_shows_whole_rois_at_80x24() {
         assert!(s.contains(&first), "{w}x{h}: {first}:\n{s}");
     }
 }
+
+#[test]
+fn the_data_list_keeps_class_and_hi_whole_at_80_columns() {
+    let mut app = full();
+    app.pane = Pane::Data;
+    for (w, h) in SIZES {
+        let s = screen(&app, w, h);
+        for needle in ["patient", "healthy", "steatosis", "0.984", "p01_f0.png · healthy"] {
+            assert!(s.contains(needle), "{w}x{h}: missing {needle}:\n{s}");
+        }
+    }
+    assert!(screen(&app, 100, 30).contains("ROIs  HI"));
+}
