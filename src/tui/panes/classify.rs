@@ -312,7 +312,7 @@ impl ClassifyPane {
             (_, _, Some(e), _) => (format!("failed: {e}"), ctx.theme.bad()),
             (_, _, _, Some(c)) => (
                 format!(
-                    "done: {} ROIs classified{} · arrows, enter: a cell's ROIs",
+                    "done: {} ROIs classified{} · enter: a cell's ROIs",
                     c.n,
                     // Said only when it is not the protocol chosen (p switched since).
                     if c.protocol == self.protocol {

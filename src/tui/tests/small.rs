@@ -364,6 +364,14 @@ fn classify_before_a_run_shows_no_matrix_and_names_the_published_numbers() {
     }
     app.on_key(key('p'));
     assert!(screen(&app, 100, 30).contains("protocol: leave one patient out"));
+    // With a result, the head line is whole at 80 columns.
+    let mut full = full();
+    full.pane = Pane::Classify;
+    let s = screen(&full, 80, 24);
+    assert!(
+        s.contains("done: 110 ROIs classified · enter: a cell's ROIs"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -496,7 +504,13 @@ fn the_data_list_keeps_class_and_hi_whole_at_80_columns() {
     app.pane = Pane::Data;
     for (w, h) in SIZES {
         let s = screen(&app, w, h);
-        for needle in ["patient", "healthy", "steatosis", "0.984", "p01_f0.png · healthy"] {
+        for needle in [
+            "patient",
+            "healthy",
+            "steatosis",
+            "0.984",
+            "p01_f0.png · healthy",
+        ] {
             assert!(s.contains(needle), "{w}x{h}: missing {needle}:\n{s}");
         }
     }
