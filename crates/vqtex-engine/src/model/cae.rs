@@ -5,12 +5,14 @@
 //! Loss = ||x - x^||^2 (mean squared error). The SVM's 32-d vector is z_e averaged over the 7x7
 //! positions, as for the VQ-VAE.
 
-use candle_core::{Device, Result, Tensor};
+use candle_core::{backprop::GradStore, Device, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::layers::{mse, Activation, Conv2d, ConvTranspose2d};
 use super::{Autoencoder, Output, Params};
 use crate::rng::seeded;
+
+mod step;
 
 /// Hyperparameters of the CAE (paper defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +87,15 @@ impl Autoencoder for Cae {
             terms: vec![("recon", recon_loss)],
             codes: None,
         })
+    }
+
+    fn forward_backward(&self, x: &Tensor) -> Result<(Output, GradStore)> {
+        if step::applies(self, x) {
+            return step::forward_backward(self, x);
+        }
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
     }
 
     /// The latent map z_e, `[B, D, 7, 7]`.

@@ -16,11 +16,11 @@
 
 use std::sync::Mutex;
 
-use candle_core::{Device, Result, Tensor, Var};
+use candle_core::{backprop::GradStore, Device, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use super::layers::mse;
-use super::vae::{standard_normal, GaussianCoder, PIXELS};
+use super::vae::{standard_normal, step, GaussianCoder, PIXELS};
 use super::{Autoencoder, Output, Params};
 use crate::rng::{seeded, Rng};
 
@@ -195,6 +195,16 @@ impl Autoencoder for VaeNf {
             terms: vec![("recon", recon_loss), ("kl", kl)],
             codes: None,
         })
+    }
+
+    fn forward_backward(&self, x: &Tensor) -> Result<(Output, GradStore)> {
+        if step::applies(&self.params, x) {
+            let flows = Some(self.flows.as_slice());
+            return step::forward_backward(&self.coder, flows, self.cfg.beta, &self.noise, x);
+        }
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
     }
 
     /// zK, the flows applied to the posterior mean, `[B, D]`.

@@ -14,13 +14,15 @@
 
 use std::sync::Mutex;
 
-use candle_core::{Device, Result, Tensor};
+use candle_core::{backprop::GradStore, Device, Result, Tensor};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::layers::{mse, Activation, Conv2d, ConvTranspose2d, Linear};
 use super::{Autoencoder, Output, Params};
 use crate::rng::{seeded, Rng};
+
+pub(crate) mod step;
 
 /// Pixels per ROI, the scale between the per-pixel MSE and the per-ROI KL.
 pub(crate) const PIXELS: f64 = 784.0;
@@ -112,13 +114,16 @@ pub(crate) fn standard_normal(
     shape: (usize, usize),
     device: &Device,
 ) -> Result<Tensor> {
+    Tensor::from_vec(normal_values(rng, shape.0 * shape.1)?, shape, device)
+}
+
+/// `len` standard normal values from a model's seeded noise stream (what [`standard_normal`]
+/// draws for a shape of `len` elements).
+pub(crate) fn normal_values(rng: &Mutex<Rng>, len: usize) -> Result<Vec<f32>> {
     let mut rng = rng
         .lock()
         .map_err(|_| candle_core::Error::Msg("noise RNG lock poisoned".into()))?;
-    let data: Vec<f32> = (0..shape.0 * shape.1)
-        .map(|_| StandardNormal.sample(&mut *rng))
-        .collect();
-    Tensor::from_vec(data, shape, device)
+    Ok((0..len).map(|_| StandardNormal.sample(&mut *rng)).collect())
 }
 
 /// KL(N(mu, exp(logvar)) || N(0, I)) summed over dimensions, averaged over the batch.
@@ -187,6 +192,15 @@ impl Autoencoder for Vae {
             terms: vec![("recon", recon_loss), ("kl", kl)],
             codes: None,
         })
+    }
+
+    fn forward_backward(&self, x: &Tensor) -> Result<(Output, GradStore)> {
+        if step::applies(&self.params, x) {
+            return step::forward_backward(&self.coder, None, self.cfg.beta, &self.noise, x);
+        }
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
     }
 
     /// The posterior mean mu, `[B, D]`.

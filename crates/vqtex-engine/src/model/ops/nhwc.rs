@@ -23,6 +23,7 @@ use phases::Phases;
 
 mod direct;
 mod phases;
+pub(crate) mod stack;
 
 /// A convolution's weight in the column order of channels-last patches: `[m, kh, kw, c]`, `m`
 /// being the channel count on the grid side (`c_out` of a convolution, `c_in` of a transposed

@@ -7,25 +7,21 @@
 //! into a [`GradStore`] keyed by the model's variables, so the optimizer and gradient clipping do
 //! not know which path made them.
 
-use std::sync::Mutex;
-
-use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
+use candle_core::{backprop::GradStore, Result, Tensor, Var};
 
 use super::VqVae;
 use crate::model::ops::kernels::Geom;
-use crate::model::ops::nhwc::{self, Weight};
+use crate::model::ops::nhwc;
+use crate::model::ops::nhwc::stack::{self, add_grads, insert, run_parts, ConvStack};
 use crate::model::ops::par;
 use crate::model::ops::Activation;
 use crate::model::Output;
 
-fn values(t: &Tensor) -> Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1::<f32>()
-}
+pub(super) use stack::values;
 
 /// True when the hand-written step applies: the input and every parameter are f32 on the CPU.
 pub(super) fn applies(m: &VqVae, x: &Tensor) -> bool {
-    let ok = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
-    ok(x) && m.params.iter().all(|(_, v)| ok(v.as_tensor()))
+    stack::applies(&m.params, x)
 }
 
 /// Nearest codebook row (squared Euclidean distance `|z|^2 + |e|^2 - 2 z.e`, ties to the lowest
@@ -78,17 +74,9 @@ pub(super) fn forward(m: &VqVae, x: &Tensor) -> Result<Output> {
     Ok(run(m, x, false)?.0)
 }
 
-/// Parts a batch is cut into: run on the thread pool, one part per task, so that a step
-/// synchronises the threads once instead of once per kernel. A fixed count (not the thread
-/// count), and every kernel of a part runs on one thread, so the numbers do not depend on how
-/// many threads there are.
-const PARTS: usize = 4;
-
-/// The parameters and geometry of the four layers, read once per step; weights in the
-/// channels-last order of [`nhwc`].
+/// The convolution layers and the codebook, read once per step.
 struct Layers {
-    w: [Weight; 4],
-    b: [Vec<f32>; 4],
+    stack: ConvStack,
     book: Vec<f32>,
     /// Latent channels and positions per ROI.
     d: usize,
@@ -98,7 +86,7 @@ struct Layers {
 
 /// What one part of a batch gives: reconstructions (channels last), codes, the sums of squares
 /// of the two loss terms and, when the backward pass ran, the gradients in the order of
-/// [`grad_vars`] (weights in [`Weight`]'s order).
+/// [`grad_vars`] (weights in [`nhwc::Weight`]'s order).
 struct Part {
     y: Vec<f32>,
     codes: Vec<u32>,
@@ -121,127 +109,61 @@ fn grad_vars(m: &VqVae) -> [&Var; 9] {
     ]
 }
 
-fn layers(m: &VqVae, (c_in, h, w): (usize, usize, usize)) -> Result<Layers> {
-    let (e1, e2) = (&m.enc1, &m.enc2);
-    let (d1, d2) = (&m.dec1, &m.dec2);
-    let g1 = Geom::conv((1, c_in, h, w), e1.weight.dims4()?, e1.stride, e1.padding)?;
-    let m1 = e1.weight.dims()[0];
-    let g2 = Geom::conv(
-        (1, m1, g1.oh, g1.ow),
-        e2.weight.dims4()?,
-        e2.stride,
-        e2.padding,
-    )?;
-    let d = e2.weight.dims()[0];
-    let g3 = Geom::conv_transpose(
-        (1, d, g2.oh, g2.ow),
-        d1.weight.dims4()?,
-        d1.stride,
-        d1.padding,
-    )?;
-    let g4 = Geom::conv_transpose(
-        (1, g3.c, g3.h, g3.w),
-        d2.weight.dims4()?,
-        d2.stride,
-        d2.padding,
-    )?;
-    if (g4.c, g4.h, g4.w) != (c_in, h, w) {
-        candle_core::bail!("the decoder's output does not match the input's shape");
-    }
+fn layers(m: &VqVae, image: (usize, usize, usize)) -> Result<Layers> {
+    let stack = ConvStack::new([&m.enc1, &m.enc2], [&m.dec1, &m.dec2], image)?;
+    let (d, l_pos) = stack.latent();
     let book = values(m.codebook.as_tensor())?;
     if book.len() != m.cfg.codebook_size * d {
         candle_core::bail!("codebook shape does not match the encoder's {d} channels");
     }
-    let weight =
-        |v: &Var, m, g| Ok::<_, candle_core::Error>(Weight::new(&values(v.as_tensor())?, m, g));
     Ok(Layers {
-        w: [
-            weight(&e1.weight, m1, g1)?,
-            weight(&e2.weight, d, g2)?,
-            weight(&d1.weight, d, g3)?,
-            weight(&d2.weight, g3.c, g4)?,
-        ],
-        b: [
-            values(e1.bias.as_tensor())?,
-            values(e2.bias.as_tensor())?,
-            values(d1.bias.as_tensor())?,
-            values(d2.bias.as_tensor())?,
-        ],
+        stack,
         book,
         d,
-        l_pos: g2.grid(),
+        l_pos,
         beta: m.cfg.beta as f32,
     })
 }
 
-/// The forward pass, and the gradients when `backward`, of a batch cut into [`PARTS`] parts.
+/// The forward pass, and the gradients when `backward`, of a batch cut into parts.
 fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
     let dev = x.device().clone();
     let (batch, c_in, h, w) = x.dims4()?;
     let p = layers(m, (c_in, h, w))?;
     let xv = nhwc::from_nchw(&values(x)?, c_in, h * w);
     let img = c_in * h * w;
-    let size = batch.div_ceil(PARTS).max(1);
-    let starts: Vec<usize> = (0..batch).step_by(size).collect();
-    let results: Vec<Mutex<Option<Part>>> = starts.iter().map(|_| Mutex::new(None)).collect();
-    par::for_parts(starts.len(), |i| {
-        let n = size.min(batch - starts[i]);
-        let xs = &xv[starts[i] * img..(starts[i] + n) * img];
-        let out = part(&p, xs, n, batch, backward);
-        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
-    });
+    let results = run_parts(batch, |first, n| {
+        let xs = &xv[first * img..(first + n) * img];
+        part(&p, xs, n, batch, backward)
+    })?;
     let mut y = par::output(0);
     y.reserve(xv.len());
     let mut codes = Vec::with_capacity(batch * p.l_pos);
     let mut sums = [0f64; 2];
     let mut grads: Vec<Vec<f32>> = Vec::new();
-    for r in results {
-        let Some(part) = r.into_inner().unwrap_or_else(|e| e.into_inner()) else {
-            candle_core::bail!("a part of the training step did not run");
-        };
+    for part in results {
         y.extend_from_slice(&part.y);
         par::recycle(part.y);
         codes.extend_from_slice(&part.codes);
         sums[0] += part.sums[0];
         sums[1] += part.sums[1];
-        if grads.is_empty() {
-            grads = part.grads;
-        } else {
-            for (acc, g) in grads.iter_mut().zip(part.grads) {
-                acc.iter_mut().zip(&g).for_each(|(a, v)| *a += *v);
-            }
-        }
+        add_grads(&mut grads, part.grads);
     }
     par::recycle(xv);
     let recon = (sums[0] / (batch * img).max(1) as f64) as f32;
     let vq = (sums[1] / (batch * p.d * p.l_pos).max(1) as f64) as f32;
     let loss = (recon + vq) + vq * p.beta;
     let y = nhwc::to_nchw(y, c_in, h * w);
-    let out = output((y, p.w[3].geom()), codes, [recon, vq], loss, &dev)?;
+    let out = output((y, p.stack.output_geom()), codes, [recon, vq], loss, &dev)?;
     if !backward {
         return Ok((out, None));
     }
     let mut store = GradStore::default();
     // The layer whose weight each gradient of `grad_vars` is, to undo the channels-last order.
-    let [w1, w2, w3, w4] = &p.w;
-    let weights = [
-        Some(w4),
-        None,
-        Some(w3),
-        None,
-        None,
-        Some(w2),
-        None,
-        Some(w1),
-        None,
-    ];
+    let [[w4, b4, w3, b3], [w2, b2, w1, b1]] = p.stack.grad_weights();
+    let weights = [w4, b4, w3, b3, None, w2, b2, w1, b1];
     for ((var, g), weight) in grad_vars(m).into_iter().zip(grads).zip(weights) {
-        let g = match weight {
-            Some(w) => w.to_candle(&g),
-            None => g,
-        };
-        let t = Tensor::from_vec(g, var.shape(), var.device())?;
-        store.insert(var.as_tensor(), t);
+        insert(&mut store, var, g, weight)?;
     }
     Ok((out, Some(store)))
 }
@@ -250,12 +172,9 @@ fn run(m: &VqVae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStor
 /// batch of `total` (the losses are means over the whole batch, so the gradients are scaled by
 /// it).
 fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part {
-    let [w1, w2, w3, w4] = &p.w;
-    let [b1, b2, b3, b4] = &p.b;
     let (d, l, beta) = (p.d, p.l_pos, p.beta);
-    let h1 = nhwc::conv(xv, n, w1, Some(b1), Activation::Relu);
-    // [n * l, d]: one latent vector a row.
-    let ze = nhwc::conv(&h1, n, w2, Some(b2), Activation::Identity);
+    // ze: [n * l, d], one latent vector a row.
+    let [h1, ze] = p.stack.encode(xv, n, Activation::Identity);
 
     // Quantisation: z_q is the nearest code at each position; the decoder sees
     // z_st = z_e + (z_q - z_e), the straight-through value (equal to z_q up to rounding).
@@ -269,8 +188,7 @@ fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part 
     for ((s, e), q) in zst.iter_mut().zip(&ze).zip(&zq) {
         *s = e + (q - e);
     }
-    let h3 = nhwc::transpose(&zst, n, w3, Some(b3), Activation::Relu, None);
-    let y = nhwc::transpose(&h3, n, w4, Some(b4), Activation::Sigmoid, None);
+    let [h3, y] = p.stack.decode(&zst, n);
 
     // Sums of squares of the two loss terms.
     let sq = |a: f32, b: f32| f64::from((a - b) * (a - b));
@@ -289,19 +207,10 @@ fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part 
             grads: Vec::new(),
         };
     }
-    // The gradient of the reconstruction term before the sigmoid.
-    let sy = 2.0 / (total * w4.geom().image()) as f32;
-    let mut gpre4 = par::output(y.len());
-    for ((g, y), x) in gpre4.iter_mut().zip(&y).zip(xv) {
-        *g = sy * (y - x) * (y * (1.0 - y));
-    }
-
+    // The gradient of the reconstruction term before the sigmoid; the decoder, last layer first.
+    let gpre4 = p.stack.recon_grad(&y, xv, total);
     let mut grads = Vec::with_capacity(9);
-    // Decoder, last layer first.
-    let (gpre3, dw, db) = nhwc::transpose_backward(&gpre4, &h3, n, w4, Some(&h3));
-    grads.extend([dw, db]);
-    let (gzq, dw, db) = nhwc::transpose_backward(&gpre3, &zst, n, w3, None);
-    grads.extend([dw, db]);
+    let gzq = p.stack.decode_backward(gpre4, &h3, &zst, n, &mut grads);
 
     // Straight-through to the encoder plus the commitment term; the codebook term to the codes.
     let sz = 2.0 / (total * d * l) as f32;
@@ -319,14 +228,10 @@ fn part(p: &Layers, xv: &[f32], n: usize, total: usize, backward: bool) -> Part 
     grads.push(dbook);
 
     // Encoder.
-    let (gpre1, dw, db) = nhwc::conv_backward(&gze, &h1, n, w2, true, Some(&h1));
-    grads.extend([dw, db]);
-    let gpre1 = gpre1.unwrap_or_default();
-    let (_, dw, db) = nhwc::conv_backward(&gpre1, xv, n, w1, false, None);
-    grads.extend([dw, db]);
+    p.stack.encode_backward(&gze, &h1, xv, n, &mut grads);
 
     // The next step's kernels take these buffers back instead of allocating and zeroing anew.
-    for v in [h1, ze, zq, zst, h3, gpre4, gpre3, gze, gpre1] {
+    for v in [h1, ze, zq, zst, h3, gze] {
         par::recycle(v);
     }
     Part {

@@ -30,8 +30,7 @@ fn part_of_a_step() {
     let xv = values(&x).unwrap();
     let whole = time(|| drop(part(&p, &xv, 16, 64, true)));
     let fwd = time(|| drop(part(&p, &xv, 16, 64, false)));
-    let h1 = nhwc::conv(&xv, 16, &p.w[0], Some(&p.b[0]), Activation::Relu);
-    let ze = nhwc::conv(&h1, 16, &p.w[1], Some(&p.b[1]), Activation::Identity);
+    let [_, ze] = p.stack.encode(&xv, 16, Activation::Identity);
     let near = time(|| drop(nearest(&ze, p.d, &p.book)));
     println!(
         "part of 16 ROIs: forward+backward {:.3} ms, forward {:.3} ms, nearest codes {:.3} ms",
