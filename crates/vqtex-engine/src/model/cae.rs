@@ -78,7 +78,11 @@ impl Autoencoder for Cae {
         &self.params
     }
 
-    fn forward(&self, x: &Tensor, _train: bool) -> Result<Output> {
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Output> {
+        // Without training, nothing will take gradients: the CPU path without an op graph.
+        if !train && step::applies(self, x) {
+            return step::forward(self, x);
+        }
         let recon = self.decode(&self.encode(x)?)?;
         let recon_loss = mse(&recon, x)?;
         Ok(Output {

@@ -17,6 +17,17 @@ pub(super) fn applies(m: &Cae, x: &Tensor) -> bool {
 
 /// [`Cae::forward`] in training mode and the gradients of its loss.
 pub(super) fn forward_backward(m: &Cae, x: &Tensor) -> Result<(Output, GradStore)> {
+    let (out, grads) = run(m, x, true)?;
+    Ok((out, grads.unwrap_or_default()))
+}
+
+/// [`Cae::forward`] without gradients (evaluation, inference): its output holds no op graph.
+pub(super) fn forward(m: &Cae, x: &Tensor) -> Result<Output> {
+    Ok(run(m, x, false)?.0)
+}
+
+/// The forward pass, and the gradients when `backward`, of a batch cut into parts.
+fn run(m: &Cae, x: &Tensor, backward: bool) -> Result<(Output, Option<GradStore>)> {
     let dev = x.device().clone();
     let (batch, c_in, h, w) = x.dims4()?;
     let s = ConvStack::new([&m.enc1, &m.enc2], [&m.dec1, &m.dec2], (c_in, h, w))?;
@@ -32,10 +43,13 @@ pub(super) fn forward_backward(m: &Cae, x: &Tensor) -> Result<(Output, GradStore
             .map(|(a, b)| f64::from((a - b) * (a - b)))
             .sum();
         let mut grads = Vec::with_capacity(8);
-        let gpre4 = s.recon_grad(&y, xs, batch);
-        let gz = s.decode_backward(gpre4, &h3, &z, n, &mut grads);
-        s.encode_backward(&gz, &h1, xs, n, &mut grads);
-        for v in [h1, z, h3, gz] {
+        if backward {
+            let gpre4 = s.recon_grad(&y, xs, batch);
+            let gz = s.decode_backward(gpre4, &h3, &z, n, &mut grads);
+            s.encode_backward(&gz, &h1, xs, n, &mut grads);
+            par::recycle(gz);
+        }
+        for v in [h1, z, h3] {
             par::recycle(v);
         }
         (y, sum, grads)
@@ -60,6 +74,9 @@ pub(super) fn forward_backward(m: &Cae, x: &Tensor) -> Result<(Output, GradStore
         terms: vec![("recon", loss)],
         codes: None,
     };
+    if !backward {
+        return Ok((out, None));
+    }
     let mut store = GradStore::default();
     let [[w4, b4, w3, b3], [w2, b2, w1, b1]] = s.grad_weights();
     let vars = [
@@ -75,7 +92,7 @@ pub(super) fn forward_backward(m: &Cae, x: &Tensor) -> Result<(Output, GradStore
     for ((var, weight), g) in vars.into_iter().zip(grads) {
         insert(&mut store, var, g, weight)?;
     }
-    Ok((out, store))
+    Ok((out, Some(store)))
 }
 
 #[cfg(test)]

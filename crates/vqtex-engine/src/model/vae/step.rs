@@ -220,16 +220,44 @@ pub(crate) fn forward_backward(
     noise: &Mutex<Rng>,
     x: &Tensor,
 ) -> Result<(Output, GradStore)> {
+    let (out, grads) = run(coder, flows, beta, Some(noise), x)?;
+    Ok((out, grads.unwrap_or_default()))
+}
+
+/// The evaluation forward pass (eps = 0: the decoder sees mu, or the flowed mu), without
+/// gradients: its output holds no op graph.
+pub(crate) fn forward(
+    coder: &GaussianCoder,
+    flows: Option<&[Planar]>,
+    beta: f64,
+    x: &Tensor,
+) -> Result<Output> {
+    Ok(run(coder, flows, beta, None, x)?.0)
+}
+
+/// The forward pass of a batch cut into parts, with noise from `noise` and the gradients when
+/// there is one (training), else with eps = 0 and no gradients (evaluation).
+fn run(
+    coder: &GaussianCoder,
+    flows: Option<&[Planar]>,
+    beta: f64,
+    noise: Option<&Mutex<Rng>>,
+    x: &Tensor,
+) -> Result<(Output, Option<GradStore>)> {
     let dev = x.device().clone();
     let (batch, c_in, h, w) = x.dims4()?;
     let p = Layers::new(coder, flows, beta, batch, (c_in, h, w))?;
     let d = p.d;
-    let eps = normal_values(noise, batch * d)?;
+    let backward = noise.is_some();
+    let eps = match noise {
+        Some(noise) => normal_values(noise, batch * d)?,
+        None => vec![0f32; batch * d],
+    };
     let xv = nhwc::from_nchw(&values(x)?, c_in, h * w);
     let img = p.stack.image();
     let parts = run_parts(batch, |first, n| {
         let xs = &xv[first * img..(first + n) * img];
-        part(&p, xs, &eps[first * d..(first + n) * d], n, batch)
+        part(&p, xs, &eps[first * d..(first + n) * d], n, batch, backward)
     })?;
     let mut y = par::output(0);
     y.reserve(xv.len());
@@ -254,8 +282,11 @@ pub(crate) fn forward_backward(
         terms: vec![("recon", scalar(recon)?), ("kl", scalar(kl)?)],
         codes: None,
     };
+    if !backward {
+        return Ok((out, None));
+    }
     let store = gradients(&p, coder, flows, grads)?;
-    Ok((out, store))
+    Ok((out, Some(store)))
 }
 
 /// The summed gradients of the parts into a [`GradStore`].
@@ -362,10 +393,10 @@ fn linear_backward(
 }
 
 /// Forward and backward pass of the `n` ROIs `xv` (channels last) with noise `eps` (`[n, d]`),
-/// out of a batch of `total`. The gradients in the order `dec2` (weight, bias), `dec1`, `fc_dec`,
+/// out of a batch of `total`; the backward pass when `backward`. The gradients in the order `dec2` (weight, bias), `dec1`, `fc_dec`,
 /// the stacked `fc_mu` / `fc_logvar`, `enc2`, `enc1`, then per flow `[du_hat, dw, db, dwuh]`
 /// (see [`Flow::grads`]).
-fn part(p: &Layers, xv: &[f32], eps: &[f32], n: usize, total: usize) -> Part {
+fn part(p: &Layers, xv: &[f32], eps: &[f32], n: usize, total: usize, backward: bool) -> Part {
     let (d, l, ce, cd, c) = (p.d, p.l, p.ce, p.cd, p.c);
     let (fe, fd) = (l * ce, l * cd);
     let [h1, hz] = p.stack.encode(xv, n, Activation::Relu);
@@ -427,6 +458,16 @@ fn part(p: &Layers, xv: &[f32], eps: &[f32], n: usize, total: usize) -> Part {
         kl += f64::from(per);
     }
 
+    if !backward {
+        for v in [h1, hz, hd, h3] {
+            par::recycle(v);
+        }
+        return Part {
+            y,
+            sums: [recon, kl],
+            grads: Vec::new(),
+        };
+    }
     // Backward: the decoder, fc_dec.
     let mut grads = Vec::with_capacity(12 + k);
     let gpre4 = p.stack.recon_grad(&y, xv, total);

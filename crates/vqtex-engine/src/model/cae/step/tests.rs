@@ -60,3 +60,17 @@ fn training_uses_the_hand_written_step_and_is_repeatable() {
         );
     }
 }
+
+#[test]
+fn evaluation_forward_matches_candles() {
+    let m = Cae::new(CaeConfig::default(), 13, &Device::Cpu).unwrap();
+    let x = batch(7);
+    let got = forward(&m, &x).unwrap();
+    // The CAE has no training-only behaviour: candle's training-mode pass is the reference.
+    let want = m.forward(&x, true).unwrap();
+    assert!(rel_diff(&got.recon, &want.recon) <= 1e-5);
+    assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
+    // What `forward(x, false)` now returns on the CPU.
+    let eval = m.forward(&x, false).unwrap();
+    assert_eq!(values(&eval.recon).unwrap(), values(&got.recon).unwrap());
+}

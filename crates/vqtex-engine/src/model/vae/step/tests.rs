@@ -89,3 +89,38 @@ fn channels_last_permutations_invert_each_other() {
     assert_eq!(cl[2 * 3 + 1], 6.0);
     assert_eq!(to_channels_first(&cl, 3, 4), v);
 }
+
+/// The evaluation forward pass (eps = 0, no gradients) against candle's.
+fn check_eval(got: Output, want: Output) {
+    assert!(rel_diff(&got.recon, &want.recon) <= 1e-5);
+    assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
+    for ((name, t), (wname, wt)) in got.terms.iter().zip(&want.terms) {
+        assert_eq!(name, wname);
+        assert!(rel_diff(t, wt) <= 1e-5, "{name}");
+    }
+}
+
+#[test]
+fn evaluation_forward_passes_match_candles_and_draw_no_noise() {
+    let x = batch(7);
+    let vae = Vae::new(VaeConfig::default(), 13, &Device::Cpu).unwrap();
+    check_eval(
+        vae.forward(&x, false).unwrap(),
+        vae.candle_forward(&x, false).unwrap(),
+    );
+    let cfg = VaeNfConfig {
+        beta: 1.0,
+        ..VaeNfConfig::default()
+    };
+    let nf = VaeNf::new(cfg.clone(), 13, &Device::Cpu).unwrap();
+    check_eval(
+        nf.forward(&x, false).unwrap(),
+        nf.candle_forward(&x, false).unwrap(),
+    );
+    // Evaluations left the noise stream where it was: the next training step draws what a fresh
+    // model's first step draws.
+    let fresh = VaeNf::new(cfg, 13, &Device::Cpu).unwrap();
+    let a = nf.forward_backward(&x).unwrap().0;
+    let b = fresh.forward_backward(&x).unwrap().0;
+    assert_eq!(values(&a.loss).unwrap(), values(&b.loss).unwrap());
+}

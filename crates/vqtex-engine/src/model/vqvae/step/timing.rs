@@ -39,3 +39,27 @@ fn part_of_a_step() {
         near * 1e3
     );
 }
+
+/// A training step of 64 ROIs (the paper's batch) of each convolutional model, as training runs
+/// it (`forward_backward`), and the evaluation forward pass:
+/// `cargo test -p vqtex-engine --release --features timing --lib vqvae::step::timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a test"]
+fn a_step_of_each_convolutional_model() {
+    use crate::model::ModelConfig;
+    let x = batch(64);
+    for name in ["vqvae", "cae", "vae", "vaenf"] {
+        let m = ModelConfig::from_name(name)
+            .unwrap()
+            .build(3, &Device::Cpu)
+            .unwrap();
+        m.begin_training(&batch(16), 2).unwrap();
+        let step = time(|| drop(m.forward_backward(&x).unwrap()));
+        let eval = time(|| drop(m.forward(&x, false).unwrap()));
+        println!(
+            "{name}: training step {:.3} ms, evaluation forward {:.3} ms",
+            step * 1e3,
+            eval * 1e3
+        );
+    }
+}
