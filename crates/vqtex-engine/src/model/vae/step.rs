@@ -15,9 +15,7 @@ use candle_core::{backprop::GradStore, Result, Tensor, Var};
 use super::{normal_values, GaussianCoder, PIXELS};
 use crate::model::flow::Planar;
 use crate::model::ops::gemm::{matmul, MatMut, MatRef};
-use crate::model::ops::nhwc::stack::{
-    self, add_grads, insert, relu_backward, run_parts, values, ConvStack,
-};
+use crate::model::ops::nhwc::stack::{self, insert, relu_backward, run_parts, values, ConvStack};
 use crate::model::ops::nhwc::{self, col_sums};
 use crate::model::ops::{par, Activation};
 use crate::model::{Output, Params};
@@ -26,6 +24,24 @@ use crate::rng::Rng;
 /// True when the hand-written step applies: the input and every parameter are f32 on the CPU.
 pub(crate) fn applies(params: &Params, x: &Tensor) -> bool {
     stack::applies(params, x)
+}
+
+/// `f` of a tensor's values, borrowed from its storage when it is a contiguous f32 CPU tensor
+/// (the parameters always are), else copied.
+fn with_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((lo, hi))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            if let Ok(v) = cpu.as_slice::<f32>() {
+                if let Some(v) = v.get(lo..hi) {
+                    return Ok(f(v));
+                }
+            }
+        }
+    }
+    Ok(f(&values(t)?))
 }
 
 /// A vector laid out channels first (`[c, l]`, candle's flattening of a map) to channels last
@@ -158,29 +174,45 @@ impl Layers {
         )?;
         let (ce, l) = stack.latent();
         let cd = stack.decoder_channels();
-        let (mu_w, lv_w) = (
-            values(coder.fc_mu.weight.as_tensor())?,
-            values(coder.fc_logvar.weight.as_tensor())?,
-        );
         let d = coder.fc_mu.weight.dims()[0];
-        let dec_w = values(coder.fc_dec.weight.as_tensor())?;
-        if mu_w.len() != d * ce * l || lv_w.len() != mu_w.len() || dec_w.len() != d * cd * l {
+        let (fe, fd) = (ce * l, cd * l);
+        let sizes = [
+            coder.fc_mu.weight.elem_count(),
+            coder.fc_logvar.weight.elem_count(),
+            coder.fc_dec.weight.elem_count(),
+        ];
+        if sizes != [d * fe, d * fe, d * fd] {
             candle_core::bail!("the linear layers do not match the convolutions' maps");
         }
-        let mut stat_w = Vec::with_capacity(2 * d * ce * l);
-        for row in mu_w.chunks_exact(ce * l).chain(lv_w.chunks_exact(ce * l)) {
-            stat_w.extend(to_channels_last(row, ce, l));
+        // Buffers of the previous step, without allocating (and faulting in) new pages.
+        let mut stat_w = par::output(2 * d * fe);
+        for (half, var) in [&coder.fc_mu.weight, &coder.fc_logvar.weight]
+            .into_iter()
+            .enumerate()
+        {
+            let dst = &mut stat_w[half * d * fe..][..d * fe];
+            with_values(var.as_tensor(), |w| {
+                for (o, row) in dst.chunks_exact_mut(fe).zip(w.chunks_exact(fe)) {
+                    for ch in 0..ce {
+                        for pos in 0..l {
+                            o[pos * ce + ch] = row[ch * l + pos];
+                        }
+                    }
+                }
+            })?;
         }
         let mut stat_b = values(coder.fc_mu.bias.as_tensor())?;
         stat_b.extend(values(coder.fc_logvar.bias.as_tensor())?);
         // fc_dec's rows are the map's values: permuted as whole rows.
-        let mut dec_w_cl = vec![0f32; dec_w.len()];
-        for ch in 0..cd {
-            for pos in 0..l {
-                dec_w_cl[(pos * cd + ch) * d..][..d]
-                    .copy_from_slice(&dec_w[(ch * l + pos) * d..][..d]);
+        let mut dec_w_cl = par::output(d * fd);
+        with_values(coder.fc_dec.weight.as_tensor(), |w| {
+            for ch in 0..cd {
+                for pos in 0..l {
+                    dec_w_cl[(pos * cd + ch) * d..][..d]
+                        .copy_from_slice(&w[(ch * l + pos) * d..][..d]);
+                }
             }
-        }
+        })?;
         let dec_b = to_channels_last(&values(coder.fc_dec.bias.as_tensor())?, cd, l);
         let flows = flows
             .unwrap_or_default()
@@ -251,7 +283,11 @@ fn run(
     let backward = noise.is_some();
     let eps = match noise {
         Some(noise) => normal_values(noise, batch * d)?,
-        None => vec![0f32; batch * d],
+        None => {
+            let mut eps = par::output(batch * d);
+            eps.fill(0.0);
+            eps
+        }
     };
     let xv = nhwc::from_nchw(&values(x)?, c_in, h * w);
     let img = p.stack.image();
@@ -268,9 +304,20 @@ fn run(
         par::recycle(part.y);
         sums[0] += part.sums[0];
         sums[1] += part.sums[1];
-        add_grads(&mut grads, part.grads);
+        if grads.is_empty() {
+            grads = part.grads;
+            continue;
+        }
+        for (acc, g) in grads.iter_mut().zip(part.grads) {
+            acc.iter_mut().zip(&g).for_each(|(a, v)| *a += *v);
+            // The linear layers' weight gradients come from the pool (see `linear_backward`).
+            if g.len() >= POOLED {
+                par::recycle(g);
+            }
+        }
     }
     par::recycle(xv);
+    par::recycle(eps);
     let recon = (sums[0] / (batch * img).max(1) as f64) as f32;
     let kl = (sums[1] / batch.max(1) as f64) as f32;
     let loss = recon + kl * (beta / PIXELS) as f32;
@@ -282,11 +329,13 @@ fn run(
         terms: vec![("recon", scalar(recon)?), ("kl", scalar(kl)?)],
         codes: None,
     };
-    if !backward {
-        return Ok((out, None));
-    }
-    let store = gradients(&p, coder, flows, grads)?;
-    Ok((out, Some(store)))
+    let store = match backward {
+        true => Some(gradients(&p, coder, flows, grads)?),
+        false => None,
+    };
+    par::recycle(p.stat_w);
+    par::recycle(p.dec_w);
+    Ok((out, store))
 }
 
 /// The summed gradients of the parts into a [`GradStore`].
@@ -321,18 +370,27 @@ fn gradients(
         }
     }
     insert(&mut store, &coder.fc_dec.weight, gdw_cf, None)?;
+    par::recycle(gdw);
     let gdb = to_channels_first(&next()?, cd, l);
     insert(&mut store, &coder.fc_dec.bias, gdb, None)?;
     // fc_mu and fc_logvar: columns back to channels first.
     let gsw = next()?;
+    let fe = ce * l;
     let rows = |r: std::ops::Range<usize>| -> Vec<f32> {
-        gsw[r.start * ce * l..r.end * ce * l]
-            .chunks_exact(ce * l)
-            .flat_map(|row| to_channels_first(row, ce, l))
-            .collect()
+        let mut out = vec![0f32; r.len() * fe];
+        let src = gsw[r.start * fe..r.end * fe].chunks_exact(fe);
+        for (o, row) in out.chunks_exact_mut(fe).zip(src) {
+            for ch in 0..ce {
+                for pos in 0..l {
+                    o[ch * l + pos] = row[pos * ce + ch];
+                }
+            }
+        }
+        out
     };
     insert(&mut store, &coder.fc_mu.weight, rows(0..d), None)?;
     insert(&mut store, &coder.fc_logvar.weight, rows(d..2 * d), None)?;
+    par::recycle(gsw);
     let gsb = next()?;
     insert(&mut store, &coder.fc_mu.bias, gsb[..d].to_vec(), None)?;
     insert(&mut store, &coder.fc_logvar.bias, gsb[d..].to_vec(), None)?;
@@ -353,6 +411,10 @@ fn gradients(
     }
     Ok(store)
 }
+
+/// Gradients of at least this many floats go back to the pool once added up (those of the
+/// linear layers' weights, hundreds of KiB: a fresh allocation faults in every page each step).
+const POOLED: usize = 1 << 15;
 
 /// `dst = a x b^T + bias` (row broadcast) for `a` `[n, k]`, `b` `[m, k]`.
 fn linear(dst: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], (n, k, m): (usize, usize, usize)) {
@@ -375,7 +437,7 @@ fn linear_backward(
     b: &[f32],
     (n, k, m): (usize, usize, usize),
 ) -> [Vec<f32>; 3] {
-    let mut gw = vec![0f32; m * k];
+    let mut gw = par::output(m * k);
     matmul(
         MatMut::row_major(&mut gw, m, k),
         MatRef::row_major(g, n, m).t(),
@@ -537,3 +599,7 @@ fn part(p: &Layers, xv: &[f32], eps: &[f32], n: usize, total: usize, backward: b
 
 #[cfg(test)]
 mod tests;
+
+// Timing, not tests: built only with `--features timing` (see docs/PERFORMANCE.md).
+#[cfg(all(test, feature = "timing"))]
+mod timing;
