@@ -30,13 +30,15 @@
 
 use std::sync::Mutex;
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use super::layers::{mse, Linear};
 use super::transformer::{Block, LayerNorm};
 use super::{Autoencoder, Output, Params};
 use crate::rng::{seeded, Rng};
+
+mod step;
 
 /// Side of an ROI in pixels.
 const SIDE: usize = 28;
@@ -119,6 +121,8 @@ pub struct Mae {
     dec_norm: LayerNorm,
     head: Linear,
     masks: Mutex<Rng>,
+    /// Buffers of the hand-written CPU step, kept between steps.
+    work: Mutex<step::Work>,
 }
 
 impl Mae {
@@ -192,6 +196,7 @@ impl Mae {
             dec_norm,
             head,
             masks: Mutex::new(seeded(seed, "masks-mae")),
+            work: Mutex::new(step::Work::default()),
         })
     }
 
@@ -425,7 +430,22 @@ impl Autoencoder for Mae {
         } else {
             self.eval_masks(x)?
         };
+        // Without training, nothing will take gradients: the CPU path without an op graph.
+        if !train && step::applies(self, x) {
+            return step::forward(self, x, &masks);
+        }
         self.forward_masked(x, &masks)
+    }
+
+    /// On the CPU the hand-written step (`mae/step.rs`), with masks from the same stream.
+    fn forward_backward(&self, x: &Tensor) -> Result<(Output, GradStore)> {
+        if step::applies(self, x) {
+            let masks = self.train_masks(x.dim(0)?)?;
+            return step::forward_backward(self, x, &masks);
+        }
+        let out = self.forward(x, true)?;
+        let grads = out.loss.backward()?;
+        Ok((out, grads))
     }
 
     /// The per-patch latents with nothing masked, `[B, latent_dim, 7, 7]`.

@@ -154,6 +154,31 @@ impl Block {
         })
     }
 
+    /// The block's variables in the order of hand-written steps (`model/mae/step.rs`): layer norm
+    /// 1 gamma and beta, qkv weight and bias, projection weight and bias, layer norm 2 gamma and
+    /// beta, fc1 weight and bias, fc2 weight and bias.
+    pub(crate) fn vars(&self) -> [&Var; 12] {
+        [
+            &self.ln1.gamma,
+            &self.ln1.beta,
+            &self.attn.qkv.weight,
+            &self.attn.qkv.bias,
+            &self.attn.proj.weight,
+            &self.attn.proj.bias,
+            &self.ln2.gamma,
+            &self.ln2.beta,
+            &self.fc1.weight,
+            &self.fc1.bias,
+            &self.fc2.weight,
+            &self.fc2.bias,
+        ]
+    }
+
+    /// Attention heads.
+    pub(crate) fn heads(&self) -> usize {
+        self.attn.heads
+    }
+
     /// `x [b * n, C] -> [b * n, C]`.
     pub fn forward(&self, x: &Tensor, b: usize, n: usize) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.ln1.forward(x)?, b, n)?)?;

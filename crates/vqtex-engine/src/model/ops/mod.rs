@@ -23,6 +23,7 @@
 #[cfg(all(test, feature = "timing"))]
 mod bench;
 mod conv;
+pub(crate) mod dense;
 pub(crate) mod gemm;
 pub(crate) mod kernels;
 pub(crate) mod nhwc;
