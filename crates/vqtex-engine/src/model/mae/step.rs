@@ -172,6 +172,24 @@ fn block_forward(w: &BlockW, a: &mut Acts, out: &mut Vec<f32>, g: &mut Vec<f32>,
     dense::linear(g, hid, &v[FC2_W], c, out, residual(&a.x2, &v[FC2_B]));
 }
 
+/// The blocks `ws` in turn, each from its `acts[i].x` to the next one's (the last to `last`).
+fn blocks_forward(
+    ws: &[BlockW],
+    acts: &mut [Acts],
+    last: &mut Vec<f32>,
+    g: &mut Vec<f32>,
+    t: usize,
+) {
+    for (i, bw) in ws.iter().enumerate() {
+        let (cur, rest) = acts[i..].split_at_mut(1);
+        let out = match rest.first_mut() {
+            Some(next) => &mut next.x,
+            None => &mut *last,
+        };
+        block_forward(bw, &mut cur[0], out, g, t);
+    }
+}
+
 /// A linear layer's output rows start as its bias.
 fn bias(b: &[f32]) -> impl Fn(usize, &mut [f32]) + Sync + '_ {
     move |_, row| row.copy_from_slice(b)
@@ -338,14 +356,7 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             *o = bb + pv;
         }
     });
-    for i in 0..enc_w.len() {
-        let (cur, rest) = w.enc[i..].split_at_mut(1);
-        let out = match rest.first_mut() {
-            Some(next) => &mut next.x,
-            None => &mut w.enc_out,
-        };
-        block_forward(&enc_w[i], &mut cur[0], out, &mut w.g, visible);
-    }
+    blocks_forward(&enc_w, &mut w.enc, &mut w.enc_out, &mut w.g, visible);
     fit(&mut w.hn, bv * cw);
     fit(&mut w.hs, bv * 2);
     dense::layer_norm(&w.enc_out, cw, &norm_g, &norm_b, &mut w.hn, &mut w.hs);
@@ -372,14 +383,7 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             *o = s + pv;
         }
     }
-    for i in 0..dec_w.len() {
-        let (cur, rest) = w.dec[i..].split_at_mut(1);
-        let out = match rest.first_mut() {
-            Some(next) => &mut next.x,
-            None => &mut w.dec_out,
-        };
-        block_forward(&dec_w[i], &mut cur[0], out, &mut w.g, n);
-    }
+    blocks_forward(&dec_w, &mut w.dec, &mut w.dec_out, &mut w.g, n);
     fit(&mut w.dn, b * n * dw);
     fit(&mut w.ds, b * n * 2);
     dense::layer_norm(&w.dec_out, dw, &dn_g, &dn_b, &mut w.dn, &mut w.ds);
