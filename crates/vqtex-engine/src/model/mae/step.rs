@@ -33,9 +33,48 @@ pub(super) fn forward_backward(m: &Mae, x: &Tensor, masks: &Masks) -> Result<(Ou
     Ok((out, grads.unwrap_or_default()))
 }
 
+/// ROIs per forward pass without gradients: larger batches run in slices of this many, so that
+/// the kept buffers do not grow past a training batch's.
+const EVAL_SLICE: usize = 64;
+
 /// [`Mae::forward_masked`] without gradients: its output holds no op graph.
 pub(super) fn forward(m: &Mae, x: &Tensor, masks: &Masks) -> Result<Output> {
-    Ok(run(m, x, masks, false)?.0)
+    let b = x.dim(0)?;
+    if b <= EVAL_SLICE || masks.0.len() != b {
+        return Ok(run(m, x, masks, false)?.0);
+    }
+    // Every term is a mean over the batch's ROIs (the same count of pixels or masked pixels per
+    // ROI): the slices' means weighted by their sizes.
+    let (mut recons, mut sums) = (Vec::new(), Vec::<f64>::new());
+    let mut names = Vec::new();
+    for start in (0..b).step_by(EVAL_SLICE) {
+        let len = EVAL_SLICE.min(b - start);
+        let part = Masks(masks.0[start..start + len].to_vec());
+        let out = run(m, &x.narrow(0, start, len)?, &part, false)?.0;
+        let w = len as f64 / b as f64;
+        let mut vals = vec![f64::from(out.loss.to_scalar::<f32>()?)];
+        for (name, t) in &out.terms {
+            vals.push(f64::from(t.to_scalar::<f32>()?));
+            if start == 0 {
+                names.push(*name);
+            }
+        }
+        sums.resize(vals.len(), 0.0);
+        sums.iter_mut().zip(vals).for_each(|(s, v)| *s += w * v);
+        recons.push(out.recon);
+    }
+    let dev = x.device();
+    let scalar = |v: f64| Tensor::new(v as f32, dev);
+    Ok(Output {
+        recon: Tensor::cat(&recons, 0)?,
+        loss: scalar(sums[0])?,
+        terms: names
+            .into_iter()
+            .zip(&sums[1..])
+            .map(|(n, v)| Ok((n, scalar(*v)?)))
+            .collect::<Result<Vec<_>>>()?,
+        codes: None,
+    })
 }
 
 /// Sets the length of a reused buffer (its content is then unspecified: every kernel that

@@ -139,3 +139,20 @@ fn bad_masks_are_errors() {
     assert!(forward(&m, &x, &Masks(vec![vec![1]])).is_err());
     assert!(forward(&m, &x, &two(vec![1, 2], vec![3, 4])).is_ok());
 }
+
+#[test]
+fn a_large_evaluation_batch_runs_in_slices_with_the_same_results() {
+    let m = small(21);
+    let n = EVAL_SLICE + 9;
+    let x = batch(n);
+    let masks = m.eval_masks(&x).unwrap();
+    let got = forward(&m, &x, &masks).unwrap();
+    let want = run(&m, &x, &masks, false).unwrap().0;
+    assert!(rel_diff(&got.recon, &want.recon) <= 1e-6);
+    assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
+    for ((name, t), (wname, wt)) in got.terms.iter().zip(&want.terms) {
+        assert_eq!(name, wname);
+        assert!(rel_diff(t, wt) <= 1e-5, "{name}");
+    }
+    assert_eq!(got.terms.len(), 2);
+}
