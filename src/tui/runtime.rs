@@ -69,6 +69,13 @@ impl Pacer {
     }
 }
 
+/// crossterm writes no colour at all when NO_COLOR is set, which would erase every image (their
+/// greys are colours). The workbench honours NO_COLOR itself: the theme's chrome colours are
+/// dropped (`Theme::without_color`) and the data (images, heatmaps) keeps its colours.
+pub fn keep_image_colours() {
+    crossterm::style::force_color_output(true);
+}
+
 type PanicHook = Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 /// The first panic of a background thread while the workbench ran: thread and location.
@@ -185,6 +192,7 @@ impl Tui {
             }
         }));
         TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
+        keep_image_colours();
         enable_raw_mode()?;
         if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide) {
             restore();

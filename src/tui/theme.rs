@@ -89,6 +89,8 @@ pub struct Theme {
     pub curve_extra: Color,
     pub heat_low: Color,
     pub heat_high: Color,
+    /// No colour (NO_COLOR): the chrome is monochrome and the curves differ by marker too.
+    pub plain: bool,
 }
 
 impl Default for Theme {
@@ -181,6 +183,7 @@ impl Theme {
             curve_extra: Color::Reset,
             heat_low: Color::Reset,
             heat_high: Color::Reset,
+            plain: false,
         };
         blank.overlay(text, &format!("themes/{name}.toml")).ok()
     }
@@ -237,6 +240,7 @@ impl Theme {
         ] {
             *c = Color::Reset;
         }
+        self.plain = true;
         self
     }
 
@@ -251,6 +255,15 @@ impl Theme {
     }
     pub fn title(&self) -> Style {
         Style::default().fg(self.title).add_modifier(Modifier::BOLD)
+    }
+    /// A block's title: bold in the title colour, in the focused border's colour when focused.
+    pub fn block_title(&self, focus: bool) -> Style {
+        let fg = if focus && self.border_focus != Color::Reset {
+            self.border_focus
+        } else {
+            self.title
+        };
+        Style::default().fg(fg).add_modifier(Modifier::BOLD)
     }
     pub fn border(&self, focus: bool) -> Style {
         Style::default().fg(if focus {

@@ -418,7 +418,7 @@ impl TrainPane {
         let mut curves = Vec::new();
         if !steps.is_empty() {
             curves.push(Curve {
-                name: "train/step".into(),
+                name: "step".into(),
                 points: steps,
                 color: ctx.theme.curve_extra,
             });
@@ -456,6 +456,8 @@ impl TrainPane {
             block: b,
             axis_style: ctx.theme.muted(),
             x_title: "epoch",
+            y_title: "loss",
+            plain: ctx.theme.plain,
         }
         .render(area, buf);
     }
@@ -484,7 +486,7 @@ impl TrainPane {
         LossChart {
             curves: vec![
                 Curve {
-                    name: "used".into(),
+                    name: "used codes".into(),
                     points: &used,
                     color: ctx.theme.curve_train,
                 },
@@ -498,7 +500,9 @@ impl TrainPane {
             smooth: None,
             block: block(title, ctx, false),
             axis_style: ctx.theme.muted(),
-            x_title: "",
+            x_title: "epoch",
+            y_title: "codes",
+            plain: ctx.theme.plain,
         }
         .render(area, buf);
     }

@@ -5,6 +5,7 @@ mod app;
 mod classify;
 mod compare;
 mod jobs;
+mod look;
 mod panes;
 mod recon_race;
 mod refresh;

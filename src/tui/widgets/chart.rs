@@ -1,5 +1,6 @@
-//! Loss curves: optional EMA smoothing, log or linear y axis, and never more points than the chart
-//! has braille dots across.
+//! Loss curves: optional EMA smoothing, log or linear y axis on 1-2-5 ticks, whole epochs on the x
+//! axis, never more points than the chart has braille dots across, and a one-line legend at every
+//! size. Without colour (NO_COLOR) each curve has its own marker, which the legend shows.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,7 +9,9 @@ use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
-use crate::tui::series::{downsample, ema, fmt_tick, linear_axis, log_axis, YAxis};
+use crate::tui::series::{
+    downsample, ema, linear_axis, log_axis, nice_ticks_step, tick_labels, YAxis,
+};
 
 /// One named curve.
 pub struct Curve<'a> {
@@ -17,12 +20,13 @@ pub struct Curve<'a> {
     pub color: Color,
 }
 
-/// The curves as drawn: smoothed, mapped to the axis, downsampled.
+/// The curves as drawn: smoothed, mapped to the axis (at most `max_labels` labels), downsampled.
 pub fn prepare(
     curves: &[Curve<'_>],
     log: bool,
     smooth: Option<f64>,
     max_points: usize,
+    max_labels: usize,
 ) -> (YAxis, Vec<Vec<(f64, f64)>>) {
     let smoothed: Vec<Vec<(f64, f64)>> = curves
         .iter()
@@ -39,7 +43,11 @@ pub fn prepare(
         })
         .collect();
     let all = smoothed.iter().flatten().map(|p| p.1);
-    let axis = if log { log_axis(all) } else { linear_axis(all) };
+    let axis = if log {
+        log_axis(all, max_labels)
+    } else {
+        linear_axis(all, max_labels)
+    };
     let mapped = smoothed
         .iter()
         .map(|pts| {
@@ -53,6 +61,13 @@ pub fn prepare(
     (axis, mapped)
 }
 
+/// The markers of the curves without colour, in order, with the glyph the legend shows for each.
+pub const PLAIN_MARKERS: [(Marker, &str); 3] = [
+    (Marker::Braille, "⠒"),
+    (Marker::Dot, "•"),
+    (Marker::Bar, "▄"),
+];
+
 /// A chart of loss curves inside a block.
 pub struct LossChart<'a> {
     pub curves: Vec<Curve<'a>>,
@@ -61,70 +76,192 @@ pub struct LossChart<'a> {
     pub block: Block<'a>,
     pub axis_style: Style,
     pub x_title: &'a str,
+    /// What the y axis measures (`loss`, `codes`); a log axis adds "(log)".
+    pub y_title: &'a str,
+    /// No colour: each curve gets its own marker ([`PLAIN_MARKERS`]).
+    pub plain: bool,
+}
+
+impl LossChart<'_> {
+    /// The marker of curve `i` and its glyph in the legend.
+    fn marker(&self, i: usize) -> (Marker, &'static str) {
+        if self.plain {
+            PLAIN_MARKERS[i % PLAIN_MARKERS.len()]
+        } else {
+            (Marker::Braille, "━")
+        }
+    }
 }
 
 impl Widget for LossChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let inner = self.block.inner(area);
         let max_points = (area.width as usize * 2).max(8);
-        let (axis, data) = prepare(&self.curves, self.log, self.smooth, max_points);
+        // About a label every three rows and every eight columns.
+        let y_labels = (inner.height.saturating_sub(2) / 3 + 1).clamp(2, 6) as usize;
+        let x_labels = (inner.width.saturating_sub(8) / 8).clamp(2, 11) as usize;
+        let (axis, data) = prepare(&self.curves, self.log, self.smooth, max_points, y_labels);
         let (x0, x1) = data
             .iter()
             .flatten()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.0), hi.max(p.0))
             });
-        // The x axis ends on a whole number (the epoch under way): it moves once an epoch, not at
-        // every step, so a step redraws only the new points instead of every rescaled curve.
-        let (x0, x1) = if x0.is_finite() && x1 > x0 {
-            (x0, x1.ceil())
-        } else if x0.is_finite() {
-            (x0 - 1.0, x0 + 1.0)
+        // Whole epochs a 1-2-5 step apart: the axis moves only when the run passes its last
+        // tick, not at every step, so a step redraws only the new points.
+        let x_ticks = if x0.is_finite() {
+            nice_ticks_step(x0, x1, x_labels, 1.0)
         } else {
-            (0.0, 1.0)
+            vec![0.0, 1.0]
         };
-        let datasets: Vec<Dataset> = self
-            .curves
+        let shown: Vec<usize> = (0..self.curves.len())
+            .filter(|&i| !data[i].is_empty())
+            .collect();
+        let datasets: Vec<Dataset> = shown
             .iter()
-            .zip(&data)
-            .filter(|(_, d)| !d.is_empty())
-            .map(|(c, d)| {
+            .map(|&i| {
+                let c = &self.curves[i];
                 Dataset::default()
-                    .name(c.name.clone())
-                    .marker(Marker::Braille)
+                    .marker(self.marker(i).0)
                     .graph_type(GraphType::Line)
                     .style(Style::default().fg(c.color))
-                    .data(d)
+                    .data(&data[i])
             })
             .collect();
-        let y_title = if self.log { "log" } else { "" };
+        let y_title = if self.log {
+            format!("{} (log)", self.y_title)
+        } else {
+            self.y_title.to_string()
+        };
+        let y_label_lines: Vec<Line> = axis.labels.iter().cloned().map(Line::from).collect();
         let chart = Chart::new(datasets)
-            .block(self.block)
+            .block(self.block.clone())
             .x_axis(
                 Axis::default()
                     .title(self.x_title)
                     .style(self.axis_style)
-                    .bounds([x0, x1])
-                    .labels(vec![
-                        Line::from(fmt_tick(x0)),
-                        Line::from(fmt_tick((x0 + x1) / 2.0)),
-                        Line::from(fmt_tick(x1)),
-                    ]),
+                    .bounds([x_ticks[0], x_ticks[x_ticks.len() - 1]])
+                    .labels(tick_labels(&x_ticks)),
             )
             .y_axis(
                 Axis::default()
-                    .title(y_title)
+                    .title(y_title.clone())
                     .style(self.axis_style)
                     .bounds(axis.bounds)
-                    .labels(
-                        axis.labels
-                            .iter()
-                            .cloned()
-                            .map(Line::from)
-                            .collect::<Vec<_>>(),
-                    ),
+                    .labels(y_label_lines),
             )
-            .legend_position(Some(ratatui::widgets::LegendPosition::TopRight));
+            .legend_position(None);
         chart.render(area, buf);
+        let legend: Vec<(String, Style)> = shown
+            .iter()
+            .map(|&i| {
+                let c = &self.curves[i];
+                (
+                    format!("{} {}", self.marker(i).1, c.name),
+                    Style::default().fg(c.color),
+                )
+            })
+            .collect();
+        draw_legend(
+            buf,
+            inner,
+            &legend,
+            (
+                self.x_title.chars().count() as u16,
+                y_title.chars().count() as u16,
+            ),
+        );
+    }
+}
+
+/// The plot area of a chart drawn in `inner`: right of the y axis, above the x axis (found by the
+/// axes' corner), or all of `inner` when it has no axes.
+fn graph_area(buf: &Buffer, inner: Rect) -> Rect {
+    for y in (inner.y..inner.y + inner.height).rev() {
+        for x in inner.x..inner.x + inner.width {
+            if buf[(x, y)].symbol() == "└" {
+                return Rect::new(x + 1, inner.y, inner.right() - x - 1, y - inner.y);
+            }
+        }
+    }
+    inner
+}
+
+/// A compact legend (`━ train  ━ test`, each in its curve's colour) in the plot: on one line at
+/// its top right, or on its second row, or at its bottom left (clear of the axis titles), wherever it hides the fewest points;
+/// one entry a row at the top right when the line does not fit; clipped when even that is too wide.
+pub fn draw_legend(
+    buf: &mut Buffer,
+    inner: Rect,
+    entries: &[(String, Style)],
+    (x_title_w, y_title_w): (u16, u16),
+) {
+    if entries.is_empty() || inner.is_empty() {
+        return;
+    }
+    let g = graph_area(buf, inner);
+    if g.is_empty() {
+        return;
+    }
+    let widths: Vec<u16> = entries
+        .iter()
+        .map(|(t, _)| t.chars().count() as u16)
+        .collect();
+    let line_w = widths.iter().sum::<u16>() + 2 * (entries.len() as u16 - 1);
+    let n = entries.len() as u16;
+    let covered = |buf: &Buffer, x: u16, y: u16, w: u16| {
+        (x..x + w)
+            .filter(|&cx| buf[(cx, y)].symbol() != " ")
+            .count()
+    };
+    // Each spot: (x, y, width, one entry a row).
+    let mut spots: Vec<(u16, u16, u16, bool)> = Vec::new();
+    if line_w <= g.width {
+        if line_w + y_title_w + 1 <= g.width {
+            spots.push((g.right() - line_w, g.y, line_w, false));
+        }
+        if g.height >= 3 {
+            spots.push((g.right() - line_w, g.y + 1, line_w, false));
+            // The x axis title sits at the bottom right.
+            if line_w + x_title_w + 1 <= g.width {
+                spots.push((g.x, g.bottom() - 1, line_w, false));
+            }
+        }
+    }
+    let col_w = widths.iter().copied().max().unwrap_or(0).min(g.width);
+    if spots.is_empty() {
+        let stacked = g.height > n;
+        let w = if stacked { col_w } else { line_w.min(g.width) };
+        spots.push((g.right() - w, g.y + u16::from(stacked), w, stacked));
+    }
+    let cost = |&(x, y, w, stacked): &(u16, u16, u16, bool)| {
+        if stacked {
+            (0..n).map(|k| covered(buf, x, y + k, w)).sum()
+        } else {
+            covered(buf, x, y, w)
+        }
+    };
+    let Some(&(x, y, w, stacked)) = spots.iter().min_by_key(|s| cost(s)) else {
+        return;
+    };
+    let rows = if stacked { n } else { 1 };
+    for row in y..y + rows {
+        for cx in x..x + w {
+            buf[(cx, row)].set_char(' ').set_fg(Color::Reset);
+        }
+    }
+    let mut cx = x;
+    for (k, (text, style)) in entries.iter().enumerate() {
+        if stacked {
+            let tx = x + w - widths[k].min(w);
+            buf.set_stringn(tx, y + k as u16, text, w as usize, *style);
+            continue;
+        }
+        if cx >= x + w {
+            break;
+        }
+        let (nx, _) = buf.set_stringn(cx, y, text, (x + w - cx) as usize, *style);
+        cx = nx + 2;
     }
 }
 
@@ -140,11 +277,11 @@ mod tests {
             points: &pts,
             color: Color::Red,
         }];
-        let (axis, data) = prepare(&curves, true, Some(0.6), 100);
+        let (axis, data) = prepare(&curves, true, Some(0.6), 100, 5);
         assert!(axis.log);
         assert!(data[0].len() <= 100);
         assert!((data[0][0].1 - 0.0).abs() < 1e-9, "log10(1) = 0");
-        let (axis, data) = prepare(&curves, false, None, 10_000);
+        let (axis, data) = prepare(&curves, false, None, 10_000, 5);
         assert!(!axis.log);
         assert_eq!(data[0].len(), 5000);
     }
@@ -166,6 +303,8 @@ mod tests {
                 block: Block::bordered().title("loss"),
                 axis_style: Style::default(),
                 x_title: "epoch",
+                y_title: "loss",
+                plain: false,
             }
             .render(area, &mut buf);
         }
