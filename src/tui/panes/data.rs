@@ -10,7 +10,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
 
-use super::{block, clamp_step, placeholder, put, wrap_step, Ctx, Effect, PromptKind};
+use super::{block, clamp_step, fit_title, placeholder, put, wrap_step, Ctx, Effect, PromptKind};
 use crate::data::{Dataset, Label, PatientInfo, Roi, Side, Split};
 use crate::tui::jobs::{OodView, Request};
 use crate::tui::keymap::Action;
@@ -237,26 +237,30 @@ impl DataPane {
                 Row::new(cells)
             })
             .collect();
-        let filt = format!(
-            "{}{}",
-            self.class_filter
-                .map(|c| format!(" {c}"))
-                .unwrap_or_default(),
-            self.split_filter
-                .map(|s| format!(" {}", s.as_str()))
-                .unwrap_or_default()
-        );
-        let title = format!(
-            "Patients {}/{} · {} ROIs{}",
-            visible.len(),
-            self.patients.len(),
-            ds.len(),
-            if filt.is_empty() {
-                String::new()
-            } else {
-                format!(" ·{filt}")
-            }
-        );
+        let filt = [
+            self.class_filter.map(|c| c.to_string()),
+            self.split_filter.map(|s| s.as_str().to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+        // Shorter forms for narrow lists: the filter stays, the ROI count goes first.
+        let (v, n, rois) = (visible.len(), self.patients.len(), ds.len());
+        let titles: Vec<String> = if filt.is_empty() {
+            vec![
+                format!("Patients {v}/{n} · {rois} ROIs"),
+                format!("Patients {v}/{n}"),
+            ]
+        } else {
+            vec![
+                format!("Patients {v}/{n} · {filt} · {rois} ROIs"),
+                format!("Patients {v}/{n} · {filt}"),
+                format!("{v}/{n} · {filt}"),
+                format!("{v}/{n} {filt}"),
+            ]
+        };
+        let title = fit_title(&titles, area.width.saturating_sub(2));
         let (widths, header) = if narrow {
             (vec![7, 9, 5, 5], vec!["patient", "class", "split", "HI"])
         } else {
@@ -397,7 +401,18 @@ impl DataPane {
         )
         .header(Row::new(vec!["score", "file", "class"]).style(ctx.theme.accent()))
         .row_highlight_style(ctx.theme.selection())
-        .block(block(format!("Unusual ROIs vs {run} · u back"), ctx, true));
+        .block(block(
+            fit_title(
+                &[
+                    format!("Unusual ROIs vs {run} · u back"),
+                    format!("Unusual ROIs vs {run}"),
+                    "Unusual ROIs · u back".into(),
+                ],
+                list.width.saturating_sub(2),
+            ),
+            ctx,
+            true,
+        ));
         let mut state = TableState::default().with_selected(Some(self.ood_sel));
         StatefulWidget::render(table, list, buf, &mut state);
         let Some(sel) = v.rows.get(self.ood_sel) else {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use super::jobs::Request;
 use super::theme::Theme;
@@ -83,12 +83,30 @@ pub enum Effect {
     Say(String),
 }
 
-/// A bordered block with the theme's colours.
+/// A bordered block with the theme's colours: every pane's blocks and titles look alike. Without
+/// colour a focused block has a thick border instead of a coloured one.
 pub fn block<'a>(title: impl Into<Line<'a>>, ctx: &Ctx, focus: bool) -> Block<'a> {
+    let kind = if focus && ctx.theme.plain {
+        BorderType::Thick
+    } else {
+        BorderType::Plain
+    };
     Block::bordered()
+        .border_type(kind)
         .title(title)
         .border_style(ctx.theme.border(focus))
-        .title_style(ctx.theme.title())
+        .title_style(ctx.theme.block_title(focus))
+}
+
+/// The first of `titles` (longest first) that fits in `width` columns, else the last: a title is
+/// shortened where it matters least, not cut at the block's corner.
+pub fn fit_title(titles: &[String], width: u16) -> String {
+    titles
+        .iter()
+        .find(|t| t.chars().count() <= width as usize)
+        .or(titles.last())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Centered, wrapped text in a block: for "nothing here yet" and errors.

@@ -13,9 +13,10 @@ use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::widgets::Widget;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::{block, placeholder, put, Ctx, Effect, PromptKind};
+use super::{block, placeholder, Ctx, Effect, PromptKind};
 use crate::data::extract::{crop, Boxes};
 use crate::data::frames::FrameRecord;
 use crate::data::roi::hepatorenal_index;
@@ -179,6 +180,11 @@ impl PickerPane {
         b.0 = (b.0 as i64 + dx).max(0) as u32;
         b.1 = (b.1 as i64 + dy).max(0) as u32;
         self.clamp();
+    }
+
+    /// Where the last draw put the frame.
+    pub fn frame_area(&self) -> Option<Rect> {
+        self.view.get().map(|v| v.area)
     }
 
     /// Moves to frame `index`; the request reads it (see [`Self::on_frame`]).
@@ -375,18 +381,18 @@ impl PickerPane {
             if let Some(e) = &self.error {
                 lines.push(e.clone());
             }
-            return placeholder(buf, area, " ROI picker ", &lines, ctx);
+            return placeholder(buf, area, "ROI picker", &lines, ctx);
         };
         let [view, side] = area.layout(&Layout::horizontal([
             Constraint::Min(10),
             Constraint::Length(34),
         ]));
-        let title = format!(" {} ({}/{}) ", f.file, self.current + 1, self.frames.len());
+        let title = format!("{} ({}/{})", f.file, self.current + 1, self.frames.len());
         let outer = block(title, ctx, true);
         let inner = outer.inner(view);
         outer.render(view, buf);
         self.draw_frame(inner, buf, ctx, img);
-        let sb = block(" boxes ", ctx, false);
+        let sb = block("Boxes", ctx, false);
         let si = sb.inner(side);
         sb.render(side, buf);
         let t = &ctx.theme;
@@ -402,13 +408,10 @@ impl PickerPane {
         let lines = [
             (format!("patient {} · {}", f.patient, f.label), t.title()),
             (
-                format!(
-                    "{} of {} frames saved; this: {status}",
-                    self.done(),
-                    self.frames.len()
-                ),
+                format!("{} of {} frames saved", self.done(), self.frames.len()),
                 t.muted(),
             ),
+            (format!("this frame: {status}"), t.muted()),
             (String::new(), Style::default()),
             (
                 format!(
@@ -448,19 +451,18 @@ impl PickerPane {
                 t.muted(),
             ),
         ];
-        for (i, (text, style)) in lines.iter().enumerate() {
-            put(buf, si, si.x, si.y + i as u16, text, *style);
-        }
+        // Wrapped, not cut, whatever the panel's width (an error can be long).
+        let mut text: Vec<Line> = lines
+            .into_iter()
+            .map(|(l, style)| Line::styled(l, style))
+            .collect();
         if let Some(e) = &self.error {
-            let y = si.y + lines.len() as u16 + 1;
-            for (k, chunk) in e
-                .lines()
-                .take(si.height.saturating_sub(lines.len() as u16 + 1) as usize)
-                .enumerate()
-            {
-                put(buf, si, si.x, y + k as u16, chunk, t.bad());
-            }
+            text.push(Line::from(""));
+            text.extend(e.lines().map(|l| Line::styled(l.to_string(), t.bad())));
         }
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .render(si, buf);
     }
 
     /// The frame, scaled to fit (times the zoom, centred on the active box), two pixels a cell.
@@ -514,35 +516,40 @@ impl PickerPane {
             Which::Liver => (LIVER, INACTIVE_KIDNEY),
             Which::Kidney => (INACTIVE_LIVER, KIDNEY),
         };
-        let colour = |i: i64, j: i64| -> Color {
+        // `None`: outside the frame, drawn as the background.
+        let colour = |i: i64, j: i64| -> Option<Color> {
             // The active box is drawn over the other one.
             let (first, second) = match self.active {
                 Which::Liver => ((le, lc), (ke, kc)),
                 Which::Kidney => ((ke, kc), (le, lc)),
             };
             if on_edge(first.0, i, j) {
-                return first.1;
+                return Some(first.1);
             }
             if on_edge(second.0, i, j) {
-                return second.1;
+                return Some(second.1);
             }
             let px = (x0 + (i as f64 + 0.5) * s).floor();
             let py = (y0 + (j as f64 + 0.5) * s).floor();
             if px < 0.0 || py < 0.0 || px >= w || py >= h {
-                return Color::Reset;
+                return None;
             }
-            gray(
+            Some(gray(
                 img.pixels[py as usize * img.width as usize + px as usize],
                 ctx.mode,
-            )
+            ))
         };
         for row in 0..area.height {
             for col in 0..area.width {
                 let (i, j) = (col as i64, 2 * row as i64);
                 let cell = &mut buf[(area.x + col, area.y + row)];
-                cell.set_symbol("▀");
-                cell.set_fg(colour(i, j));
-                cell.set_bg(colour(i, j + 1));
+                let (symbol, fg, bg) = match (colour(i, j), colour(i, j + 1)) {
+                    (Some(up), Some(down)) => ("▀", up, down),
+                    (Some(up), None) => ("▀", up, Color::Reset),
+                    (None, Some(down)) => ("▄", down, Color::Reset),
+                    (None, None) => (" ", Color::Reset, Color::Reset),
+                };
+                cell.set_symbol(symbol).set_fg(fg).set_bg(bg);
             }
         }
     }

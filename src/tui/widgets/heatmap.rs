@@ -40,21 +40,48 @@ pub fn cube_index(r: u8, g: u8, b: u8) -> u8 {
     16 + 36 * q(r) + 6 * q(g) + q(b)
 }
 
-/// Black or white text, whichever reads better on `bg`.
-fn text_on(bg: Color) -> Color {
-    let lum = match bg {
-        Color::Rgb(r, g, b) => 0.299 * r as f64 + 0.587 * g as f64 + 0.114 * b as f64,
+/// The RGB value of a colour the workbench draws (truecolor, or the xterm cube and gray ramp);
+/// `None` for the 16 named colours, whose values depend on the terminal's palette.
+pub fn rgb_of(c: Color) -> Option<(u8, u8, u8)> {
+    match c {
+        Color::Rgb(r, g, b) => Some((r, g, b)),
         Color::Indexed(i) if (16..=231).contains(&i) => {
             let i = i - 16;
-            let lv = |v: u8| [0.0, 95.0, 135.0, 175.0, 215.0, 255.0][v as usize];
-            0.299 * lv(i / 36) + 0.587 * lv((i / 6) % 6) + 0.114 * lv(i % 6)
+            let lv = |v: u8| [0u8, 95, 135, 175, 215, 255][v as usize];
+            Some((lv(i / 36), lv((i / 6) % 6), lv(i % 6)))
         }
-        _ => 0.0,
+        Color::Indexed(i) if i >= 232 => {
+            let v = 8 + 10 * (i - 232);
+            Some((v, v, v))
+        }
+        _ => None,
+    }
+}
+
+/// WCAG relative luminance in [0, 1].
+pub fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+    let lin = |v: u8| {
+        let c = v as f64 / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
     };
-    if lum > 128.0 {
-        Color::Black
-    } else {
-        Color::White
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// Black or white text, whichever contrasts more with `bg`, as exact colours of the mode (the
+/// named Black and White are the palette's, often two greys: grey on khaki in 256 colours).
+pub fn text_on(bg: Color, mode: GrayMode) -> Color {
+    let lum = rgb_of(bg).map(luminance).unwrap_or(0.0);
+    // Contrast with black (lum + 0.05) / 0.05 against white 1.05 / (lum + 0.05): equal at 0.179.
+    let dark_text = lum > 0.179;
+    match (mode, dark_text) {
+        (GrayMode::TrueColor, true) => Color::Rgb(0, 0, 0),
+        (GrayMode::TrueColor, false) => Color::Rgb(255, 255, 255),
+        (GrayMode::Ansi256, true) => Color::Indexed(16),
+        (GrayMode::Ansi256, false) => Color::Indexed(231),
     }
 }
 
@@ -113,7 +140,7 @@ impl Widget for Heatmap<'_> {
             for (col, &n) in counts.iter().enumerate() {
                 let r = Self::cell_rect(area, row, col);
                 let bg = self.color_of(n);
-                buf.set_style(r, Style::default().bg(bg).fg(text_on(bg)));
+                buf.set_style(r, Style::default().bg(bg).fg(text_on(bg, self.mode)));
                 for y in r.y..r.y + r.height {
                     for x in r.x..r.x + r.width {
                         if let Some(cell) = buf.cell_mut((x, y)) {
@@ -127,7 +154,7 @@ impl Widget for Heatmap<'_> {
                     x,
                     r.y + r.height / 2,
                     text,
-                    Style::default().bg(bg).fg(text_on(bg)),
+                    Style::default().bg(bg).fg(text_on(bg, self.mode)),
                 );
             }
         }
@@ -137,6 +164,7 @@ impl Widget for Heatmap<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::theme::Theme;
 
     #[test]
     fn colours_scale_with_counts() {
@@ -184,5 +212,60 @@ mod tests {
             .map(|x| buf[(x, r.y + r.height / 2)].symbol().to_string())
             .collect();
         assert!(row.contains("19") && row.contains('1'), "{row}");
+    }
+
+    #[test]
+    fn numbers_are_exact_black_or_white_by_the_cell_luminance_in_every_mode() {
+        let contrast = |a: Color, b: Color| {
+            let (la, lb) = (luminance(rgb_of(a).unwrap()), luminance(rgb_of(b).unwrap()));
+            (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+        };
+        for (name, _) in crate::tui::theme::PRESETS {
+            let t = crate::tui::theme::Theme::preset(name).unwrap();
+            for mode in [GrayMode::TrueColor, GrayMode::Ansi256] {
+                // Every count from 0 to the largest: every shade of the theme's scale.
+                let counts = [[0, 7], [13, 20]];
+                let hm = Heatmap {
+                    counts: &counts,
+                    row_labels: ["healthy", "steatosis"],
+                    col_labels: ["healthy", "steatosis"],
+                    low: t.heat_low,
+                    high: t.heat_high,
+                    label_style: Style::default(),
+                    mode,
+                };
+                let area = Rect::new(0, 0, 30, 7);
+                let mut buf = Buffer::empty(area);
+                hm.render(area, &mut buf);
+                for (row, col) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let r = Heatmap::cell_rect(area, row, col);
+                    let y = r.y + r.height / 2;
+                    let x = (r.x..r.x + r.width)
+                        .find(|&x| buf[(x, y)].symbol() != " ")
+                        .expect("a number");
+                    let cell = &buf[(x, y)];
+                    let exact = match mode {
+                        GrayMode::TrueColor => [Color::Rgb(0, 0, 0), Color::Rgb(255, 255, 255)],
+                        GrayMode::Ansi256 => [Color::Indexed(16), Color::Indexed(231)],
+                    };
+                    assert!(exact.contains(&cell.fg), "{name} {mode:?}: {:?}", cell.fg);
+                    let c = contrast(cell.fg, cell.bg);
+                    assert!(
+                        c >= 4.5,
+                        "{name} {mode:?} {:?} on {:?}: {c:.2}",
+                        cell.fg,
+                        cell.bg
+                    );
+                }
+            }
+        }
+        // The reported case: the dark theme's khaki top of the scale in 256 colours.
+        let top = lerp_color(
+            Theme::default().heat_low,
+            Theme::default().heat_high,
+            1.0,
+            GrayMode::Ansi256,
+        );
+        assert_eq!(text_on(top, GrayMode::Ansi256), Color::Indexed(16));
     }
 }
