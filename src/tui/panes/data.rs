@@ -14,7 +14,7 @@ use super::{block, clamp_step, fit_title, placeholder, put, wrap_step, Ctx, Effe
 use crate::data::{Dataset, Label, PatientInfo, Roi, Side, Split};
 use crate::tui::jobs::{OodView, Request};
 use crate::tui::keymap::Action;
-use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+use crate::tui::widgets::image::{draw_roi, draw_unit_image, fit_zoom};
 use crate::tui::widgets::{draw_bars, histogram};
 
 #[derive(Debug, Default)]
@@ -201,10 +201,21 @@ impl DataPane {
             placeholder(buf, area, "Data", &msg, ctx);
             return;
         };
+        // The enlarged ROI at the largest whole zoom there is room for (up to 3x), the list
+        // keeping its 40 columns and the thumbnails two columns of theirs; 9 rows for its numbers.
+        let z = fit_zoom(
+            (area.width.saturating_sub(40 + 34), area.height),
+            (1, 1),
+            (0, 0),
+            (2, 2 + 9),
+            3,
+        )
+        .unwrap_or(1)
+        .max(1);
         let [list, thumbs, zoom] = area.layout(&Layout::horizontal([
             Constraint::Length(40),
             Constraint::Min(16),
-            Constraint::Length(32),
+            Constraint::Length((28 * z + 2).max(32)),
         ]));
         if self.ood_mode {
             return self.draw_ood(ds, [list, thumbs, zoom], buf, ctx);

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::{block, placeholder, put, wrap_step, Ctx, Effect};
@@ -291,10 +292,11 @@ impl LatentPane {
             .as_ref()
             .map(|t| 1 + t.more.len() as u16)
             .unwrap_or(1);
+        // A row of images, its captions and a blank row: 16 at full size, 9 at half.
         let top_h = if area.height >= 20 + 16 * rows {
-            2 + 16 * rows
+            2 + 16 * rows - 1
         } else {
-            2 + 8 * rows
+            2 + 9 * rows - 1
         };
         let [top, bottom] = area.layout(&Layout::vertical([
             Constraint::Length(top_h.min(area.height.saturating_sub(4))),
@@ -333,8 +335,23 @@ impl LatentPane {
             self.range,
             if self.busy { " · computing…" } else { "" }
         );
-        let b = block(title, ctx, self.edit.is_none());
+        let mut b = block(title, ctx, self.edit.is_none());
         let inner = b.inner(area);
+        // How many steps fit beside the anchor (and the row labels); the others are named.
+        if let Some(t) = &self.traversal {
+            let (_, w, _, label_w) = traversal_layout(t, inner);
+            let anchor_w = if t.anchor.is_some() { w } else { 0 };
+            let fit = ((inner.width + 1).saturating_sub(label_w + anchor_w) / w) as usize;
+            if fit < t.images.len() && self.error.is_none() {
+                b = b.title_bottom(
+                    Line::from(format!(
+                        " showing {fit} of {} steps: widen the terminal or press - ",
+                        t.images.len()
+                    ))
+                    .right_aligned(),
+                );
+            }
+        }
         b.render(area, buf);
         if let Some(e) = &self.error {
             put(
@@ -363,20 +380,10 @@ impl LatentPane {
         if t.anchor.is_some() && rows.len() > 1 {
             rows[0].0 = "z_e";
         }
-        // The anchor takes the first column; a label column names the rows when it fits, else
-        // the caption under each row's anchor does.
-        let cols = t.images.len() as u16 + u16::from(t.anchor.is_some());
-        let labels = rows.len() > 1;
-        let zoom1 = cols * 29 + 13 * u16::from(labels) <= inner.width
-            && inner.height >= 15 * rows.len() as u16;
-        let (zoom, w, h) = if zoom1 { (1, 29u16, 14u16) } else { (0, 15, 7) };
-        let label_w: u16 = if labels && cols * w + 13 <= inner.width {
-            13
-        } else {
-            0
-        };
+        let (zoom, w, h, label_w) = traversal_layout(t, inner);
         for (k, (label, images)) in rows.iter().enumerate() {
-            let y = inner.y + k as u16 * (h + 1);
+            // A caption row and a blank row under each row of images.
+            let y = inner.y + k as u16 * (h + 2);
             if y + 2 > inner.y + inner.height {
                 break;
             }
@@ -617,4 +624,22 @@ impl LatentPane {
             put(buf, inner, tx, y + 2, &tex, ctx.theme.muted());
         }
     }
+}
+
+/// The traversal's zoom, column pitch (an image and a gap), image height and label column width:
+/// full size when every step and the anchor fit across and every row fits down, else half size.
+/// The anchor takes the first column; a label column names the rows when it fits, else the
+/// caption under each row's anchor does.
+fn traversal_layout(t: &TraversalData, inner: Rect) -> (u16, u16, u16, u16) {
+    let rows = 1 + t.more.len() as u16;
+    let cols = t.images.len() as u16 + u16::from(t.anchor.is_some());
+    let labels = rows > 1;
+    let zoom1 = cols * 29 + 13 * u16::from(labels) <= inner.width && inner.height >= 16 * rows - 1;
+    let (zoom, w, h) = if zoom1 { (1, 29u16, 14u16) } else { (0, 15, 7) };
+    let label_w: u16 = if labels && cols * w + 13 <= inner.width {
+        13
+    } else {
+        0
+    };
+    (zoom, w, h, label_w)
 }

@@ -16,7 +16,7 @@ use super::{block, placeholder, put, wrap_step, Ctx, Effect};
 use crate::eval::report::paper_table1;
 use crate::tui::jobs::{PeerRecon, ReconData, Request};
 use crate::tui::keymap::Action;
-use crate::tui::widgets::image::{draw_roi, draw_unit_image};
+use crate::tui::widgets::image::{draw_roi, draw_unit_image, fit_zoom, roi_cells};
 use crate::tui::widgets::scroll::scrolled;
 
 #[derive(Debug, Default)]
@@ -126,16 +126,23 @@ impl ReconPane {
             return self.draw_models(area, buf, ctx, d);
         }
         let n = d.rois.len().max(1) as u16;
-        // Pairs (original | reconstruction): the largest layout that leaves room for the tables.
-        let (per_row, zoom) = [(n, 1u16), (n.div_ceil(2), 1), (n, 0), (n.div_ceil(2), 0)]
+        // Pairs (original | reconstruction), a column between the two and two between pairs, a
+        // caption and a blank row under each: the largest whole zoom (up to 3x) that leaves 9
+        // rows for the tables, on one row of pairs or two.
+        let avail = (
+            area.width.saturating_sub(2),
+            area.height.saturating_sub(2 + 9),
+        );
+        let (zoom, per_row) = [n, n.div_ceil(2)]
             .into_iter()
-            .find(|&(per, z)| {
-                let (w, h) = if z == 0 { (30, 8) } else { (58, 15) };
-                per * w + 2 <= area.width && n.div_ceil(per) * h + 2 + 9 <= area.height
+            .filter_map(|per| {
+                fit_zoom(avail, (2 * per, n.div_ceil(per)), (1, 2), (per, 0), 3).map(|z| (z, per))
             })
-            .unwrap_or((n.div_ceil(2), 0));
-        let (pw, ph) = if zoom == 0 { (30u16, 8u16) } else { (58, 15) };
-        let img_h = n.div_ceil(per_row) * ph + 2;
+            .max_by_key(|&(z, per)| (z, per))
+            .unwrap_or((0, n.div_ceil(2)));
+        let (cw, ch) = roi_cells(zoom);
+        let (pw, ph) = (2 * (cw + 1) + 1, ch + 2);
+        let img_h = n.div_ceil(per_row) * ph - 1 + 2;
         let [imgs, low] = area.layout(&Layout::vertical([
             Constraint::Length(img_h),
             Constraint::Min(4),
@@ -153,13 +160,12 @@ impl ReconPane {
         let b = block(title, ctx, false);
         let inner = b.inner(imgs);
         b.render(imgs, buf);
-        let half = if zoom == 0 { 14 } else { 28 };
         for (i, r) in d.rois.iter().enumerate() {
             let (row, col) = (i as u16 / per_row, i as u16 % per_row);
             let (x, y) = (inner.x + col * pw, inner.y + row * ph);
-            let left = Rect::new(x, y, half, ph - 1).intersection(inner);
+            let left = Rect::new(x, y, cw, ch).intersection(inner);
             draw_roi(buf, left, &r.pixels, zoom, ctx.mode);
-            let right = Rect::new(x + half + 1, y, half, ph - 1).intersection(inner);
+            let right = Rect::new(x + cw + 1, y, cw, ch).intersection(inner);
             draw_unit_image(buf, right, &r.recon, zoom, ctx.mode);
             let style = if i == self.selected {
                 ctx.theme.selection()
@@ -167,7 +173,7 @@ impl ReconPane {
                 ctx.theme.muted()
             };
             let caption = format!("{} {}", r.label, r.file);
-            put(buf, inner, x, y + ph - 1, &caption, style);
+            put(buf, inner, x, y + ch, &caption, style);
         }
         // A model without a codebook (MAE, CAE, VAE) has no code map: its room goes to the rest.
         let has_codes = d.rois.iter().any(|r| r.codes.is_some());
@@ -190,6 +196,21 @@ impl ReconPane {
         let n = d.rois.len() as u16;
         let grid_w = LABEL + n * 15 + 2;
         let table_w = if area.width >= grid_w + 48 { 48 } else { 30 };
+        // The largest whole zoom at which every model's row fits (two caption rows on top, a
+        // blank column and row after each image), else half size, clipped.
+        let models = 1 + self.peers.len() as u16;
+        let zoom = fit_zoom(
+            (
+                area.width.saturating_sub(table_w + 2),
+                area.height.saturating_sub(2),
+            ),
+            (n, 1 + models),
+            (1, 1),
+            (LABEL, 2),
+            3,
+        )
+        .unwrap_or(0);
+        let (cw, ch) = roi_cells(zoom);
         let [grid, table] = area.layout(&Layout::horizontal([
             Constraint::Min(grid_w.min(area.width.saturating_sub(table_w))),
             Constraint::Length(table_w),
@@ -218,7 +239,7 @@ impl ReconPane {
         }
         let mut y = inner.y;
         for (i, r) in d.rois.iter().enumerate() {
-            let x = inner.x + LABEL + i as u16 * 15;
+            let x = inner.x + LABEL + i as u16 * (cw + 1);
             let style = if i == self.selected {
                 ctx.theme.selection()
             } else {
@@ -238,32 +259,43 @@ impl ReconPane {
         y += 2;
         put(buf, inner, inner.x, y, "original", ctx.theme.accent());
         for (i, r) in d.rois.iter().enumerate() {
-            let x = inner.x + LABEL + i as u16 * 15;
+            let x = inner.x + LABEL + i as u16 * (cw + 1);
             draw_roi(
                 buf,
-                Rect::new(x, y, 14, 7).intersection(inner),
+                Rect::new(x, y, cw, ch).intersection(inner),
                 &r.pixels,
-                0,
+                zoom,
                 ctx.mode,
             );
         }
-        y += 7;
+        y += ch + 1;
+        let mut hidden = 0;
         for (name, images) in &rows {
-            if y >= inner.y + inner.height {
-                break;
+            if y + 2 > inner.y + inner.height {
+                hidden += 1;
+                continue;
             }
             put(buf, inner, inner.x, y, name, ctx.theme.accent());
             for (i, img) in images.iter().enumerate() {
-                let x = inner.x + LABEL + i as u16 * 15;
+                let x = inner.x + LABEL + i as u16 * (cw + 1);
                 draw_unit_image(
                     buf,
-                    Rect::new(x, y, 14, 7).intersection(inner),
+                    Rect::new(x, y, cw, ch).intersection(inner),
                     img,
-                    0,
+                    zoom,
                     ctx.mode,
                 );
             }
-            y += 7;
+            y += ch + 1;
+        }
+        if hidden > 0 {
+            let note = format!("+{hidden} more models below: make the terminal taller");
+            let last = inner.y + inner.height.saturating_sub(1);
+            buf.set_style(Rect::new(inner.x, last, inner.width, 1), ctx.theme.base());
+            for x in inner.x..inner.x + inner.width {
+                buf[(x, last)].set_char(' ');
+            }
+            put(buf, inner, inner.x, last, &note, ctx.theme.warn());
         }
         let sel = self.selected.min(d.rois.len().saturating_sub(1));
         let mut metrics = vec![(d.model.to_string(), d.rois.get(sel).map(|r| r.metrics))];

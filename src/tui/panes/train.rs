@@ -515,8 +515,22 @@ impl TrainPane {
             Some(t) => format!("Reconstructions · epoch {} (original | model)", t.epoch),
             None => "Reconstructions (after the first epoch)".into(),
         };
-        let b = block(title, ctx, false);
+        let mut b = block(title, ctx, false);
         let inner = b.inner(area);
+        // Pairs of 14 + 1 + 14 columns, two apart: say how many do not fit.
+        if let Some(t) = &self.thumbs {
+            let fit = if inner.width >= 29 {
+                ((inner.width - 29) / 31 + 1) as usize
+            } else {
+                0
+            };
+            let n = t.originals.len().min(t.recons.len());
+            if fit < n {
+                b = b.title_bottom(
+                    Line::from(format!(" +{} more: widen the terminal ", n - fit)).right_aligned(),
+                );
+            }
+        }
         b.render(area, buf);
         let Some(t) = &self.thumbs else { return };
         for (i, (orig, rec)) in t.originals.iter().zip(&t.recons).enumerate() {

@@ -346,3 +346,18 @@ fn the_data_pane_filter_title_fits() {
         assert!(rest.starts_with('─') || rest.starts_with(" · "), "{line}");
     }
 }
+
+#[test]
+fn the_enlarged_roi_scales_by_whole_factors_to_the_space() {
+    let (app, _rx) = fixed(Pane::Data);
+    for ((w, h), want) in SIZES.into_iter().zip([1u16, 1, 3]) {
+        let buf = shot(&app, w, h);
+        // The enlarged ROI's block is the rightmost one; its image starts under its title.
+        let y = 2;
+        let x = (0..w).rev().find(|&x| buf[(x, 1)].symbol() == "┌").unwrap() + 1;
+        let run = (x..w)
+            .take_while(|&cx| buf[(cx, y)].symbol() == "▀")
+            .count() as u16;
+        assert_eq!(run, 28 * want, "{w}x{h}\n{}", text(&buf));
+    }
+}

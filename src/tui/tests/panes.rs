@@ -380,18 +380,21 @@ fn recon_pane_shows_every_model_side_by_side() {
         ] {
             assert!(t.contains(needle), "{w}x{h}: missing {needle}:\n{t}");
         }
-        // Rows of 7 cells: original, vqvae, cae, vae; the cae row shows its reconstruction.
+        // Rows of images with a blank row between: original, vqvae, cae, vae; the cae row shows
+        // its reconstruction.
         let (x, y) = find(&buf, "original").unwrap();
         let name = |dy: u16| {
             (0..3)
                 .map(|k| buf[(x + k, y + dy)].symbol())
                 .collect::<String>()
         };
+        let pitch = (8..50).find(|&p| name(p) == "vqv").expect("the vqvae row");
         assert_eq!(
-            (name(7), name(14), name(21)),
-            ("vqv".into(), "cae".into(), "vae".into())
+            (name(2 * pitch), name(3 * pitch)),
+            ("cae".into(), "vae".into())
         );
-        let (cae, vae) = (&buf[(x + 9, y + 14)], &buf[(x + 9, y + 21)]);
+        assert_eq!(buf[(x + 9, y + pitch - 1)].symbol(), " ", "a blank row");
+        let (cae, vae) = (&buf[(x + 9, y + 2 * pitch)], &buf[(x + 9, y + 3 * pitch)]);
         assert_eq!(cae.symbol(), "▀");
         assert_ne!(cae.fg, vae.fg);
     }

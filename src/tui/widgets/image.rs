@@ -128,6 +128,35 @@ impl Widget for GrayImage<'_> {
     }
 }
 
+/// Cells (columns, rows) of a 28x28 ROI at zoom `z`: `28 z` by `14 z`, or 14 by 7 for `z == 0`
+/// (half size).
+pub fn roi_cells(z: u16) -> (u16, u16) {
+    let side = crate::data::ROI_SIZE as u16;
+    if z == 0 {
+        (side / 2, side / 4)
+    } else {
+        (side * z, side / 2 * z)
+    }
+}
+
+/// The largest zoom, from `max_zoom` down to 1 and then half size (0), at which `cols` x `rows`
+/// ROIs fit in `avail` (columns, rows), each taking `pad` more cells (gaps, captions) and the
+/// grid `fixed` more (labels); `None` when not even half size fits.
+pub fn fit_zoom(
+    avail: (u16, u16),
+    (cols, rows): (u16, u16),
+    pad: (u16, u16),
+    fixed: (u16, u16),
+    max_zoom: u16,
+) -> Option<u16> {
+    (1..=max_zoom.max(1)).rev().chain([0]).find(|&z| {
+        let (w, h) = roi_cells(z);
+        let need_w = cols as u32 * (w + pad.0) as u32 + fixed.0 as u32;
+        let need_h = rows as u32 * (h + pad.1) as u32 + fixed.1 as u32;
+        need_w <= avail.0 as u32 && need_h <= avail.1 as u32
+    })
+}
+
 /// Draws a 28x28 image of floats in [0, 1] at the top-left of `area`, at integer zoom `z`
 /// (or half size with `z == 0`: 14 columns by 7 rows), clipped to the area.
 pub fn draw_unit_image(buf: &mut Buffer, area: Rect, pixels: &[f32], z: u16, mode: GrayMode) {
@@ -236,6 +265,20 @@ mod tests {
         assert_eq!(c.bg, Color::Rgb(20, 20, 20));
         assert_eq!(buf[(1, 1)].fg, Color::Rgb(219, 219, 219));
         assert_eq!(buf[(1, 1)].bg, Color::Rgb(231, 231, 231));
+    }
+
+    #[test]
+    fn the_largest_whole_zoom_that_fits() {
+        assert_eq!(roi_cells(0), (14, 7));
+        assert_eq!(roi_cells(3), (84, 42));
+        // One ROI, with a caption row: 3x needs 84 x 43.
+        assert_eq!(fit_zoom((84, 43), (1, 1), (0, 1), (0, 0), 3), Some(3));
+        assert_eq!(fit_zoom((84, 42), (1, 1), (0, 1), (0, 0), 3), Some(2));
+        assert_eq!(fit_zoom((84, 43), (1, 1), (0, 1), (0, 0), 2), Some(2));
+        // Four pairs side by side, a gap after each image.
+        assert_eq!(fit_zoom((196, 40), (8, 1), (1, 2), (0, 0), 3), Some(0));
+        assert_eq!(fit_zoom((232, 40), (8, 1), (1, 2), (0, 0), 3), Some(1));
+        assert_eq!(fit_zoom((10, 40), (1, 1), (0, 0), (0, 0), 3), None);
     }
 
     #[test]
