@@ -7,6 +7,8 @@ use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 
 mod results;
+mod watch;
+pub use watch::ended_words;
 
 use super::jobs::{JobKey, Jobs, Request, RunLook, WatchSeen};
 use super::keymap::Keymap;
@@ -110,6 +112,8 @@ pub struct Watch {
     pub checkpoint: Option<usize>,
     /// Whether a live process holds the run's lock (it is being trained), as of the last tick.
     pub live: bool,
+    /// Once no process holds it: how and when it ended (`finished at 16:05 UTC`).
+    pub ended: Option<String>,
 }
 
 pub struct App {

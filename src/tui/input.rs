@@ -62,6 +62,10 @@ impl App {
             Action::Back => self.message.take().is_some() || self.classify.close_list(),
             a if super::steps::move_of(a).is_some() => self.on_step_action(a),
             a => {
+                if let Some(refused) = self.watch_refusal(a) {
+                    self.say(refused, true);
+                    return true;
+                }
                 let effect = match self.pane {
                     Pane::Data => self.data.on_action(a),
                     Pane::Train => self.train.on_action(a),

@@ -97,6 +97,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     let mut load = opts.load.clone();
     let mut data_dir = opts.data.clone();
+    let mut watched = None;
     if let Some(run) = &opts.watch {
         let dir = RunDir::new(run);
         if !dir.is_run() {
@@ -106,6 +107,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
             );
         }
         let cfg = dir.read_config()?;
+        watched = Some(cfg.clone());
         if data_dir.is_none() {
             data_dir = Some(cfg.data.dir.clone());
             load = cfg.data.options()?;
@@ -133,15 +135,8 @@ pub fn run(opts: TuiOptions) -> Result<()> {
     let mut app = app::App::new(ctx, settings.keymap, load, opts.runs_dir.clone(), tx);
     app.data.loading = true;
     app.request(jobs::Request::LoadData(data_dir));
-    if let Some(run) = &opts.watch {
-        app.watch = Some(app::Watch {
-            run: run.clone(),
-            metrics_len: None,
-            checkpoint: None,
-            live: crate::train::lock::holder(run).is_some(),
-        });
-        app.pane = app::Pane::Train;
-        app.open_run(run.clone());
+    if let (Some(run), Some(cfg)) = (&opts.watch, &watched) {
+        app.start_watch(run.clone(), cfg);
     }
 
     let ended = {

@@ -92,3 +92,32 @@ pub fn start(job: Job, tx: UnboundedSender<Msg>) -> Training {
         thread: Some(handle.thread),
     }
 }
+
+/// The form filled with a run's own settings (model and its fields, epochs, batch, lr, seed,
+/// device), as `watch` shows a run another process trains.
+pub fn form_of_run(config: &crate::train::RunConfig) -> Form {
+    let mut form = Form::for_model(config.model.name(), None);
+    let t = &config.train;
+    let mut values = vec![
+        ("epochs".to_string(), t.epochs.to_string()),
+        ("batch".to_string(), t.batch.to_string()),
+        ("lr".to_string(), format!("{:e}", t.lr)),
+        ("seed".to_string(), t.seed.to_string()),
+        ("device".to_string(), config.device.clone()),
+    ];
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&config.model) {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Bool(b) => values.push((k, b.to_string())),
+                serde_json::Value::Number(n) => values.push((k, n.to_string())),
+                _ => {}
+            }
+        }
+    }
+    for f in form.fields.iter_mut() {
+        if let Some((_, v)) = values.iter().find(|(k, _)| *k == f.key) {
+            f.value = v.clone();
+        }
+    }
+    form
+}

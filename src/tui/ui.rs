@@ -187,11 +187,10 @@ impl App {
             Some(Span::styled(" ● training", t.good()))
         } else if let Some(w) = &self.watch {
             // Live while a process holds the run's lock; after that the run has ended.
-            if w.live {
-                Some(Span::styled(" ● watching", t.accent()))
-            } else {
-                Some(Span::styled(" ○ not running", t.muted()))
-            }
+            Some(match w.header() {
+                (text, true) => Span::styled(format!(" ● {text}"), t.accent()),
+                (text, false) => Span::styled(format!(" ○ {text}"), t.muted()),
+            })
         } else {
             None
         };

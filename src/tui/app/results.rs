@@ -9,6 +9,7 @@ use crate::tui::panes::classify::ClassifyPane;
 use crate::tui::panes::latent::LatentPane;
 use crate::tui::panes::picker::PickerPane;
 use crate::tui::panes::recon::ReconPane;
+use crate::tui::panes::train::Status;
 use crate::tui::redraw::Redraw;
 
 impl App {
@@ -194,15 +195,22 @@ impl App {
         if w.run != p.run {
             return false;
         }
-        let mut dirty = p.live != w.live;
+        let mut dirty = p.live != w.live || p.ended != w.ended;
         w.live = p.live;
+        w.ended = p.ended;
+        let live = w.live;
+        if self.train.run.as_ref() == Some(&w.run)
+            && matches!(self.train.status, Status::Viewing { .. })
+        {
+            self.train.status = Status::Viewing { watching: live };
+        }
         let run = w.run.clone();
         // Without records (the look was asked for before the last change was folded in), the
         // next look reads them.
         if let (true, Some((records, epochs))) = (p.metrics_len != w.metrics_len, p.records) {
             w.metrics_len = p.metrics_len;
             let epochs = epochs.unwrap_or(self.train.epochs);
-            self.train.view_run(run.clone(), records, epochs, true);
+            self.train.view_run(run.clone(), records, epochs, live);
             dirty = true;
         }
         if p.checkpoint != w.checkpoint {

@@ -147,6 +147,8 @@ pub struct WatchPoll {
     pub checkpoint: Option<usize>,
     /// The epoch records and planned epochs, read again only when metrics.jsonl changed size.
     pub records: Option<(Vec<EpochRecord>, Option<usize>)>,
+    /// When no process holds it: how and when it ended (see [`crate::tui::app::ended_words`]).
+    pub ended: Option<String>,
 }
 
 /// Looks at a watched run: its lock, the size of metrics.jsonl (read again only when it changed),
@@ -159,9 +161,23 @@ pub fn poll_watch(run: &Path, seen: WatchSeen) -> WatchPoll {
         let epochs = dir.read_config().ok().map(|c| c.train.epochs);
         (dir.records(), epochs)
     });
+    let ended = (!live).then(|| {
+        let status = dir
+            .read_config()
+            .map(|c| dir.status(&c).as_str())
+            .unwrap_or("stopped");
+        let last_write = std::fs::metadata(dir.metrics())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        let epoch = dir.records().last().map(|r| r.epoch).unwrap_or(0);
+        crate::tui::app::ended_words(status, epoch, last_write)
+    });
     WatchPoll {
         run: run.to_path_buf(),
         live,
+        ended,
         metrics_len,
         checkpoint: checkpoint::list(&dir.checkpoints()).last().copied(),
         records,

@@ -236,12 +236,7 @@ fn watch_follows_a_growing_metrics_file() {
     let tmp = tempfile::tempdir().unwrap();
     let run = write_run(tmp.path());
     let (mut app, _rx) = app();
-    app.watch = Some(Watch {
-        run: run.path.clone(),
-        metrics_len: None,
-        checkpoint: None,
-        live: true,
-    });
+    app.watch = Some(Watch::new(run.path.clone(), true));
     app.open_run(run.path.clone());
     assert_eq!(app.runs.open, None, "the run is read by a job");
     run_jobs(&mut app);
@@ -279,10 +274,86 @@ fn watch_follows_a_growing_metrics_file() {
     let runs = crate::tui::jobs::list_runs(tmp.path());
     assert_eq!(runs[0].status, crate::train::RunStatus::Empty);
     assert_eq!(tick(&mut app), Redraw::Now, "the writer's end is news");
-    let s = screen(&app, 100, 30);
+    let s = screen(&app, 200, 30);
     assert!(
-        s.contains("not running") && !s.contains("● watching"),
+        s.contains("watched run stopped at epoch 2") && !s.contains("● watching"),
         "{s}"
+    );
+}
+
+#[test]
+fn watch_is_read_only_shows_the_run_s_settings_and_says_when_the_run_ended() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = write_run(tmp.path());
+    let mut config = run.read_config().unwrap();
+    let (mut app, _rx) = app();
+    app.runs_dir = tmp.path().to_path_buf();
+    let writer = crate::train::RunLock::acquire(&run.path).unwrap();
+    config.train.batch = 1;
+    app.start_watch(run.path.clone(), &config);
+    run_jobs(&mut app);
+    assert_eq!(app.pane, Pane::Train);
+    // The form shows the run's own settings, not the defaults (250 epochs, batch 64).
+    assert_eq!(app.train.form.value("epochs"), Some("5"));
+    assert_eq!(app.train.form.value("batch"), Some("1"));
+    assert_eq!(app.train.form.value("model"), Some(config.model.name()));
+    let s = screen(&app, 200, 60);
+    assert!(s.contains("● watching vqvae-w"), "{s}");
+
+    // Every training key and the form are refused, with a message; nothing starts or opens.
+    let before: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    for k in [
+        key('s'),
+        key(' '),
+        key('x'),
+        KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+    ] {
+        app.message = None;
+        app.on_key(k);
+        let (m, error, _) = app.message.clone().expect("a message");
+        assert!(
+            error && m.starts_with("watching vqvae-w: read-only;"),
+            "{k:?}: {m}"
+        );
+        assert!(app.training.is_none() && app.popup.is_none(), "{k:?}");
+    }
+    let s = screen(&app, 100, 30);
+    assert!(s.contains("read-only"), "{s}");
+    let after: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(before.len(), after.len(), "no run folder was created");
+    // Other panes' keys still work.
+    app.on_key(key('6'));
+    assert_eq!(app.pane, Pane::Runs);
+    assert!(app
+        .watch_refusal(crate::tui::keymap::Action::Start)
+        .is_none());
+
+    // The writer ends: the header says so at the next look.
+    runlog::append(&run.metrics(), &rec(3)).unwrap();
+    drop(writer);
+    app.on_tick();
+    run_jobs(&mut app);
+    let s = screen(&app, 200, 60);
+    assert!(
+        s.contains("○ watched run stopped at epoch 3 (") && !s.contains("● watching"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_watched_run_s_end_reads_finished_or_stopped_with_its_time() {
+    let t = 1_764_518_700; // 2025-11-30 16:05:00 UTC
+    assert_eq!(
+        crate::tui::app::ended_words("finished", 5, Some(t)),
+        "finished at 16:05 UTC"
+    );
+    assert_eq!(
+        crate::tui::app::ended_words("stopped", 3, Some(t)),
+        "stopped at epoch 3 (16:05 UTC)"
+    );
+    assert_eq!(
+        crate::tui::app::ended_words("empty", 0, None),
+        "stopped at epoch 0"
     );
 }
 

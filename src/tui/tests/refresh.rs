@@ -48,12 +48,7 @@ fn a_watch_look_in_flight_is_not_replaced_and_the_next_follows_it() {
         .submit(crate::tui::jobs::JobKey::Compare, move |_, _| {
             let _ = gate.recv();
         });
-    app.watch = Some(Watch {
-        run: run.path.clone(),
-        metrics_len: None,
-        checkpoint: None,
-        live: false,
-    });
+    app.watch = Some(Watch::new(run.path.clone(), false));
     for _ in 0..3 {
         app.on_tick();
     }
