@@ -28,9 +28,14 @@ pub use cv::{CvArgs, ExportCommand, ExportFeaturesArgs};
                   With no command it opens the workbench on the bundled sample-data; every job also \
                   has a headless command below."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The workbench's options, given without a command (`vqtex --theme light --data DIR`), as
+    /// `vqtex tui` takes them.
+    #[command(flatten)]
+    pub tui: TuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,16 +274,16 @@ pub struct SynthArgs {
     /// given; for tests and measurements.
     #[arg(long, hide = true, conflicts_with = "frames")]
     pub mat: bool,
-    /// With --frames or --mat: healthy patients (0 to 1000).
+    /// With --frames: healthy patients (0 to 1000).
     #[arg(long, value_name = "N", value_parser = |s: &str| bounded(s, 0, MAX_SYNTH_PATIENTS))]
     pub healthy: Option<usize>,
-    /// With --frames or --mat: steatotic patients (0 to 1000).
+    /// With --frames: steatotic patients (0 to 1000).
     #[arg(long, value_name = "N", value_parser = |s: &str| bounded(s, 0, MAX_SYNTH_PATIENTS))]
     pub steatotic: Option<usize>,
-    /// With --frames or --mat: frames per patient (1 to 100).
+    /// With --frames: frames per patient (1 to 100).
     #[arg(long, value_name = "N", value_parser = |s: &str| bounded(s, 1, MAX_SYNTH_FRAMES))]
     pub per_patient: Option<usize>,
-    /// With --frames or --mat: frame size in pixels, WIDTHxHEIGHT (default 180x120; 150x100 to
+    /// With --frames: frame size in pixels, WIDTHxHEIGHT (default 180x120; 150x100 to
     /// 4096x4096). All frames together may hold at most 1 GiB of pixels.
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     pub size: Option<(usize, usize)>,
@@ -397,8 +402,8 @@ pub struct RoiExtractArgs {
 /// Training hyperparameters shared by `train` and `reproduce`.
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
-    /// Epochs (paper: 250). With --resume: the run's new target (default: its configured epochs;
-    /// a larger number extends a finished run).
+    /// Epochs (paper: 250). For `vqtex train --resume`: the run's new target (default: its
+    /// configured epochs; a larger number extends a finished run).
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
     /// Batch size (paper: 64).
@@ -571,8 +576,12 @@ pub struct RunsArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The run directory to follow.
+    /// The run to follow: its folder, or its name in the runs folder.
     pub run: PathBuf,
+    /// Folder holding runs, where a run given by name is looked for (default: vqtex's data dir).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    /// Theme: dark, light, high-contrast, a user theme's name, or a path to a theme file.
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
 }

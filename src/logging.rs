@@ -28,3 +28,48 @@ pub fn init() -> Option<PathBuf> {
         .ok()?;
     Some(path)
 }
+
+/// Writes `text` and a newline to stderr, ignoring errors: after a hang-up (a lost SSH link) the
+/// terminal is gone and writing to it fails with EIO, where `eprintln!` would panic.
+pub fn stderr_line(text: &str) {
+    let _ = write_line(&mut std::io::stderr().lock(), text);
+}
+
+/// Writes `text` and a newline to stdout, ignoring errors (see [`stderr_line`]).
+pub fn stdout_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = write_line(&mut out, text).and_then(|()| out.flush());
+}
+
+/// `text` and a newline into `w`, flushed.
+fn write_line(w: &mut impl std::io::Write, text: &str) -> std::io::Result<()> {
+    w.write_all(text.as_bytes())?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A writer that fails like a terminal after a hang-up.
+    struct HungUp;
+
+    impl std::io::Write for HungUp {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(5)) // EIO
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::from_raw_os_error(5))
+        }
+    }
+
+    #[test]
+    fn a_line_to_a_hung_up_terminal_is_an_error_not_a_panic() {
+        let r = std::panic::catch_unwind(|| super::write_line(&mut HungUp, "bye"));
+        let err = r.expect("no panic").expect_err("the failure is returned");
+        assert_eq!(err.raw_os_error(), Some(5));
+        let mut ok = Vec::new();
+        super::write_line(&mut ok, "bye").unwrap();
+        assert_eq!(ok, b"bye\n");
+    }
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vqtex::cli::{Cli, Command, DataArgs, TuiArgs};
+use vqtex::cli::{Cli, Command};
 use vqtex::commands;
 
 /// The system allocator, which also restores the terminal if an allocation fails in the workbench.
@@ -19,7 +19,10 @@ fn main() -> ExitCode {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         tracing::error!("panic{location}: {info}");
-        eprintln!("vqtex: internal error{location}; please report it. Nothing on disk was lost.");
+        // Quietly: after a hang-up stderr is gone, and `eprintln!` would panic again.
+        vqtex::logging::stderr_line(&format!(
+            "vqtex: internal error{location}; please report it. Nothing on disk was lost."
+        ));
     }));
     let cli = Cli::parse();
     let result = match cli.command {
@@ -44,26 +47,14 @@ fn main() -> ExitCode {
         Some(Command::Tui(a)) => commands::tui(&a),
         Some(Command::Watch(a)) => commands::watch(&a),
         Some(Command::Runs(a)) => commands::runs(&a),
-        None => commands::tui(&TuiArgs {
-            data: DataArgs {
-                data: None,
-                labels: None,
-                file_col: "file".into(),
-                label_col: "label".into(),
-                patient_col: "patient".into(),
-                patient_from: None,
-                resize: false,
-            },
-            theme: None,
-            runs_dir: None,
-        }),
+        None => commands::tui(&cli.tui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let text = describe(&e);
             tracing::error!("{text}");
-            eprintln!("error: {text}");
+            vqtex::logging::stderr_line(&format!("error: {text}"));
             ExitCode::FAILURE
         }
     }

@@ -50,7 +50,19 @@ pub fn load_options(args: &DataArgs) -> Result<LoadOptions> {
 }
 
 pub(crate) fn load_data(args: &DataArgs) -> Result<(PathBuf, LoadOptions, Dataset)> {
-    let dir = args.data.clone().unwrap_or_else(sample_data_dir);
+    let dir = match &args.data {
+        Some(d) => d.clone(),
+        None => {
+            let Some(sample) = crate::paths::find_sample_data() else {
+                bail!("{}", crate::paths::NO_SAMPLE_DATA);
+            };
+            if let Some(note) = sample.note() {
+                tracing::warn!("{note}");
+                crate::logging::stderr_line(&format!("vqtex: {note}"));
+            }
+            sample.dir
+        }
+    };
     let opts = load_options(args)?;
     let data = load_folder(&dir, &opts)?;
     let dir = dir.canonicalize().unwrap_or(dir);
@@ -448,17 +460,86 @@ pub fn runs(args: &crate::cli::RunsArgs) -> Result<()> {
 }
 
 pub fn watch(args: &WatchArgs) -> Result<()> {
+    let runs_dir = args.runs_dir.clone().unwrap_or_else(default_runs_dir);
+    let run = find_run(&args.run, &runs_dir)?;
     // Refuse a folder that is not a run before touching the terminal.
-    RunDir::new(&args.run).read_config()?;
+    RunDir::new(&run).read_config()?;
     crate::tui::run(crate::tui::TuiOptions {
         data: None,
         load: LoadOptions::default(),
-        runs_dir: args
-            .run
+        runs_dir: run
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
-            .unwrap_or_else(default_runs_dir),
-        watch: Some(args.run.clone()),
+            .unwrap_or(runs_dir),
+        watch: Some(run.clone()),
         theme: args.theme.clone(),
     })
+}
+
+/// The run `given` names: a run folder as given, else the run of that name in `runs_dir`. When
+/// neither exists, the error lists the runs whose names are near it (or the newest ones).
+pub fn find_run(given: &Path, runs_dir: &Path) -> Result<PathBuf> {
+    if RunDir::new(given).is_run() {
+        return Ok(given.to_path_buf());
+    }
+    let by_name = given
+        .to_str()
+        .filter(|n| !n.is_empty() && !n.contains(std::path::MAIN_SEPARATOR) && *n != "..")
+        .map(|n| runs_dir.join(n));
+    if let Some(p) = by_name.filter(|p| RunDir::new(p).is_run()) {
+        return Ok(p);
+    }
+    if given.is_dir() {
+        bail!(
+            "{} is not a vqtex run: it has no config.json",
+            given.display()
+        );
+    }
+    let want = given.to_string_lossy().to_lowercase();
+    let names: Vec<String> = crate::runs::list(runs_dir)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let near: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let n = n.to_lowercase();
+            n.contains(&want) || want.contains(&n) || common_prefix(&n, &want) >= 4
+        })
+        .collect();
+    let close = !near.is_empty();
+    let shown = if close {
+        near
+    } else {
+        names.iter().take(5).collect()
+    };
+    let listed = shown
+        .iter()
+        .take(8)
+        .map(|n| format!("  {n}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if names.is_empty() {
+        bail!(
+            "no run {} here or in {} (it holds no runs; --runs-dir DIR names another folder)",
+            given.display(),
+            runs_dir.display()
+        );
+    }
+    bail!(
+        "no run {} here or in {}; runs there{}:\n{listed}",
+        given.display(),
+        runs_dir.display(),
+        if close {
+            " with a near name"
+        } else {
+            ", newest first"
+        }
+    )
+}
+
+/// How many leading characters `a` and `b` share.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }

@@ -141,6 +141,9 @@ pub struct App {
     /// so a fast run does not flood an SSH link with image updates).
     pub thumbs_at: Option<Instant>,
     pub message: Option<(String, bool, Instant)>,
+    /// Said with the first data loaded: where it came from when that may surprise (the build
+    /// folder's sample data).
+    pub data_note: Option<String>,
     pub exit: Option<Exit>,
     tx: UnboundedSender<Msg>,
     /// The pool the jobs run on, their generation ids, the runs kept open.
@@ -190,6 +193,7 @@ impl App {
             checkpoint: None,
             thumbs_at: None,
             message: None,
+            data_note: None,
             exit: None,
             tx,
             jobs: Jobs::default(),

@@ -28,8 +28,8 @@ mod widgets;
 mod tests;
 
 pub use runtime::RestoringAlloc;
+pub use trainctl::{resume_detached, DETACHED_LOG};
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -117,11 +117,20 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         check_folder("--data", dir, true)?;
     }
     check_folder("--runs-dir", &opts.runs_dir, false)?;
-    let data_dir = data_dir.unwrap_or_else(crate::paths::sample_data_dir);
+    // No --data: the sample data, said so when it is the build folder's; none: how to get data.
+    let sample = data_dir
+        .is_none()
+        .then(crate::paths::find_sample_data)
+        .flatten();
+    let note = sample.as_ref().and_then(|s| s.note());
+    let data_dir = data_dir.or(sample.map(|s| s.dir));
     need_terminal()?;
     // Logging was set up once by main (crate::logging); the workbench only names the file.
     let log = crate::logging::path();
-    tracing::info!(?log, data = %data_dir.display(), runs = %opts.runs_dir.display(), "workbench starts");
+    tracing::info!(?log, data = ?data_dir, runs = %opts.runs_dir.display(), "workbench starts");
+    if let Some(n) = &note {
+        tracing::warn!("{n}");
+    }
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -133,8 +142,17 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         mode: widgets::image::GrayMode::detect(),
     };
     let mut app = app::App::new(ctx, settings.keymap, load, opts.runs_dir.clone(), tx);
-    app.data.loading = true;
-    app.request(jobs::Request::LoadData(data_dir));
+    match data_dir {
+        Some(dir) => {
+            app.data.loading = true;
+            app.data_note = note;
+            app.request(jobs::Request::LoadData(dir));
+        }
+        None => {
+            app.data.error = Some(crate::paths::NO_SAMPLE_DATA.to_string());
+            app.say(crate::paths::NO_SAMPLE_DATA, true);
+        }
+    }
     if let (Some(run), Some(cfg)) = (&opts.watch, &watched) {
         app.start_watch(run.clone(), cfg);
     }
@@ -151,16 +169,8 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         app.exit == Some(app::Exit::KeepTraining) && matches!(ended, Ok(runtime::Ended::Quit));
     if let Some(t) = app.training.as_mut() {
         if keep {
-            let _ = writeln!(
-                std::io::stderr(),
-                "vqtex: training continues in {} (follow it with `vqtex watch {}` from another \
-                 terminal); this process exits when it ends",
-                t.run.display(),
-                t.run.display()
-            );
-            // Keep forwarding nothing: just wait for the job.
             drop(rx);
-            t.wait(f64::INFINITY);
+            keep_training(t);
         } else {
             t.send(crate::train::Command::Stop);
             t.wait(30.0);
@@ -185,4 +195,48 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         ),
         _ => Ok(()),
     }
+}
+
+/// "Keep training" on quit: the training stops after its current step and a background `vqtex
+/// train --resume` goes on from the last checkpoint, so this process (and the shell's prompt)
+/// returns at once. If the training does not stop in time, this process waits for it instead.
+fn keep_training(t: &mut trainctl::Training) {
+    t.send(crate::train::Command::Stop);
+    t.wait(120.0);
+    let (run, name) = (
+        t.run.display().to_string(),
+        t.run
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
+    if t.thread.is_some() {
+        crate::logging::stderr_line(&format!(
+            "vqtex: the training in {run} did not stop to be handed over; this process trains \
+             on and exits when it ends (follow it with `vqtex watch {name}`)"
+        ));
+        t.wait(f64::INFINITY);
+        return;
+    }
+    let device = RunDir::new(&t.run)
+        .read_config()
+        .map(|c| c.device)
+        .unwrap_or_else(|_| "cpu".into());
+    let handed = std::env::current_exe()
+        .context("cannot find the vqtex executable")
+        .and_then(|exe| trainctl::resume_detached(&t.run, &exe, &device));
+    let text = match handed {
+        Ok(Some(pid)) => format!(
+            "vqtex: training goes on in the background (process {pid}) from the last checkpoint \
+             of {run}; its output is in {}; follow it with `vqtex watch {name}`",
+            t.run.join(trainctl::DETACHED_LOG).display()
+        ),
+        Ok(None) => format!("vqtex: the training in {run} has finished"),
+        Err(e) => format!(
+            "vqtex: the training stopped at its last checkpoint and could not go on in the \
+             background ({e:#}); continue it with `vqtex train --resume {run}`"
+        ),
+    };
+    tracing::info!("{text}");
+    crate::logging::stderr_line(&text);
 }

@@ -121,3 +121,69 @@ pub fn form_of_run(config: &crate::train::RunConfig) -> Form {
     }
     form
 }
+
+/// The file in a run folder where a training handed to a background process writes its output.
+pub const DETACHED_LOG: &str = "train-detached.log";
+
+/// Hands a run nobody is training any more to a background `exe train --resume RUN` that goes on
+/// from its last checkpoint: its own process group (a hang-up or ctrl-c of this terminal does not
+/// reach it), no terminal (stdin from /dev/null, output appended to [`DETACHED_LOG`] in the run).
+/// Returns its process id once it holds the run's lock, or `None` when the run had nothing left
+/// to train.
+pub fn resume_detached(run: &Path, exe: &Path, device: &str) -> Result<Option<u32>> {
+    let dir = crate::train::RunDir::new(run);
+    let config = dir.read_config()?;
+    if dir.status(&config) == crate::train::RunStatus::Finished {
+        return Ok(None);
+    }
+    let log_path = run.join(DETACHED_LOG);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("train")
+        .arg("--resume")
+        .arg(run)
+        .arg("--quiet")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if device.parse::<crate::device::DeviceSpec>().is_ok() {
+        cmd.args(["--device", device]);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+    let pid = child.id();
+    let t0 = std::time::Instant::now();
+    loop {
+        if crate::train::lock::holder(run).is_some_and(|h| h.pid == pid) {
+            tracing::info!(pid, run = %run.display(), "training handed to a background process");
+            return Ok(Some(pid));
+        }
+        if let Some(status) = child.try_wait()? {
+            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = tail.lines().last().unwrap_or_default().to_string();
+            if status.success() {
+                // It ran to the end already (a few epochs left).
+                return Ok(Some(pid));
+            }
+            anyhow::bail!("the background training ended at once ({status}): {last}");
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(60) {
+            anyhow::bail!(
+                "the background training (process {pid}) has not taken the run within 60 s; \
+                 see {}",
+                log_path.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

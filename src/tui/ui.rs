@@ -293,7 +293,7 @@ impl App {
                 "A training is running",
                 vec![
                     "s: stop it (keeps the last checkpoint) and quit".into(),
-                    "k: keep it going: the screen closes, the process trains on".into(),
+                    "k: keep it going in the background; the prompt comes back".into(),
                     "   (follow it with `vqtex watch RUN`)".into(),
                     "n / esc: stay".into(),
                 ],

@@ -78,7 +78,10 @@ impl App {
                 }
             },
             Outcome::Data(Ok(d)) => {
-                let msg = format!("loaded {} ROIs from {}", d.dataset.len(), d.dir.display());
+                let mut msg = format!("loaded {} ROIs from {}", d.dataset.len(), d.dir.display());
+                if let Some(note) = self.data_note.take() {
+                    msg = format!("{msg} ({note})");
+                }
                 self.data.set_dataset(d.dir, d.dataset, d.split);
                 self.say(msg, false);
             }

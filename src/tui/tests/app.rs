@@ -499,3 +499,18 @@ fn status_bar_shows_the_keys_actually_bound() {
     app.on_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
     assert!(app.help);
 }
+
+#[test]
+fn the_data_s_origin_is_said_when_it_may_surprise() {
+    let (mut app, _rx) = app();
+    app.data_note = Some("using the build folder's, /src/vqtex/sample-data".into());
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data"));
+    app.request(crate::tui::jobs::Request::LoadData(dir));
+    run_jobs(&mut app);
+    let (m, _, _) = app.message.clone().unwrap();
+    assert!(
+        m.starts_with("loaded 550 ROIs") && m.contains("using the build folder's"),
+        "{m}"
+    );
+    assert_eq!(app.data_note, None, "said once");
+}
