@@ -144,6 +144,8 @@ pub struct App {
     /// Said with the first data loaded: where it came from when that may surprise (the build
     /// folder's sample data).
     pub data_note: Option<String>,
+    /// Open the newest run once the runs are listed (at start, when no run is given).
+    pub open_newest: bool,
     pub exit: Option<Exit>,
     tx: UnboundedSender<Msg>,
     /// The pool the jobs run on, their generation ids, the runs kept open.
@@ -194,6 +196,7 @@ impl App {
             thumbs_at: None,
             message: None,
             data_note: None,
+            open_newest: false,
             exit: None,
             tx,
             jobs: Jobs::default(),

@@ -389,7 +389,11 @@ pub fn execute(
     let e = |x: anyhow::Error| format!("{x:#}");
     let outcome = match req {
         Request::LoadData(dir) => Outcome::Data(load_data(&dir, opts).map_err(e)),
-        Request::ListRuns(dir) => Outcome::Runs(list_runs(&dir)),
+        Request::ListRuns(dir) => {
+            let mut runs = list_runs(&dir);
+            cache.fill_test_mse(&mut runs);
+            Outcome::Runs(runs)
+        }
         Request::Recon { run, pick } => {
             let r = model::recon(cache, &run, pick, cancel).map_err(e);
             Outcome::Recon(run, r)

@@ -155,6 +155,9 @@ pub fn run(opts: TuiOptions) -> Result<()> {
     }
     if let (Some(run), Some(cfg)) = (&opts.watch, &watched) {
         app.start_watch(run.clone(), cfg);
+    } else {
+        app.open_newest = true;
+        app.request(jobs::Request::ListRuns(opts.runs_dir.clone()));
     }
 
     let ended = {

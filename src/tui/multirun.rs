@@ -112,6 +112,7 @@ pub fn compare_runs(
             step(what);
             Ok(())
         })?;
+        open.note_evaluated(&a.evaluation.summary);
         rows.push(CompareRun::new(
             path.clone(),
             name,

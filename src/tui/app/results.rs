@@ -90,7 +90,18 @@ impl App {
                 self.data.error = Some(e.clone());
                 self.say(e, true);
             }
-            Outcome::Runs(v) => self.runs.set_runs(v),
+            Outcome::Runs(v) => {
+                self.runs.set_runs(v);
+                if std::mem::take(&mut self.open_newest)
+                    && self.open_run_path().is_none()
+                    && self.training.is_none()
+                {
+                    // Newest first: the run the user most likely wants to look at.
+                    if let Some(r) = self.runs.runs.first() {
+                        self.open_run(r.path.clone());
+                    }
+                }
+            }
             Outcome::Recon(run, r) if self.recon.run.as_ref() == Some(&run) => {
                 self.recon.busy = false;
                 match r {

@@ -106,6 +106,9 @@ impl RunsPane {
             return;
         }
         let f = |v: Option<f64>| v.map(|x| format!("{x:.5}")).unwrap_or_else(|| "-".into());
+        // Below 100 columns the last losses give way, so that name, status, test MSE and the
+        // creation time stay whole.
+        let losses = area.width >= 100;
         let rows: Vec<Row> = self
             .runs
             .iter()
@@ -121,47 +124,60 @@ impl RunsPane {
                     RunStatus::Running(_) => ctx.theme.accent(),
                     RunStatus::Stopped | RunStatus::Empty => ctx.theme.warn(),
                 };
-                Row::new(vec![
+                let mut cells = vec![
                     ratatui::text::Line::from(format!("{mark}{}", r.name)),
                     r.model.name().into(),
                     ratatui::text::Line::styled(r.status.as_str(), status_style),
                     format!("{}/{}", r.epoch, r.epochs).into(),
-                    f(r.train_loss).into(),
-                    f(r.test_loss).into(),
-                    f(r.test_mse).into(),
-                    r.created_short().into(),
-                ])
+                ];
+                if losses {
+                    cells.push(f(r.train_loss).into());
+                    cells.push(f(r.test_loss).into());
+                }
+                cells.push(f(r.test_mse).into());
+                cells.push(created_compact(&r.created).into());
+                Row::new(cells)
             })
             .collect();
-        let t = Table::new(
-            rows,
-            [
-                Constraint::Min(28),
-                Constraint::Length(6),
-                Constraint::Length(9),
-                Constraint::Length(8),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(16),
-            ],
-        )
-        .header(
-            Row::new(vec![
-                "run", "model", "status", "epochs", "train", "test", "test MSE", "created",
-            ])
-            .style(ctx.theme.accent()),
-        )
-        .row_highlight_style(ctx.theme.selection())
-        .block(block(
-            format!(
-                "Runs in {} · enter open · space mark for Compare (7) · d delete · r refresh",
-                self.dir.display()
-            ),
-            ctx,
-            true,
-        ));
+        let mut widths = vec![
+            Constraint::Min(20),
+            Constraint::Length(6),
+            Constraint::Length(8),
+            Constraint::Length(9),
+        ];
+        let mut head = vec!["run", "model", "status", "epochs"];
+        if losses {
+            widths.extend([Constraint::Length(9), Constraint::Length(9)]);
+            head.extend(["train", "test"]);
+        }
+        widths.extend([Constraint::Length(9), Constraint::Length(CREATED_WIDTH)]);
+        head.extend(["test MSE", "created"]);
+        let t = Table::new(rows, widths)
+            .header(Row::new(head).style(ctx.theme.accent()))
+            .row_highlight_style(ctx.theme.selection())
+            .block(block(
+                format!(
+                    "Runs in {} · enter open · space mark for Compare (7) · d delete · r refresh",
+                    self.dir.display()
+                ),
+                ctx,
+                true,
+            ));
         let mut st = TableState::default().with_selected(Some(self.selected));
         StatefulWidget::render(t, area, buf, &mut st);
+    }
+}
+
+/// The created column's width: `11-30 16:05`.
+const CREATED_WIDTH: u16 = 11;
+
+/// A run's creation time (RFC 3339, UTC) as `MM-DD HH:MM`; the year is left out (the column
+/// must fit at 80 columns), and anything unexpected is shown as it is, cut to the column.
+pub fn created_compact(created: &str) -> String {
+    match (created.get(5..10), created.get(11..16)) {
+        (Some(day), Some(time)) if created.as_bytes().get(10) == Some(&b'T') => {
+            format!("{day} {time}")
+        }
+        _ => created.chars().take(CREATED_WIDTH as usize).collect(),
     }
 }

@@ -14,7 +14,7 @@ use crate::tui::panes::form::Form;
 use crate::tui::scheduler::Cancel;
 
 /// Trains `model` for one epoch with `seed` (which also draws the split) and returns its run.
-fn train(model: &str, seed: &str, data: &Path, runs: &Path) -> PathBuf {
+pub(super) fn train(model: &str, seed: &str, data: &Path, runs: &Path) -> PathBuf {
     let loaded = load_data(data, &LoadOptions::default()).unwrap();
     let mut form = Form::for_model(model, None);
     for (key, v) in [("epochs", "1"), ("batch", "32"), ("seed", seed)] {

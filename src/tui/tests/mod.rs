@@ -9,6 +9,7 @@ mod look;
 mod panes;
 mod recon_race;
 mod refresh;
+mod runs_list;
 mod scheduler;
 mod small;
 mod steps;

@@ -26,7 +26,12 @@ pub struct OpenRun {
     run: Arc<Mutex<LoadedRun>>,
     /// The test means of [`crate::eval::evaluate`], computed once per opening.
     summary: Arc<Mutex<Option<Summary>>>,
+    /// The cache's record of test MSEs (see [`RunCache::fill_test_mse`]).
+    evaluated: Evaluated,
 }
+
+/// Test MSE means of runs evaluated while the cache lived, by run, with the checkpoint's epoch.
+type Evaluated = Arc<Mutex<std::collections::HashMap<PathBuf, (Option<usize>, f64)>>>;
 
 impl OpenRun {
     pub fn lock(&self) -> MutexGuard<'_, LoadedRun> {
@@ -42,7 +47,19 @@ impl OpenRun {
         }
         let s = crate::eval::evaluate(run)?.summary;
         *slot = Some(s.clone());
+        self.note_evaluated(&s);
         Ok(s)
+    }
+
+    /// Records the test means of this opening (an evaluation made elsewhere, e.g. Compare's), so
+    /// that run listings can show its test MSE.
+    pub fn note_evaluated(&self, s: &Summary) {
+        if s.mse.mean.is_finite() {
+            self.evaluated
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(self.path.clone(), (self.epoch, s.mse.mean));
+        }
     }
 }
 
@@ -52,6 +69,7 @@ pub struct RunCache {
     entries: Mutex<Vec<OpenRun>>,
     /// Runs opened from disk so far (for tests and the log).
     opened: std::sync::atomic::AtomicUsize,
+    evaluated: Evaluated,
 }
 
 impl RunCache {
@@ -103,6 +121,7 @@ impl RunCache {
             epoch,
             run: Arc::new(Mutex::new(loaded)),
             summary: Arc::new(Mutex::new(None)),
+            evaluated: self.evaluated.clone(),
         };
         if entries.len() >= CACHED_RUNS {
             entries.remove(0);
@@ -117,6 +136,27 @@ impl RunCache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|e| e.path != run);
+        self.evaluated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(run);
+    }
+
+    /// Fills in the test MSE of listed runs that have none on disk but were evaluated while the
+    /// cache lived (Reconstructions, Compare), at their newest checkpoint.
+    pub fn fill_test_mse(&self, runs: &mut [super::RunSummary]) {
+        let known = self.evaluated.lock().unwrap_or_else(|p| p.into_inner());
+        for r in runs.iter_mut().filter(|r| r.test_mse.is_none()) {
+            let Some(&(epoch, mse)) = known.get(&r.path) else {
+                continue;
+            };
+            let newest = checkpoint::list(&RunDir::new(&r.path).checkpoints())
+                .last()
+                .copied();
+            if newest == epoch {
+                r.test_mse = Some(mse);
+            }
+        }
     }
 
     /// Runs opened from disk (dataset decoded, checkpoint loaded) so far; a new checkpoint of a
