@@ -376,7 +376,14 @@ impl App {
                     self.apply(e);
                 }
             }
-            Effect::Prompt(kind, input) => self.popup = Some(Popup::Prompt { kind, input }),
+            Effect::Prompt(kind, input) => {
+                // Path prompts start alike: at the folder open now, else the current folder.
+                let input = match super::input::is_path(&kind) {
+                    true => super::input::path_prompt_start(&input),
+                    false => input,
+                };
+                self.popup = Some(Popup::Prompt { kind, input })
+            }
             Effect::Confirm(kind) => self.popup = Some(Popup::Confirm(kind)),
             Effect::Train(TrainOp::Start) => self.start_training(),
             Effect::Train(TrainOp::PauseResume) => self.pause_resume(),

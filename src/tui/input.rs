@@ -87,6 +87,26 @@ impl App {
                 match k.code {
                     KeyCode::Esc => {}
                     KeyCode::Enter => self.submit(kind, input.trim().to_string()),
+                    KeyCode::Tab if is_path(&kind) => {
+                        let c = complete_path(&input);
+                        if c.text == input && c.candidates.len() > 1 {
+                            let shown: Vec<&str> =
+                                c.candidates.iter().take(12).map(String::as_str).collect();
+                            let more = c.candidates.len().saturating_sub(shown.len());
+                            let more = if more > 0 {
+                                format!(" … {more} more")
+                            } else {
+                                String::new()
+                            };
+                            self.say(format!("{}{more}", shown.join("  ")), false);
+                        } else if c.candidates.is_empty() {
+                            self.say("no match", false);
+                        }
+                        self.popup = Some(Popup::Prompt {
+                            kind,
+                            input: c.text,
+                        });
+                    }
                     KeyCode::Backspace => {
                         input.pop();
                         self.popup = Some(Popup::Prompt { kind, input });
@@ -171,4 +191,86 @@ fn shellexpand_home(s: &str) -> String {
         (Some(rest), Ok(home)) => format!("{home}/{rest}"),
         _ => s.to_string(),
     }
+}
+
+/// Whether a prompt takes a path (and so gets Tab completion and starts at a folder).
+pub fn is_path(kind: &PromptKind) -> bool {
+    matches!(kind, PromptKind::OpenDataset | PromptKind::OpenFrames)
+}
+
+/// The text a path prompt starts with: the folder open now, else the current folder, ending in
+/// `/` so that a name can be typed or completed at once (the cursor is at its end).
+pub fn path_prompt_start(current: &str) -> String {
+    let mut text = if current.is_empty() {
+        std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
+    } else {
+        current.to_string()
+    };
+    if !text.is_empty() && !text.ends_with('/') {
+        text.push('/');
+    }
+    text
+}
+
+/// A completed path and the entries that matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    /// The matching entries' names (folders with a trailing `/`), sorted.
+    pub candidates: Vec<String>,
+}
+
+/// Completes the last part of `input` with the entries of its folder: to the longest prefix the
+/// matching entries share, and a `/` after a single folder. Hidden entries only when the part
+/// typed starts with `.`.
+pub fn complete_path(input: &str) -> Completion {
+    let (dir_typed, partial) = match input.rfind('/') {
+        Some(i) => (&input[..=i], &input[i + 1..]),
+        None => ("", input),
+    };
+    let dir = match dir_typed {
+        "" => std::path::PathBuf::from("."),
+        d => std::path::PathBuf::from(shellexpand_home(d)),
+    };
+    let mut candidates: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if !name.starts_with(partial) || (name.starts_with('.') && !partial.starts_with('.')) {
+                return None;
+            }
+            let is_dir = e.path().is_dir();
+            Some(if is_dir { format!("{name}/") } else { name })
+        })
+        .take(10_000)
+        .collect();
+    candidates.sort();
+    let text = match candidates.as_slice() {
+        [] => input.to_string(),
+        [only] => format!("{dir_typed}{only}"),
+        many => {
+            let first = &many[0];
+            let common = many.iter().fold(first.len(), |n, c| {
+                first
+                    .char_indices()
+                    .zip(c.chars())
+                    .take_while(|((i, a), b)| *i < n && a == b)
+                    .count()
+            });
+            let prefix: String = first.chars().take(common).collect();
+            format!(
+                "{dir_typed}{}",
+                if prefix.len() > partial.len() {
+                    &prefix
+                } else {
+                    partial
+                }
+            )
+        }
+    };
+    Completion { text, candidates }
 }

@@ -6,7 +6,7 @@ pub(crate) mod app;
 mod config;
 pub(crate) mod fixture;
 pub(crate) mod help;
-mod input;
+pub(crate) mod input;
 mod jobs;
 mod keymap;
 mod multirun;

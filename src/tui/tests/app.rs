@@ -364,6 +364,8 @@ fn picker_opens_a_frames_folder_by_prompt_and_asks_for_the_mouse_only_when_shown
     assert!(screen(&app, 100, 30).contains("No frames folder open"));
     app.on_key(key('o'));
     assert!(matches!(app.popup, Some(Popup::Prompt { .. })));
+    // It starts at the current folder: ctrl-u clears it.
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/frames");
     for c in dir.chars() {
         app.on_key(key(c));
@@ -513,4 +515,66 @@ fn the_data_s_origin_is_said_when_it_may_surprise() {
         "{m}"
     );
     assert_eq!(app.data_note, None, "said once");
+}
+
+fn prompt_text(app: &App) -> String {
+    match &app.popup {
+        Some(Popup::Prompt { input, .. }) => input.clone(),
+        other => panic!("no prompt: {other:?}"),
+    }
+}
+
+#[test]
+fn both_path_prompts_start_at_a_folder_and_tab_completes_in_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().display().to_string();
+    for d in ["frames-a", "frames-b", "rois", ".hidden"] {
+        std::fs::create_dir(tmp.path().join(d)).unwrap();
+    }
+    std::fs::write(tmp.path().join("roster.csv"), "x").unwrap();
+
+    // Data's o starts at the folder open (the fixture's), the Picker's at the current folder
+    // (none open): both end in / with the cursor after it.
+    let (mut app, _rx) = app();
+    app.on_key(key('o'));
+    assert_eq!(prompt_text(&app), "/data/fixture/");
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    app.on_key(key('8'));
+    app.on_key(key('o'));
+    let cwd = std::env::current_dir().unwrap().display().to_string();
+    assert_eq!(prompt_text(&app), format!("{cwd}/"));
+
+    // Tab: the longest common prefix, then the candidates in the status line, then a unique
+    // folder with its slash.
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
+    for c in format!("{root}/f").chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(tab);
+    assert_eq!(prompt_text(&app), format!("{root}/frames-"));
+    app.message = None;
+    app.on_key(tab);
+    assert_eq!(
+        prompt_text(&app),
+        format!("{root}/frames-"),
+        "nothing more to add"
+    );
+    let (m, _, _) = app.message.clone().expect("the candidates are listed");
+    assert_eq!(m, "frames-a/  frames-b/");
+    app.on_key(key('b'));
+    app.on_key(tab);
+    assert_eq!(prompt_text(&app), format!("{root}/frames-b/"));
+    // Files complete without a slash; hidden entries only when asked for.
+    let done = |typed: &str| crate::tui::input::complete_path(&format!("{root}/{typed}"));
+    assert_eq!(done("ros").text, format!("{root}/roster.csv"));
+    assert_eq!(done("r").candidates, ["rois/", "roster.csv"]);
+    assert_eq!(
+        done("r").text,
+        format!("{root}/ro"),
+        "rois/ and roster.csv share ro"
+    );
+    assert_eq!(done(".h").text, format!("{root}/.hidden/"));
+    assert!(!done("").candidates.contains(&".hidden/".to_string()));
+    assert!(done("zzz").candidates.is_empty());
 }
