@@ -4,6 +4,7 @@
 #
 #   scripts/tui-e2e.sh               # uses ./target/debug/vqtex (built if missing), no arguments
 #   VQTEX_BIN=path scripts/tui-e2e.sh
+#   TUI_E2E_ONLY=watch scripts/tui-e2e.sh   # only the `vqtex watch` case
 #
 # Runs, logs and config go to a temporary HOME/XDG dirs, so nothing of the user's is touched.
 set -euo pipefail
@@ -36,6 +37,42 @@ wait_for() {
   echo "tui-e2e: ok: $text"
 }
 key() { tmux send-keys -t "$S" "$@"; sleep 0.4; }
+
+# `vqtex watch NAME` of a run a headless `vqtex train` writes: read-only (s is refused, no second
+# run appears), the header says when the run finished, and a hang-up (the tmux session killed)
+# logs no panic.
+watch_case() {
+  local runs="$TMP/watch-runs" envs="HOME='$TMP/home' XDG_DATA_HOME='$TMP/data' XDG_CONFIG_HOME='$TMP/config'"
+  mkdir -p "$runs" "$TMP/home" "$TMP/data" "$TMP/config"
+  env HOME="$TMP/home" XDG_DATA_HOME="$TMP/data" XDG_CONFIG_HOME="$TMP/config" \
+    "$BIN" train --data sample-data --epochs 40 --run "$runs/vqvae-watched" -q \
+    > "$TMP/train.out" 2>&1 &
+  local t=0
+  while [[ ! -f $runs/vqvae-watched/metrics.jsonl ]]; do
+    sleep 0.2; t=$((t + 1)); (( t > 300 )) && fail "the headless training did not start"
+  done
+  tmux kill-session -t "$S" 2>/dev/null || true
+  S="vqtex-e2e-watch-$$"
+  tmux new-session -d -s "$S" -x 200 -y 40 \
+    "cd '$PWD' && env $envs COLORTERM=truecolor '$BIN' watch vqvae-watched --runs-dir '$runs'; \
+     echo VQTEX-EXITED rc=\$?; sleep 60"
+  wait_for "● watching vqvae-watched" 60
+  # The data's "loaded" message would replace the refusal: wait for it first.
+  wait_for "loaded 550 ROIs" 60
+  key s; wait_for "watching vqvae-watched: read-only;" 5
+  key Space; wait_for "watching vqvae-watched: read-only; it cannot be paused" 5
+  [[ $(ls "$runs" | wc -l) -eq 1 ]] || fail "a second run appeared: $(ls "$runs")"
+  wait_for "○ watched run finished at" 300
+  screen | grep -qF "● watching" && fail "the header still says watching"
+  wait
+  # A hang-up: the terminal goes away under the workbench.
+  tmux kill-session -t "$S"
+  sleep 2
+  grep -qiE "panicked|panic at" "$TMP/data/vqtex/vqtex.log" && fail "a hang-up logged a panic: $(grep -iE 'panic' "$TMP/data/vqtex/vqtex.log" | tail -n 3)"
+  grep -qF "stopped by SIGHUP" "$TMP/data/vqtex/vqtex.log" || fail "the hang-up was not logged"
+  echo "tui-e2e: ok: watch is read-only and says when the run finished; a hang-up logs no panic"
+}
+if [[ ${TUI_E2E_ONLY:-} == watch ]]; then watch_case; echo "tui-e2e: PASS"; exit 0; fi
 
 mkdir -p "$TMP/home" "$TMP/data" "$TMP/config"
 tmux new-session -d -s "$S" -x 100 -y 30 \
@@ -111,4 +148,5 @@ grep -qE '(^| )echo( |$)' "$TMP/stty" || fail "echo is still off"
 screen | grep -qF "1 Data  2 Train" && fail "the alternate screen was not left"
 # The workbench logged to the one log file main set up (it once set up a second, silently failing).
 grep -qF "workbench starts" "$TMP/data/vqtex/vqtex.log" || fail "the workbench wrote nothing to vqtex.log"
+watch_case
 echo "tui-e2e: PASS"
