@@ -561,6 +561,14 @@ pub struct TuiArgs {
     /// Folder holding runs (default: vqtex's data dir).
     #[arg(long, value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
+    /// How images are drawn: kitty or sixel pixels, half-blocks, or auto (by the terminal; half-
+    /// blocks inside tmux). Wins over the config's `images`.
+    #[arg(long, value_name = "auto|halfblocks|kitty|sixel", value_parser = parse_images)]
+    pub images: Option<crate::tui::Images>,
+}
+
+fn parse_images(s: &str) -> Result<crate::tui::Images, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -584,4 +592,7 @@ pub struct WatchArgs {
     /// Theme: dark, light, high-contrast, a user theme's name, or a path to a theme file.
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
+    /// How images are drawn (as for `vqtex tui`).
+    #[arg(long, value_name = "auto|halfblocks|kitty|sixel", value_parser = parse_images)]
+    pub images: Option<crate::tui::Images>,
 }

@@ -143,6 +143,24 @@ fn bad_folders_are_refused_before_the_terminal() {
     refused(&o, &["--runs-dir", "is not a folder"]);
 }
 
+#[test]
+fn bad_image_modes_are_refused_before_the_terminal() {
+    let tmp = home_with("images = \"iterm\"\n");
+    let o = vqtex_in(tmp.path(), &["tui"]);
+    refused(&o, &["config.toml", "images", "'iterm'", "halfblocks"]);
+    // Even with a good flag the file is checked.
+    let o = vqtex_in(tmp.path(), &["tui", "--images", "halfblocks"]);
+    refused(&o, &["config.toml", "'iterm'"]);
+    // A bad flag is a usage error; a good one passes (to the lack of a terminal).
+    let tmp = home_with("images = \"sixel\"\n");
+    let o = vqtex_in(tmp.path(), &["tui", "--images", "kitty"]);
+    assert!(stderr(&o).contains("needs a terminal"), "{}", stderr(&o));
+    let o = vqtex_in(tmp.path(), &["tui", "--images", "iterm"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--images") && err.contains("'iterm'"), "{err}");
+}
+
 /// `script` gives the workbench a pseudo-terminal; skipped where it is missing.
 fn script_available() -> bool {
     Command::new("script")

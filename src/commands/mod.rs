@@ -387,6 +387,7 @@ pub fn tui(args: &TuiArgs) -> Result<()> {
         runs_dir: args.runs_dir.clone().unwrap_or_else(default_runs_dir),
         watch: None,
         theme: args.theme.clone(),
+        images: args.images,
     })
 }
 
@@ -474,6 +475,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             .unwrap_or(runs_dir),
         watch: Some(run.clone()),
         theme: args.theme.clone(),
+        images: args.images,
     })
 }
 

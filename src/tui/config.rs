@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! theme = "light"          # a preset, a themes/NAME.toml beside this file, or a path
+//! images = "auto"          # or halfblocks, kitty, sixel (`--images` wins)
 //! [keys]
 //! log_scale = ["L", "g"]   # or a single string
 //! ```
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use super::keymap::Keymap;
 use super::theme::Theme;
+use super::widgets::graphics::Images;
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -25,6 +27,7 @@ enum OneOrMany {
 #[serde(default, deny_unknown_fields)]
 struct ConfigFile {
     theme: Option<String>,
+    images: Option<String>,
     keys: BTreeMap<String, OneOrMany>,
 }
 
@@ -42,6 +45,8 @@ use super::userfile::MAX_FILE_BYTES;
 pub struct Settings {
     pub theme: Theme,
     pub keymap: Keymap,
+    /// The file's `images` (`auto` when absent); `--images` wins over it.
+    pub images: Images,
 }
 
 /// Reads `dir/config.toml` (absent is fine) and resolves the theme: `theme_arg` (from `--theme`)
@@ -85,7 +90,18 @@ pub fn load(
         Some(p) if p.exists() => format!("{}: {e}", p.display()),
         _ => e,
     })?;
-    Ok(Settings { theme, keymap })
+    let images = match &file.images {
+        Some(v) => v.parse().map_err(|e| match &path {
+            Some(p) => format!("{}: images: {e}", p.display()),
+            None => e,
+        })?,
+        None => Images::Auto,
+    };
+    Ok(Settings {
+        theme,
+        keymap,
+        images,
+    })
 }
 
 fn parse(text: &str) -> Result<ConfigFile, String> {
@@ -113,6 +129,27 @@ mod tests {
         let s = load(Some(dir.path()), Some("high-contrast"), true).unwrap();
         assert_eq!(s.theme.name, "high-contrast");
         assert_eq!(s.theme.accent, ratatui::style::Color::Reset);
+    }
+
+    #[test]
+    fn config_sets_the_image_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert_eq!(
+            load(Some(dir.path()), None, false).unwrap().images,
+            Images::Auto
+        );
+        std::fs::write(&path, "images = \"kitty\"\n").unwrap();
+        assert_eq!(
+            load(Some(dir.path()), None, false).unwrap().images,
+            Images::Kitty
+        );
+        std::fs::write(&path, "images = \"chafa\"\n").unwrap();
+        let e = load(Some(dir.path()), None, false).unwrap_err();
+        assert!(
+            e.contains("config.toml: images: unknown image mode 'chafa'"),
+            "{e}"
+        );
     }
 
     #[test]

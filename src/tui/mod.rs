@@ -29,6 +29,7 @@ mod tests;
 
 pub use runtime::RestoringAlloc;
 pub use trainctl::{resume_detached, DETACHED_LOG};
+pub use widgets::graphics::Images;
 
 use std::path::PathBuf;
 
@@ -50,6 +51,8 @@ pub struct TuiOptions {
     pub watch: Option<PathBuf>,
     /// Theme name (a preset, a user theme) or a path to a theme file.
     pub theme: Option<String>,
+    /// `--images`: wins over the config's `images`.
+    pub images: Option<Images>,
 }
 
 /// What reaches the event loop from other threads.
@@ -137,11 +140,16 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         .build()
         .context("cannot start the event loop")?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let images = opts.images.unwrap_or(settings.images);
+    let (graphics, why) = widgets::graphics::choose(images, &widgets::graphics::TermEnv::current());
+    tracing::info!("{why}");
     let ctx = panes::Ctx {
         theme: settings.theme,
         mode: widgets::image::GrayMode::detect(),
+        graphics,
     };
     let mut app = app::App::new(ctx, settings.keymap, load, opts.runs_dir.clone(), tx);
+    app.say(why, false);
     match data_dir {
         Some(dir) => {
             app.data.loading = true;

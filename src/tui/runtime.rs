@@ -4,7 +4,7 @@
 //! screen alone (the workbench keeps running): it is logged, shown in the status bar and turns the
 //! exit status into a failure.
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use ratatui::Terminal;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::app::App;
+use super::widgets::graphics::{self, Graphics};
 use super::Msg;
 
 /// Redraws at most this often (about 15 fps); nothing is drawn while nothing changes.
@@ -285,6 +286,7 @@ pub async fn event_loop(
     // Mouse capture is on only while the ROI picker asks for it (it takes the terminal's own
     // selection away).
     let mut mouse = false;
+    let mut kitty_shown: Vec<u32> = Vec::new();
     loop {
         if app.wants_mouse() != mouse {
             mouse = !mouse;
@@ -295,7 +297,18 @@ pub async fn event_loop(
             }
         }
         if pacer.should_draw(start.elapsed()) {
-            terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+            let done = terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+            if let Graphics::Kitty { tmux } = app.ctx.graphics {
+                // Kitty images stay until deleted: drop those the new frame no longer shows.
+                let now = graphics::kitty_ids(done.buffer);
+                let gone = graphics::kitty_deletes(&kitty_shown, &now, tmux);
+                if !gone.is_empty() {
+                    let mut out = io::stdout();
+                    out.write_all(gone.as_bytes())?;
+                    out.flush()?;
+                }
+                kitty_shown = now;
+            }
             pacer.drawn(start.elapsed());
         }
         let due = pacer.due();

@@ -40,7 +40,17 @@ impl Widget for &App {
             Constraint::Length(1),
         ]));
         self.draw_tabs(tabs, buf);
-        let ctx = &self.ctx;
+        // Terminal pixels would cover a popup or the help drawn over them: half-blocks then.
+        let blocks;
+        let ctx = if self.popup.is_some() || self.help {
+            blocks = super::panes::Ctx {
+                graphics: Default::default(),
+                ..self.ctx.clone()
+            };
+            &blocks
+        } else {
+            &self.ctx
+        };
         match self.pane {
             Pane::Data => self.data.draw(body, buf, ctx),
             Pane::Train => self.train.draw(body, buf, ctx),

@@ -14,6 +14,7 @@ use super::{block, clamp_step, fit_title, placeholder, put, wrap_step, Ctx, Effe
 use crate::data::{Dataset, Label, PatientInfo, Roi, Side, Split};
 use crate::tui::jobs::{OodView, Request};
 use crate::tui::keymap::Action;
+use crate::tui::widgets::graphics;
 use crate::tui::widgets::image::{draw_roi, draw_unit_image, fit_zoom};
 use crate::tui::widgets::{draw_bars, histogram};
 
@@ -332,7 +333,7 @@ impl DataPane {
         // Leave 4 lines of stats and 4 of histogram.
         let img_rows = inner.height.saturating_sub(9);
         let zoom = (inner.width / 28).min(img_rows / 14).max(1);
-        draw_roi(buf, inner, &roi.pixels, zoom, ctx.mode);
+        graphics::draw_roi(buf, inner, &roi.pixels, zoom, ctx);
         let st = roi.stats();
         let y = inner.y + (14 * zoom).min(inner.height);
         let lines = [

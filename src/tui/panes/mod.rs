@@ -20,6 +20,7 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use super::jobs::Request;
 use super::theme::Theme;
+use super::widgets::graphics::Graphics;
 use super::widgets::image::GrayMode;
 
 /// What drawing needs besides the pane's own state.
@@ -27,6 +28,8 @@ use super::widgets::image::GrayMode;
 pub struct Ctx {
     pub theme: Theme,
     pub mode: GrayMode,
+    /// Kitty or sixel pixels for the large images, or half-blocks.
+    pub graphics: Graphics,
 }
 
 impl Default for Ctx {
@@ -34,6 +37,7 @@ impl Default for Ctx {
         Ctx {
             theme: Theme::default(),
             mode: GrayMode::TrueColor,
+            graphics: Graphics::HalfBlocks,
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::data::ROI_SIZE;
 pub use crate::tui::jobs::Frame;
 use crate::tui::jobs::{FramesOpened, Request};
 use crate::tui::keymap::Action;
+use crate::tui::widgets::graphics::{self, Graphics, Rgb};
 use crate::tui::widgets::image::gray;
 
 /// Which box the keys move.
@@ -496,6 +497,9 @@ impl PickerPane {
         };
         let (x0, y0) = (origin(focus.0, vw, w), origin(focus.1, vh, h));
         self.view.set(Some(View { area, x0, y0, s }));
+        if self.draw_pixels(area, buf, ctx, img, (x0, y0, s)) {
+            return;
+        }
         // Box edges in sub-pixel units.
         let edges = |(bx, by): (u32, u32)| {
             let f = |p: f64, o: f64| ((p - o) / s).floor() as i64;
@@ -552,6 +556,85 @@ impl PickerPane {
                 cell.set_symbol(symbol).set_fg(fg).set_bg(bg);
             }
         }
+    }
+}
+
+impl PickerPane {
+    /// The frame and its boxes as kitty or sixel pixels over `area` (the view `x0, y0, s` of
+    /// [`Self::draw_frame`]); false in half-block mode.
+    fn draw_pixels(
+        &self,
+        area: Rect,
+        buf: &mut Buffer,
+        ctx: &Ctx,
+        img: &Frame,
+        (x0, y0, s): (f64, f64, f64),
+    ) -> bool {
+        if ctx.graphics == Graphics::HalfBlocks {
+            return false;
+        }
+        // About one image pixel a frame pixel (kitty scales it to the area), at most 8 a
+        // sub-pixel; sixel draws at the cell size.
+        let per = s.ceil().clamp(1.0, 8.0) as usize;
+        let (pw, ph) = graphics::pixel_size(ctx.graphics, area.width, area.height, per);
+        if pw * ph > 4_000_000 {
+            return false;
+        }
+        // Frame pixels per image pixel, across and down.
+        let sx = area.width as f64 * s / pw as f64;
+        let sy = 2.0 * area.height as f64 * s / ph as f64;
+        let thick = (pw / area.width.max(1) as usize / 4).max(1) as i64;
+        let rgb_of = |c: Color| match c {
+            LIVER => [95, 255, 95],
+            KIDNEY => [255, 95, 95],
+            INACTIVE_LIVER => [0, 175, 0],
+            _ => [175, 0, 0],
+        };
+        let edges = |(bx, by): (u32, u32)| {
+            let last = ROI_SIZE as f64 - 1.0;
+            let f = |p: f64, o: f64, st: f64| ((p - o) / st).floor() as i64;
+            (
+                f(bx as f64, x0, sx),
+                f(bx as f64 + last, x0, sx) + thick - 1,
+                f(by as f64, y0, sy),
+                f(by as f64 + last, y0, sy) + thick - 1,
+            )
+        };
+        let on_edge = |(l, r, t, b): (i64, i64, i64, i64), i: i64, j: i64| {
+            let near = |v: i64, e: i64| v >= e && v < e + thick;
+            ((near(j, t) || near(j, b + 1 - thick)) && (l..=r).contains(&i))
+                || ((near(i, l) || near(i, r + 1 - thick)) && (t..=b).contains(&j))
+        };
+        let (le, ke) = (edges(self.draft.liver), edges(self.draft.kidney));
+        let ((first, fc), (second, sc)) = match self.active {
+            Which::Liver => ((le, LIVER), (ke, INACTIVE_KIDNEY)),
+            Which::Kidney => ((ke, KIDNEY), (le, INACTIVE_LIVER)),
+        };
+        let (w, h) = (img.width as f64, img.height as f64);
+        let mut data = Vec::with_capacity(pw * ph * 3);
+        for j in 0..ph as i64 {
+            let py = (y0 + (j as f64 + 0.5) * sy).floor();
+            for i in 0..pw as i64 {
+                let px = (x0 + (i as f64 + 0.5) * sx).floor();
+                let c = if on_edge(first, i, j) {
+                    rgb_of(fc)
+                } else if on_edge(second, i, j) {
+                    rgb_of(sc)
+                } else if px < 0.0 || py < 0.0 || px >= w || py >= h {
+                    [0, 0, 0]
+                } else {
+                    let v = img.pixels[py as usize * img.width as usize + px as usize];
+                    [v, v, v]
+                };
+                data.extend_from_slice(&c);
+            }
+        }
+        let rgb = Rgb {
+            width: pw,
+            height: ph,
+            data,
+        };
+        graphics::draw_image(buf, area, &rgb, ctx.graphics, graphics::PICKER_FRAME)
     }
 }
 

@@ -35,6 +35,7 @@ pub fn ctx() -> Ctx {
     Ctx {
         theme: crate::tui::theme::Theme::default(),
         mode: GrayMode::TrueColor,
+        graphics: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Widgets of the workbench: half-block images, loss charts, confusion heatmaps, histograms.
 
 pub mod chart;
+pub mod graphics;
 pub mod heatmap;
 pub mod image;
 pub mod scroll;
