@@ -57,7 +57,7 @@ impl std::str::FromStr for Images {
 }
 
 /// How images reach this terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Graphics {
     #[default]
     HalfBlocks,
@@ -381,6 +381,25 @@ pub fn draw_image(buf: &mut Buffer, area: Rect, img: &Rgb, g: Graphics, id: u32)
     if area.is_empty() || img.width == 0 || img.height == 0 {
         return false;
     }
+    if g == Graphics::HalfBlocks {
+        return false;
+    }
+    // Redraws that change something else (a tick, the status line) find the escape ready.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (g, area, img.width, img.height, &img.data).hash(&mut h);
+        h.finish()
+    };
+    let cached = ENCODED.with_borrow(|m| {
+        m.get(&id)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, e)| e.clone())
+    });
+    if let Some(e) = cached {
+        place(buf, area, &e);
+        return true;
+    }
     let escape = match g {
         Graphics::HalfBlocks => return false,
         Graphics::Kitty { tmux } => {
@@ -400,7 +419,14 @@ pub fn draw_image(buf: &mut Buffer, area: Rect, img: &Rgb, g: Graphics, id: u32)
         Graphics::Sixel { .. } => sixel(img),
     };
     place(buf, area, &escape);
+    ENCODED.with_borrow_mut(|m| m.insert(id, (key, escape)));
     true
+}
+
+thread_local! {
+    /// The last escape of each image id, with the hash of what it encodes.
+    static ENCODED: std::cell::RefCell<std::collections::HashMap<u32, (u64, String)>> =
+        Default::default();
 }
 
 /// The size in pixels an image drawn over `cols` x `rows` cells should have: the cell size for

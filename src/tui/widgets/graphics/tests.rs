@@ -233,6 +233,24 @@ fn placed_escape_is_written_once_and_skips_its_cells() {
 }
 
 #[test]
+fn an_unchanged_image_is_not_encoded_again_but_a_changed_one_is() {
+    let area = Rect::new(0, 0, 4, 2);
+    let g = Graphics::Sixel { cell: (2, 4) };
+    let a = Rgb::from_gray(&[0; 64], 8, 8, 1);
+    let b = Rgb::from_gray(&[255; 64], 8, 8, 1);
+    let mut buf = Buffer::empty(area);
+    for (img, grey) in [
+        (&a, "#0;2;0;0;0"),
+        (&a, "#0;2;0;0;0"),
+        (&b, "#0;2;100;100;100"),
+    ] {
+        assert!(draw_image(&mut buf, area, img, g, 99));
+        assert!(buf[(0, 0)].symbol().contains(grey));
+    }
+    assert_eq!(ENCODED.with_borrow(|m| m[&99].1.clone()), sixel(&b));
+}
+
+#[test]
 fn kitty_images_gone_from_a_frame_are_deleted() {
     assert_eq!(
         kitty_deletes(&[1, 2], &[2], false),
