@@ -150,6 +150,9 @@ fn every_command_s_help_mentions_only_options_it_has() {
     let mut checked = 0;
     let mut problems = Vec::new();
     let mut queue: Vec<Vec<String>> = commands.iter().map(|c| vec![c.clone()]).collect();
+    // A command's description may name another command's options: `vqtex train --resume`.
+    let quoted = regex::Regex::new(r"`vqtex [^`]*`").unwrap();
+    let option = regex::Regex::new(r"--[a-z][a-z0-9-]*").unwrap();
     while let Some(path) = queue.pop() {
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
@@ -169,13 +172,10 @@ fn every_command_s_help_mentions_only_options_it_has() {
             }
         }
         let (defined, mentioned) = options_of(&help);
-        // A command's description may name another command's options: `vqtex train --resume`.
-        let quoted = regex::Regex::new(r"`vqtex [^`]*`").unwrap();
         let elsewhere: BTreeSet<String> = quoted
             .find_iter(&help)
             .flat_map(|m| {
-                regex::Regex::new(r"--[a-z][a-z0-9-]*")
-                    .unwrap()
+                option
                     .find_iter(m.as_str())
                     .map(|o| o.as_str().to_string())
                     .collect::<Vec<_>>()

@@ -195,14 +195,12 @@ impl App {
         let t = &self.ctx.theme;
         let marker = if self.is_training() {
             Some(Span::styled(" ● training", t.good()))
-        } else if let Some(w) = &self.watch {
+        } else {
             // Live while a process holds the run's lock; after that the run has ended.
-            Some(match w.header() {
+            self.watch.as_ref().map(|w| match w.header() {
                 (text, true) => Span::styled(format!(" ● {text}"), t.accent()),
                 (text, false) => Span::styled(format!(" ○ {text}"), t.muted()),
             })
-        } else {
-            None
         };
         let marker_w = marker.as_ref().map_or(0, |m| m.content.chars().count());
         let (brand, tabs) = tab_labels(self.pane, area.width as usize, marker_w);

@@ -225,6 +225,7 @@ fn a_run_without_records_says_so_and_a_live_run_is_read_again_each_tick() {
         metrics_len: None,
         checkpoint: None,
         live: true,
+        ended: None,
     });
     press(&mut app, KeyCode::Char(','));
     assert_eq!(app.steps.cursor, Some(2));

@@ -217,13 +217,13 @@ pub fn draw_legend(
     // Each spot: (x, y, width, one entry a row).
     let mut spots: Vec<(u16, u16, u16, bool)> = Vec::new();
     if line_w <= g.width {
-        if line_w + y_title_w + 1 <= g.width {
+        if line_w + y_title_w < g.width {
             spots.push((g.right() - line_w, g.y, line_w, false));
         }
         if g.height >= 3 {
             spots.push((g.right() - line_w, g.y + 1, line_w, false));
             // The x axis title sits at the bottom right.
-            if line_w + x_title_w + 1 <= g.width {
+            if line_w + x_title_w < g.width {
                 spots.push((g.x, g.bottom() - 1, line_w, false));
             }
         }
