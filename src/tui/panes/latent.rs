@@ -266,8 +266,9 @@ impl LatentPane {
             .as_ref()
             .map(|t| 1 + t.more.len() as u16)
             .unwrap_or(1);
+        // The half-size traversal (see `draw_all`) and a codebook list of 8 rows.
         let want = if self.run.is_some() {
-            2 + 8 * rows + 10
+            2 + 9 * rows - 1 + 10
         } else {
             0
         };
