@@ -18,7 +18,12 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        tracing::error!("panic{location}: {info}");
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        let trace = std::backtrace::Backtrace::force_capture();
+        tracing::error!("panic{location} in thread {thread}: {info}\n{trace}");
         // Quietly: after a hang-up stderr is gone, and `eprintln!` would panic again.
         vqtex::logging::stderr_line(&format!(
             "vqtex: internal error{location}; please report it. Nothing on disk was lost."

@@ -109,7 +109,10 @@ fn note_background_panic(info: &std::panic::PanicHookInfo<'_>) {
 
 /// Owns the terminal in raw mode on the alternate screen; restores it when dropped.
 pub struct Tui {
-    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// Never dropped: ratatui's `Terminal` shows the cursor again on drop and, when that fails
+    /// (EIO after a hang-up), prints with `eprintln!`, which panics on a closed stderr. `restore`
+    /// gives the terminal back instead, ignoring such errors.
+    pub terminal: std::mem::ManuallyDrop<Terminal<CrosstermBackend<Stdout>>>,
     previous_hook: PanicHook,
 }
 
@@ -207,7 +210,7 @@ impl Tui {
             }
         };
         Ok(Tui {
-            terminal,
+            terminal: std::mem::ManuallyDrop::new(terminal),
             previous_hook: previous,
         })
     }
