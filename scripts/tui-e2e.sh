@@ -5,6 +5,7 @@
 #   scripts/tui-e2e.sh               # uses ./target/debug/vqtex (built if missing), no arguments
 #   VQTEX_BIN=path scripts/tui-e2e.sh
 #   TUI_E2E_ONLY=watch scripts/tui-e2e.sh   # only the `vqtex watch` case
+#   TUI_E2E_ONLY=nocolor scripts/tui-e2e.sh # only the NO_COLOR case
 #
 # Runs, logs and config go to a temporary HOME/XDG dirs, so nothing of the user's is touched.
 set -euo pipefail
@@ -72,6 +73,22 @@ watch_case() {
   grep -qF "stopped by SIGHUP" "$TMP/data/vqtex/vqtex.log" || fail "the hang-up was not logged"
   echo "tui-e2e: ok: watch is read-only and says when the run finished; a hang-up logs no panic"
 }
+# NO_COLOR: the chrome loses its colours, the images keep their greys (truecolor SGR in the
+# Data pane's thumbnails, read back with capture-pane -e).
+nocolor_case() {
+  tmux kill-session -t "$S" 2>/dev/null || true
+  S="vqtex-e2e-nocolor-$$"
+  tmux new-session -d -s "$S" -x 100 -y 30 \
+    "cd '$PWD' && exec env HOME='$TMP/home' XDG_DATA_HOME='$TMP/data' XDG_CONFIG_HOME='$TMP/config' \
+     NO_COLOR=1 COLORTERM=truecolor '$BIN' --runs-dir '$TMP/nocolor-runs'"
+  wait_for "Patients 55/55" 60
+  sleep 1
+  tmux capture-pane -e -p -t "$S" | grep -qE $'\e\\[[0-9;]*[34]8;2;' \
+    || fail "NO_COLOR: the images lost their greys"
+  echo "tui-e2e: ok: NO_COLOR keeps the images' greys"
+  tmux send-keys -t "$S" q
+}
+if [[ ${TUI_E2E_ONLY:-} == nocolor ]]; then nocolor_case; echo "tui-e2e: PASS"; exit 0; fi
 if [[ ${TUI_E2E_ONLY:-} == watch ]]; then watch_case; echo "tui-e2e: PASS"; exit 0; fi
 
 mkdir -p "$TMP/home" "$TMP/data" "$TMP/config"
@@ -149,4 +166,5 @@ screen | grep -qF "1 Data  2 Train" && fail "the alternate screen was not left"
 # The workbench logged to the one log file main set up (it once set up a second, silently failing).
 grep -qF "workbench starts" "$TMP/data/vqtex/vqtex.log" || fail "the workbench wrote nothing to vqtex.log"
 watch_case
+nocolor_case
 echo "tui-e2e: PASS"
