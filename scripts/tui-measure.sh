@@ -71,7 +71,8 @@ echo "size: $SIZE"
 echo "rss_idle_mb: $(awk -v k="$(status_kb VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
 
 key 2; wait_for "Hyperparameters" 5
-key Enter; wait_for "Set epochs" 5
+# The form opens on its model field; epochs is the next one.
+key Down; key Enter; wait_for "Set epochs" 5
 key C-u; key "$EPOCHS"; key Enter
 wait_for "epochs        $EPOCHS" 5
 : > "$TMP/out"

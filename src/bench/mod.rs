@@ -90,7 +90,7 @@ fn bench_tui(args: &BenchArgs) -> Result<()> {
             p.pane, p.mean_ms, p.min_ms, p.max_ms, p.crossterm_mean_ms, p.full_frame_bytes
         );
     }
-    println!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to 500 ms):");
+    println!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to {} ms):", crate::tui::runtime::STEP_FRAME.as_millis());
     for s in &r.streams {
         println!(
             "{}x{} {} pane: {:.0} s, {} messages, {} frames, {} bytes: {:.2} KB/s (at most {:.2} \

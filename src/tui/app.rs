@@ -477,7 +477,12 @@ impl App {
         let changed = self.train.on_event(&ev);
         let redraw = match (&ev, changed) {
             (_, false) => Redraw::None,
-            (Event::Step { .. }, true) => Redraw::Coalesce,
+            // Progress (steps, epochs, checkpoints: many a second on a fast machine) reaches the
+            // screen at most once a second; changes of state (started, paused, finished, failed)
+            // at once.
+            (Event::Step { .. } | Event::Epoch(_) | Event::Checkpoint { .. }, true) => {
+                Redraw::Coalesce
+            }
             (_, true) => Redraw::Now,
         };
         match &ev {
