@@ -21,18 +21,6 @@ fn full() -> App {
     app
 }
 
-#[test]
-#[ignore]
-fn dump_every_pane() {
-    let mut app = full();
-    for p in Pane::ALL {
-        app.pane = p;
-        for (w, h) in SIZES {
-            println!("==== {} {w}x{h}\n{}", p.name(), screen(&app, w, h));
-        }
-    }
-}
-
 /// The text of the help overlay's entries seen at `w`x`h` while scrolling from the top to the
 /// end with `down`.
 fn help_pages(app: &mut App, w: u16, h: u16, down: KeyEvent) -> (String, Vec<String>) {

@@ -337,6 +337,7 @@ pub fn roi_tensor(rois: &[&crate::data::Roi], device: &Device) -> candle_core::R
 /// Checks every model's tests share: shapes, gradients, seeding, training.
 #[cfg(test)]
 pub(crate) mod testutil {
+    use candle_core::backprop::GradStore;
     use candle_core::{Device, Tensor};
 
     use super::Autoencoder;
@@ -352,6 +353,49 @@ pub(crate) mod testutil {
 
     pub fn values(t: &Tensor) -> Vec<f32> {
         t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    /// Largest absolute difference, relative to the largest magnitude of `want`.
+    pub fn rel_diff(got: &Tensor, want: &Tensor) -> f32 {
+        let (g, w) = (values(got), values(want));
+        assert_eq!(g.len(), w.len());
+        let scale = w.iter().fold(0f32, |a, v| a.max(v.abs())).max(1e-12);
+        g.iter()
+            .zip(&w)
+            .fold(0f32, |a, (x, y)| a.max((x - y).abs()))
+            / scale
+    }
+
+    /// A hand-written step's output against candle's: reconstructions, loss and every loss
+    /// term within 1e-5.
+    pub fn assert_same_output(got: &super::Output, want: &super::Output) {
+        assert!(rel_diff(&got.recon, &want.recon) <= 1e-5);
+        assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
+        assert_eq!(got.terms.len(), want.terms.len());
+        for ((name, t), (wname, wt)) in got.terms.iter().zip(&want.terms) {
+            assert_eq!(name, wname);
+            assert!(rel_diff(t, wt) <= 1e-5, "{name}");
+        }
+    }
+
+    /// Every parameter's gradient of `got` against candle's autograd (`want`): same shape,
+    /// relative difference within `tol`.
+    pub fn assert_grads_close(m: &dyn Autoencoder, got: &GradStore, want: &GradStore, tol: f32) {
+        for (name, var) in m.params().iter() {
+            let g = got.get(var.as_tensor()).expect("a gradient");
+            let w = want.get(var.as_tensor()).expect("a reference gradient");
+            assert_eq!(g.dims(), w.dims(), "{name}");
+            let d = rel_diff(g, w);
+            assert!(d <= tol, "{name}: relative difference {d}");
+        }
+    }
+
+    /// Every parameter's gradient bitwise equal in `a` and `b`.
+    pub fn assert_grads_equal(m: &dyn Autoencoder, a: &GradStore, b: &GradStore) {
+        for (name, var) in m.params().iter() {
+            let (u, v) = (a.get(var.as_tensor()), b.get(var.as_tensor()));
+            assert_eq!(values(u.unwrap()), values(v.unwrap()), "{name}");
+        }
     }
 
     /// Reconstructions `[B, 1, 28, 28]` in [0, 1] (train and eval), a finite scalar loss and a

@@ -1,18 +1,9 @@
 use super::*;
-use crate::model::testutil::batch;
+use crate::model::testutil::{
+    assert_grads_close, assert_grads_equal, assert_same_output, batch, rel_diff,
+};
 use crate::model::{Autoencoder, VqVaeConfig};
 use candle_core::Device;
-
-/// Largest absolute difference, relative to the largest magnitude of `want`.
-fn rel_diff(got: &Tensor, want: &Tensor) -> f32 {
-    let (g, w) = (values(got).unwrap(), values(want).unwrap());
-    assert_eq!(g.len(), w.len());
-    let scale = w.iter().fold(0f32, |a, v| a.max(v.abs())).max(1e-12);
-    g.iter()
-        .zip(&w)
-        .fold(0f32, |a, (x, y)| a.max((x - y).abs()))
-        / scale
-}
 
 #[test]
 fn matches_candles_forward_and_backward() {
@@ -28,21 +19,8 @@ fn matches_candles_forward_and_backward() {
         let codes = out.codes.as_ref().unwrap().to_vec1::<u32>().unwrap();
         let want_codes = want.codes.as_ref().unwrap().to_vec1::<u32>().unwrap();
         assert_eq!(codes, want_codes);
-        assert!(rel_diff(&out.recon, &want.recon) <= 1e-5);
-        assert!(rel_diff(&out.loss, &want.loss) <= 1e-5);
-        for ((name, t), (wname, wt)) in out.terms.iter().zip(&want.terms) {
-            assert_eq!(name, wname);
-            assert!(rel_diff(t, wt) <= 1e-5, "{name}");
-        }
-        for (name, var) in m.params().iter() {
-            let got = grads.get(var.as_tensor()).expect("a gradient");
-            let want = want_grads
-                .get(var.as_tensor())
-                .expect("a reference gradient");
-            assert_eq!(got.dims(), want.dims(), "{name}");
-            let d = rel_diff(got, want);
-            assert!(d <= 1e-4, "{name}: relative difference {d}");
-        }
+        assert_same_output(&out, &want);
+        assert_grads_close(&m, &grads, &want_grads, 1e-4);
     }
 }
 
@@ -55,14 +33,7 @@ fn a_step_is_bitwise_repeatable_whichever_thread_runs_which_part() {
     for _ in 0..3 {
         let (b, gb) = forward_backward(&m, &x).unwrap();
         assert_eq!(values(&a.loss).unwrap(), values(&b.loss).unwrap());
-        for (name, var) in m.params().iter() {
-            let (u, v) = (ga.get(var.as_tensor()), gb.get(var.as_tensor()));
-            assert_eq!(
-                values(u.unwrap()).unwrap(),
-                values(v.unwrap()).unwrap(),
-                "{name}"
-            );
-        }
+        assert_grads_equal(&m, &ga, &gb);
     }
 }
 
