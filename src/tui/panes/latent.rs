@@ -18,6 +18,12 @@ use crate::tui::jobs::{CodebookData, Request, TraversalData};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::image::{draw_roi, draw_unit_image, GrayImage};
 
+/// From this width the code map (96 columns, full-size images) sits beside the codebook list.
+const WIDE_MAP: u16 = 100;
+/// The code map's height under the traversal on a narrower screen: the 7 rows of codes and the
+/// count of changed cells, in a border.
+const NARROW_MAP_H: u16 = 10;
+
 /// An edit of the anchor's code map.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodeEdit {
@@ -258,58 +264,64 @@ impl LatentPane {
             .unwrap_or(Effect::Redraw)
     }
 
-    /// Draws the pane; on a screen too short for the traversal and a useful codebook list,
-    /// scrolled (page up/down).
+    /// Whether the anchor has a code map (a VQ-VAE's).
+    fn has_codes(&self) -> bool {
+        self.traversal
+            .as_ref()
+            .and_then(|t| t.anchor.as_ref())
+            .is_some_and(|a| a.codes.is_some())
+    }
+
+    /// Draws the pane; on a screen too short for the traversal, the code map and a useful
+    /// codebook list, scrolled (page up/down). Below 100 columns the code map goes under the
+    /// traversal with half-size images, and while it is edited it is scrolled into view.
     pub fn draw(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
         let rows = self
             .traversal
             .as_ref()
             .map(|t| 1 + t.more.len() as u16)
             .unwrap_or(1);
-        // The half-size traversal (see `draw_all`) and a codebook list of 8 rows.
-        let want = if self.run.is_some() {
-            2 + 9 * rows - 1 + 10
+        let map_h = if self.has_codes() && area.width < WIDE_MAP {
+            NARROW_MAP_H
         } else {
             0
         };
-        crate::tui::widgets::scroll::scrolled(
-            area,
-            buf,
-            want,
-            self.vscroll,
-            ctx.theme.accent(),
-            |a, b| self.draw_all(a, b, ctx),
-        );
+        // A row of images, its captions and a blank row: 16 at full size, 9 at half.
+        let trav_h = if area.height >= 20 + 16 * rows + map_h {
+            2 + 16 * rows - 1
+        } else {
+            2 + 9 * rows - 1
+        };
+        // The traversal, the code map and a codebook list of 8 rows.
+        let want = if self.run.is_some() {
+            trav_h + map_h + 10
+        } else {
+            0
+        };
+        let top = if map_h > 0 && self.edit.is_some() {
+            trav_h
+        } else {
+            self.vscroll
+        };
+        crate::tui::widgets::scroll::scrolled(area, buf, want, top, ctx.theme.accent(), |a, b| {
+            self.draw_all(a, b, ctx, trav_h)
+        });
     }
 
-    fn draw_all(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx) {
+    fn draw_all(&self, area: Rect, buf: &mut Buffer, ctx: &Ctx, trav_h: u16) {
         if self.run.is_none() {
             let msg = "No run open: train one (2) or open one in Runs (6).".to_string();
             placeholder(buf, area, "Latent", &[msg], ctx);
             return;
         }
-        let rows = self
-            .traversal
-            .as_ref()
-            .map(|t| 1 + t.more.len() as u16)
-            .unwrap_or(1);
-        // A row of images, its captions and a blank row: 16 at full size, 9 at half.
-        let top_h = if area.height >= 20 + 16 * rows {
-            2 + 16 * rows - 1
-        } else {
-            2 + 9 * rows - 1
-        };
         let [top, bottom] = area.layout(&Layout::vertical([
-            Constraint::Length(top_h.min(area.height.saturating_sub(4))),
+            Constraint::Length(trav_h.min(area.height.saturating_sub(4))),
             Constraint::Min(4),
         ]));
         self.draw_traversal(top, buf, ctx);
-        let codes = self
-            .traversal
-            .as_ref()
-            .and_then(|t| t.anchor.as_ref())
-            .is_some_and(|a| a.codes.is_some());
-        if codes && bottom.width >= 100 {
+        if !self.has_codes() {
+            self.draw_codebook(bottom, buf, ctx);
+        } else if bottom.width >= WIDE_MAP {
             let [map, book] = bottom.layout(&Layout::horizontal([
                 Constraint::Length(96),
                 Constraint::Min(20),
@@ -317,7 +329,12 @@ impl LatentPane {
             self.draw_code_map(map, buf, ctx);
             self.draw_codebook(book, buf, ctx);
         } else {
-            self.draw_codebook(bottom, buf, ctx);
+            let [map, book] = bottom.layout(&Layout::vertical([
+                Constraint::Length(NARROW_MAP_H),
+                Constraint::Min(4),
+            ]));
+            self.draw_code_map(map, buf, ctx);
+            self.draw_codebook(book, buf, ctx);
         }
     }
 
@@ -441,6 +458,19 @@ impl LatentPane {
             ),
             None => "Code map of the anchor · i edit".to_string(),
         };
+        // The keys' meanings are in the help (?): a narrow screen keeps just the keys.
+        let title = match &self.edit {
+            Some(e) if title.chars().count() + 2 > area.width as usize => format!(
+                "Code map · editing · {} changed · {} · arrows + - n r i",
+                e.codes.iter().zip(original).filter(|(a, b)| a != b).count(),
+                if e.decoded.is_some() {
+                    "decoded"
+                } else {
+                    "decoding…"
+                },
+            ),
+            _ => title,
+        };
         let b = block(title, ctx, self.edit.is_some());
         let inner = b.inner(area);
         b.render(area, buf);
@@ -462,23 +492,33 @@ impl LatentPane {
                 put(buf, inner, x, y, &format!("{:>3}", codes[i]), style);
             }
         }
+        // Beside the 7x7 numbers (28 columns): the anchor and the edited map's decoding, at full
+        // size (28x14 cells each) where they fit, else at half size.
+        let (zoom, w, h) = if inner.width >= 88 {
+            (1, 28, 14)
+        } else {
+            (0, 14, 7)
+        };
         let x0 = inner.x + 30;
-        let img = Rect::new(x0, inner.y, 28, 14).intersection(inner);
-        draw_roi(buf, img, &a.pixels, 1, ctx.mode);
-        put(buf, inner, x0, inner.y + 14, "anchor", ctx.theme.muted());
-        let x1 = x0 + 30;
+        draw_roi(
+            buf,
+            Rect::new(x0, inner.y, w, h).intersection(inner),
+            &a.pixels,
+            zoom,
+            ctx.mode,
+        );
+        put(buf, inner, x0, inner.y + h, "anchor", ctx.theme.muted());
+        let x1 = x0 + w + 2;
         match self.edit.as_ref().map(|e| &e.decoded) {
             Some(Some(d)) => {
-                let r = Rect::new(x1, inner.y, 28, 14).intersection(inner);
-                draw_unit_image(buf, r, d, 1, ctx.mode);
-                put(
-                    buf,
-                    inner,
-                    x1,
-                    inner.y + 14,
-                    "edited, decoded",
-                    ctx.theme.muted(),
-                );
+                let r = Rect::new(x1, inner.y, w, h).intersection(inner);
+                draw_unit_image(buf, r, d, zoom, ctx.mode);
+                let caption = if zoom == 1 {
+                    "edited, decoded"
+                } else {
+                    "edited"
+                };
+                put(buf, inner, x1, inner.y + h, caption, ctx.theme.muted());
             }
             Some(None) => put(buf, inner, x1, inner.y, "decoding…", ctx.theme.muted()),
             None => {}
@@ -488,7 +528,7 @@ impl LatentPane {
             buf,
             inner,
             inner.x,
-            inner.y + 8,
+            inner.y + 7,
             &format!("{changed} of 49 cells changed"),
             ctx.theme.muted(),
         );

@@ -512,3 +512,97 @@ fn the_data_list_keeps_class_and_hi_whole_at_80_columns() {
     }
     assert!(screen(&app, 100, 30).contains("ROIs  HI"));
 }
+
+#[test]
+fn latent_shows_and_edits_the_code_map_at_every_size() {
+    for (w, h) in SIZES {
+        let mut app = full();
+        app.pane = Pane::Latent;
+        // Scrolled to, where the screen is short.
+        let mut s = screen(&app, w, h);
+        for _ in 0..4 {
+            if s.contains("Code map of the anchor") && s.contains("cells changed") {
+                break;
+            }
+            app.on_key(code(KeyCode::PageDown));
+            s = screen(&app, w, h);
+        }
+        assert!(s.contains("Code map of the anchor"), "{w}x{h}:\n{s}");
+        assert!(s.contains("0 of 49 cells changed"), "{w}x{h}:\n{s}");
+        // Editing brings the map into view whatever was scrolled, with the cursor on (3, 3).
+        for _ in 0..4 {
+            app.on_key(code(KeyCode::PageUp));
+        }
+        app.on_key(code(KeyCode::Char('i')));
+        let e = app.latent.edit.as_ref().expect("editing");
+        let under = e.codes[3 * 7 + 3];
+        let s = screen(&app, w, h);
+        assert!(s.contains("Code map · editing"), "{w}x{h}:\n{s}");
+        assert!(
+            s.contains("anchor") && s.contains("decoding…"),
+            "{w}x{h}:\n{s}"
+        );
+        // The 7 rows of codes are whole: the fourth row holds the cursor's code.
+        let grid: Vec<&str> = s
+            .lines()
+            .skip_while(|l| !l.contains("Code map · editing"))
+            .skip(1)
+            .take(7)
+            .collect();
+        assert_eq!(grid.len(), 7, "{w}x{h}:\n{s}");
+        assert!(grid[3].contains(&format!("{under:>3}")), "{w}x{h}:\n{s}");
+        app.on_key(code(KeyCode::Char('+')));
+        let s = screen(&app, w, h);
+        assert!(s.contains("1 of 49 cells changed"), "{w}x{h}:\n{s}");
+    }
+}
+
+#[test]
+fn what_does_not_fit_is_named_and_nothing_when_all_fits() {
+    let mut app = full();
+    // Train: 4 pairs of reconstructions, 31 columns each.
+    app.pane = Pane::Train;
+    let pairs = app
+        .train
+        .thumbs
+        .as_ref()
+        .map(|t| t.originals.len())
+        .unwrap();
+    assert!(pairs >= 4);
+    let s = screen(&app, 80, 24);
+    let line = s
+        .lines()
+        .find(|l| l.contains("more: widen the terminal"))
+        .unwrap_or_else(|| panic!("80x24:\n{s}"));
+    let hidden: usize = line
+        .split('+')
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    // As many pairs drawn as the note does not name (a pair's original starts with `▀`s).
+    let drawn = s
+        .lines()
+        .find(|l| l.contains('▀'))
+        .map(|l| l.split("▀▀▀▀▀▀▀▀▀▀▀▀▀▀ ▀▀▀▀▀▀▀▀▀▀▀▀▀▀").count() - 1)
+        .unwrap();
+    assert_eq!(drawn + hidden, pairs, "80x24:\n{s}");
+    assert!(hidden >= 1 && hidden < pairs, "{hidden} of {pairs}:\n{s}");
+    let s = screen(&app, 200, 60);
+    assert!(!s.contains("more: widen"), "200x60:\n{s}");
+    // Latent: the traversal's steps beyond the width.
+    app.pane = Pane::Latent;
+    let steps = app.latent.traversal.as_ref().unwrap().images.len();
+    let s = screen(&app, 80, 24);
+    let note = format!("of {steps} steps: widen the terminal or press -");
+    assert!(s.contains("showing ") && s.contains(&note), "80x24:\n{s}");
+    let shown: usize = s
+        .split("showing ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(shown >= 1 && shown < steps, "{shown} of {steps}");
+    let s = screen(&app, 200, 60);
+    assert!(!s.contains("steps: widen"), "200x60:\n{s}");
+}
