@@ -8,6 +8,7 @@
 #
 #   scripts/tui-measure.sh                # uses ./target/release/vqtex (built if missing)
 #   VQTEX_BIN=path EPOCHS=20 IDLE_SECS=10 SIZE=200x60 scripts/tui-measure.sh
+#   KEEP_OUTPUT=FILE scripts/tui-measure.sh    # also keeps the bytes written while training
 #
 # Runs, logs and config go to a temporary HOME/XDG dirs, so nothing of the user's is touched.
 # Prints `key: value` lines. Other load on the machine (builds) inflates the CPU and time figures.
@@ -84,6 +85,7 @@ te=$(now)
 sleep 1
 tmux pipe-pane -t "$S"
 bytes=$(stat -c %s "$TMP/out")
+[[ -n ${KEEP_OUTPUT:-} ]] && cp "$TMP/out" "$KEEP_OUTPUT"
 awk -v s="$ts" -v e="$te" -v b="$bytes" -v n="$EPOCHS" 'BEGIN {
   printf "train_epochs: %d\ntrain_seconds: %.1f\ntrain_bytes_written: %d\ntrain_bytes_per_sec: %.0f\n",
     n, e - s, b, b / (e - s) }'

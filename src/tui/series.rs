@@ -68,21 +68,36 @@ pub fn ema(values: &[f64], weight: f64) -> Vec<f64> {
         .collect()
 }
 
-/// At most `max` points (max >= 4) keeping the shape: the points are cut into buckets by index and
-/// each bucket keeps its lowest and highest point, in x order; the first and last points stay.
-pub fn downsample(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+/// At most `max` points (max >= 4) keeping the shape, for points in x order: `lo..hi` is cut into
+/// equal buckets and each bucket keeps its lowest and highest point, in x order; the first and
+/// last points stay. The buckets are fixed by the range, not by the number of points, so a live
+/// curve on a fixed axis only changes in its last bucket when a point arrives (a frame redraws the
+/// new end of the curve, not all of it).
+pub fn downsample_over(points: &[(f64, f64)], max: usize, lo: f64, hi: f64) -> Vec<(f64, f64)> {
     let max = max.max(4);
     if points.len() <= max {
         return points.to_vec();
     }
     let buckets = (max - 2) / 2;
+    let width = hi - lo;
+    let bucket = |x: f64| -> usize {
+        if width > 0.0 && width.is_finite() {
+            (((x - lo) / width * buckets as f64).floor().max(0.0) as usize).min(buckets - 1)
+        } else {
+            0
+        }
+    };
     let inner = &points[1..points.len() - 1];
     let mut out = Vec::with_capacity(max);
     out.push(points[0]);
-    for b in 0..buckets {
-        let lo = b * inner.len() / buckets;
-        let hi = ((b + 1) * inner.len() / buckets).max(lo + 1);
-        let chunk = &inner[lo..hi.min(inner.len())];
+    let mut start = 0;
+    while start < inner.len() {
+        let b = bucket(inner[start].0);
+        let mut end = start + 1;
+        while end < inner.len() && bucket(inner[end].0) == b {
+            end += 1;
+        }
+        let chunk = &inner[start..end];
         let (mut imin, mut imax) = (0, 0);
         for (i, p) in chunk.iter().enumerate() {
             if p.1 < chunk[imin].1 {
@@ -97,6 +112,7 @@ pub fn downsample(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
         if c != a {
             out.push(chunk[c]);
         }
+        start = end;
     }
     out.push(points[points.len() - 1]);
     out
@@ -341,6 +357,14 @@ fn min_max(values: impl Iterator<Item = f64>) -> (Option<f64>, Option<f64>) {
 mod tests {
     use super::*;
 
+    /// At most `max` points (max >= 4) keeping the shape: [`downsample_over`] the points' own x range.
+    fn downsample(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+        match (points.first(), points.last()) {
+            (Some(a), Some(b)) => downsample_over(points, max, a.0, b.0),
+            _ => Vec::new(),
+        }
+    }
+
     #[test]
     fn ema_smooths_and_is_debiased() {
         let v = ema(&[1.0, 1.0, 1.0], 0.9);
@@ -407,6 +431,27 @@ mod tests {
         assert_eq!(two.labels, vec!["0.05", "0.5"]);
         let empty = log_axis([], 6);
         assert_eq!(empty.bounds, [-1.0, 0.0]);
+    }
+
+    #[test]
+    fn downsampling_on_a_fixed_range_keeps_the_old_part_of_a_growing_curve() {
+        let curve = |n: usize| -> Vec<(f64, f64)> {
+            (0..n)
+                .map(|i| (i as f64 / 10.0, ((i * 7919) % 101) as f64))
+                .collect()
+        };
+        let (a, b) = (curve(3000), curve(3010));
+        let (da, db) = (
+            downsample_over(&a, 100, 0.0, 400.0),
+            downsample_over(&b, 100, 0.0, 400.0),
+        );
+        assert!(da.len() <= 100 && db.len() <= 100);
+        // Every bucket but the last two (where the new points fell) is the same.
+        let stable = da.iter().take_while(|p| p.0 < 290.0).count();
+        assert!(stable > 60, "{stable}");
+        assert_eq!(da[..stable], db[..stable]);
+        // By index the buckets move with every point: the old way redrew the whole curve.
+        assert_ne!(downsample(&a, 100)[..stable], downsample(&b, 100)[..stable]);
     }
 
     #[test]

@@ -458,6 +458,7 @@ impl TrainPane {
             x_title: "epoch",
             y_title: "loss",
             plain: ctx.theme.plain,
+            x_span: (self.epochs > 0).then_some(self.epochs as f64),
         }
         .render(area, buf);
     }
@@ -503,6 +504,7 @@ impl TrainPane {
             x_title: "epoch",
             y_title: "codes",
             plain: ctx.theme.plain,
+            x_span: (self.epochs > 0).then_some(self.epochs as f64),
         }
         .render(area, buf);
     }

@@ -107,6 +107,7 @@ fn without_colour_chart_series_differ_in_marker_and_the_legend_says_which() {
                 x_title: "epoch",
                 y_title: "loss",
                 plain: theme.plain,
+                x_span: None,
             }
             .render(a, b)
         })

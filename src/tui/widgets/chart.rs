@@ -10,7 +10,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use crate::tui::series::{
-    downsample, ema, linear_axis, log_axis, nice_ticks_step, tick_labels, YAxis,
+    downsample_over, ema, linear_axis, log_axis, nice_ticks_step, tick_labels, YAxis,
 };
 
 /// One named curve.
@@ -20,13 +20,15 @@ pub struct Curve<'a> {
     pub color: Color,
 }
 
-/// The curves as drawn: smoothed, mapped to the axis (at most `max_labels` labels), downsampled.
+/// The curves as drawn: smoothed, mapped to the axis (at most `max_labels` labels), downsampled
+/// over the x axis's bounds `x_range`.
 pub fn prepare(
     curves: &[Curve<'_>],
     log: bool,
     smooth: Option<f64>,
     max_points: usize,
     max_labels: usize,
+    x_range: (f64, f64),
 ) -> (YAxis, Vec<Vec<(f64, f64)>>) {
     let smoothed: Vec<Vec<(f64, f64)>> = curves
         .iter()
@@ -55,7 +57,7 @@ pub fn prepare(
                 .iter()
                 .filter_map(|&(x, y)| axis.map(y).map(|y| (x, y)))
                 .collect();
-            downsample(&m, max_points)
+            downsample_over(&m, max_points, x_range.0, x_range.1)
         })
         .collect();
     (axis, mapped)
@@ -80,6 +82,9 @@ pub struct LossChart<'a> {
     pub y_title: &'a str,
     /// No colour: each curve gets its own marker ([`PLAIN_MARKERS`]).
     pub plain: bool,
+    /// The x axis reaches at least this far: the planned epochs of a training, so that its curves
+    /// grow into a fixed frame instead of being squeezed at every epoch (which redraws them all).
+    pub x_span: Option<f64>,
 }
 
 impl LossChart<'_> {
@@ -100,20 +105,33 @@ impl Widget for LossChart<'_> {
         // About a label every three rows and every eight columns.
         let y_labels = (inner.height.saturating_sub(2) / 3 + 1).clamp(2, 6) as usize;
         let x_labels = (inner.width.saturating_sub(8) / 8).clamp(2, 11) as usize;
-        let (axis, data) = prepare(&self.curves, self.log, self.smooth, max_points, y_labels);
-        let (x0, x1) = data
+        let (x0, x1) = self
+            .curves
             .iter()
-            .flatten()
+            .flat_map(|c| c.points.iter())
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.0), hi.max(p.0))
             });
-        // Whole epochs a 1-2-5 step apart: the axis moves only when the run passes its last
-        // tick, not at every step, so a step redraws only the new points.
+        let x1 = match self.x_span {
+            Some(s) if x0.is_finite() && s > x1 => s,
+            _ => x1,
+        };
+        // Whole epochs a 1-2-5 step apart: with `x_span` the axis is fixed for the whole run, else
+        // it moves only when the run passes its last tick, not at every step.
         let x_ticks = if x0.is_finite() {
             nice_ticks_step(x0, x1, x_labels, 1.0)
         } else {
             vec![0.0, 1.0]
         };
+        let x_range = (x_ticks[0], x_ticks[x_ticks.len() - 1]);
+        let (axis, data) = prepare(
+            &self.curves,
+            self.log,
+            self.smooth,
+            max_points,
+            y_labels,
+            x_range,
+        );
         let shown: Vec<usize> = (0..self.curves.len())
             .filter(|&i| !data[i].is_empty())
             .collect();
@@ -140,7 +158,7 @@ impl Widget for LossChart<'_> {
                 Axis::default()
                     .title(self.x_title)
                     .style(self.axis_style)
-                    .bounds([x_ticks[0], x_ticks[x_ticks.len() - 1]])
+                    .bounds([x_range.0, x_range.1])
                     .labels(tick_labels(&x_ticks)),
             )
             .y_axis(
@@ -277,11 +295,11 @@ mod tests {
             points: &pts,
             color: Color::Red,
         }];
-        let (axis, data) = prepare(&curves, true, Some(0.6), 100, 5);
+        let (axis, data) = prepare(&curves, true, Some(0.6), 100, 5, (1.0, 5000.0));
         assert!(axis.log);
         assert!(data[0].len() <= 100);
         assert!((data[0][0].1 - 0.0).abs() < 1e-9, "log10(1) = 0");
-        let (axis, data) = prepare(&curves, false, None, 10_000, 5);
+        let (axis, data) = prepare(&curves, false, None, 10_000, 5, (1.0, 5000.0));
         assert!(!axis.log);
         assert_eq!(data[0].len(), 5000);
     }
@@ -305,6 +323,7 @@ mod tests {
                 x_title: "epoch",
                 y_title: "loss",
                 plain: false,
+                x_span: Some(10.0),
             }
             .render(area, &mut buf);
         }
