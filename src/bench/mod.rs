@@ -35,8 +35,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         );
         let flops = match m.flops_per_roi > 0.0 {
             true => format!(
-                ": {:.1} GFLOP/s ({:.1} MFLOP/ROI)",
+                ": {:.1} GFLOP/s, {:.0}% of the gemm peak ({:.1} MFLOP/ROI)",
                 m.train_gflops,
+                100.0 * m.gemm_ratio,
                 m.flops_per_roi / 1e6
             ),
             false => String::new(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::data::{Dataset, Label, Side, Split};
 use crate::eval;
-use crate::model::{roi_tensor, Autoencoder, ModelConfig};
+use crate::model::{roi_tensor, Autoencoder, MaeConfig, ModelConfig};
 use crate::train::{self, DataSpec, Event, Job, RunConfig, RunDir, TrainConfig};
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +22,8 @@ pub struct ModelBench {
     pub flops_per_roi: f64,
     /// FLOPs of an epoch's training steps over `train_seconds_per_epoch`.
     pub train_gflops: f64,
+    /// `train_gflops` over the report's `gemm_gflops`.
+    pub gemm_ratio: f64,
     pub inference_rois_per_sec: f64,
     pub epochs_timed: usize,
     /// seconds_per_epoch x 250: the paper-settings run.
@@ -56,14 +58,59 @@ pub fn peak_rss_mb() -> f64 {
 
 /// Multiply-accumulates of one forward pass of the VQ-VAE per ROI, from its layer shapes.
 pub fn vqvae_macs_per_roi(hidden: usize, latent: usize, codes: usize) -> f64 {
+    conv_stack_macs(hidden, latent) + 49.0 * codes as f64 * latent as f64 // distances to the codebook
+}
+
+/// Multiply-accumulates of the convolution stack the four convolutional models share, per ROI:
+/// 1 -> `hidden` -> `channels` down to 7x7 and back up, 4x4 kernels.
+fn conv_stack_macs(hidden: usize, channels: usize) -> f64 {
     let k2 = 16.0;
-    let (h, d) = (hidden as f64, latent as f64);
+    let (h, d) = (hidden as f64, channels as f64);
     let enc1 = 14.0 * 14.0 * h * k2; // 1 -> h, 28 -> 14
     let enc2 = 7.0 * 7.0 * d * h * k2; // h -> d, 14 -> 7
-    let vq = 49.0 * codes as f64 * d; // distances to the codebook
     let dec1 = 7.0 * 7.0 * d * h * k2; // d -> h, 7 -> 14 (per input position)
     let dec2 = 14.0 * 14.0 * h * k2; // h -> 1, 14 -> 28
-    enc1 + enc2 + vq + dec1 + dec2
+    enc1 + enc2 + dec1 + dec2
+}
+
+/// Multiply-accumulates of one forward pass of the MAE per ROI: the patch embedding, attention
+/// and MLPs of the encoder on the visible tokens, the bottleneck, and the decoder on every token.
+pub fn mae_macs_per_roi(c: &MaeConfig) -> f64 {
+    let n = ((28 / c.patch.max(1)) * (28 / c.patch.max(1))) as f64;
+    let masked = (n * c.mask_ratio).round();
+    let keep = n - masked;
+    let pp = (c.patch * c.patch) as f64;
+    let block = |tokens: f64, w: f64, ratio: f64| -> f64 {
+        // q, k, v and out projections, the MLP, then scores and their weighted sum.
+        tokens * (4.0 * w * w + 2.0 * w * ratio * w) + 2.0 * tokens * tokens * w
+    };
+    let (w, dw, l) = (c.width as f64, c.decoder_width as f64, c.latent_dim as f64);
+    let r = c.mlp_ratio as f64;
+    keep * pp * w
+        + c.depth as f64 * block(keep, w, r)
+        + keep * (w * l + l * dw)
+        + c.decoder_depth as f64 * block(n, dw, r)
+        + n * dw * pp
+}
+
+/// Training FLOPs per ROI of a model, from its layer shapes: 6 per multiply-accumulate of the
+/// forward pass (2 forward, 4 backward: the gradients of inputs and of weights).
+pub fn train_flops_per_roi(model: &ModelConfig) -> f64 {
+    let macs = match model {
+        ModelConfig::Vqvae(c) => vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size),
+        ModelConfig::Cae(c) => conv_stack_macs(c.hidden, c.latent_dim),
+        ModelConfig::Vae(c) => {
+            let flat = 49.0 * c.channels as f64;
+            conv_stack_macs(c.hidden, c.channels) + 3.0 * flat * c.latent_dim as f64
+        }
+        ModelConfig::Vaenf(c) => {
+            let flat = 49.0 * c.channels as f64;
+            let d = c.latent_dim as f64;
+            conv_stack_macs(c.hidden, c.channels) + 3.0 * flat * d + 3.0 * c.flows as f64 * d
+        }
+        ModelConfig::Mae(c) => mae_macs_per_roi(c),
+    };
+    6.0 * macs
 }
 
 /// The best f32 matrix-multiply rate (GFLOP/s) of candle on this CPU over a few square sizes,
@@ -228,13 +275,7 @@ pub fn run(
         progress(Stage::Start(what.clone()));
         let (spe, train_spe, timed) = time_training(data, &split, model, epochs, device)?;
         progress(Stage::Done(what, format!("{spe:.3} s/epoch")));
-        // FLOPs are counted from the layer shapes for the VQ-VAE only; other models report 0.
-        let flops_per_roi = match model {
-            ModelConfig::Vqvae(c) => {
-                6.0 * vqvae_macs_per_roi(c.hidden, c.latent_dim, c.codebook_size)
-            }
-            _ => 0.0,
-        };
+        let flops_per_roi = train_flops_per_roi(model);
         let m = model.build(0, device)?;
         let what = format!("{} inference", model.name());
         progress(Stage::Start(what.clone()));
@@ -250,6 +291,7 @@ pub fn run(
                 train_seconds_per_epoch: train_spe,
                 flops_per_roi,
                 train_gflops: flops_per_roi * n_train as f64 / train_spe.max(1e-12) / 1e9,
+                gemm_ratio: 0.0,
                 inference_rois_per_sec: inference,
                 epochs_timed: timed,
                 paper_run_seconds: spe * 250.0,
@@ -290,6 +332,9 @@ pub fn run(
     progress(Stage::Start("f32 gemm".into()));
     let gemm = gemm_gflops(device)?;
     progress(Stage::Done("f32 gemm".into(), format!("{gemm:.1} GFLOP/s")));
+    for m in models.values_mut() {
+        m.gemm_ratio = m.train_gflops / gemm;
+    }
     let vq_gflops = models.get("vqvae").map_or(0.0, |m| m.train_gflops);
     Ok(BenchReport {
         models,

@@ -415,7 +415,9 @@ fn train(
             is_final: epoch == cfg.epochs,
         };
         if epoch % cfg.checkpoint_every != 0 && epoch != cfg.epochs && !save_requested {
-            // Not due: keep a copy in memory, written if the job ends before the next one.
+            // Not due: keep a copy in memory, written if the job ends before the next one. The
+            // last epoch's copy goes first, so that two (the MAE's are 63 MB) are never held.
+            *pending = None;
             let mut tensors = HashMap::new();
             for (name, t) in model.params().tensors() {
                 tensors.insert(name, t.copy().map_err(e("copying weights"))?);
