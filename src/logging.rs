@@ -42,6 +42,13 @@ pub fn stdout_line(text: &str) {
     let _ = write_line(&mut out, text).and_then(|()| out.flush());
 }
 
+/// Writes `text` to stdout as it is, ignoring errors (see [`stderr_line`]).
+pub fn stdout_text(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// `text` and a newline into `w`, flushed.
 fn write_line(w: &mut impl std::io::Write, text: &str) -> std::io::Result<()> {
     w.write_all(text.as_bytes())?;
@@ -72,4 +79,29 @@ mod tests {
         super::write_line(&mut ok, "bye").unwrap();
         assert_eq!(ok, b"bye\n");
     }
+}
+
+/// `println!` that never panics: a closed stdout (`vqtex runs | head -1`, a reader gone with an
+/// SSH connection) drops the line, and the command goes on (a training keeps training).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::logging::stdout_line(&format!($($arg)*))
+    };
+}
+
+/// `print!` that never panics (see [`outln!`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::logging::stdout_text(&format!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics (see [`outln!`]).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::logging::stderr_line(&format!($($arg)*))
+    };
 }

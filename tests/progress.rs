@@ -98,3 +98,51 @@ fn reproduce_prints_its_stages_on_stderr_and_aligned_tables_on_stdout() {
     );
     assert!(md.contains("| cae | 1 |"), "{md}");
 }
+
+/// A command whose stdout has no reader (`vqtex runs | head -0`, or a `tee` gone with an SSH
+/// connection): the lines are dropped and the command carries on, no internal error.
+#[test]
+fn a_closed_stdout_neither_stops_a_training_nor_panics_a_listing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_dataset(&tmp.path().join("data"), 3, 3, 2);
+    let runs = tmp.path().join("runs");
+    let closed = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // Every write to the pipe now fails with EPIPE.
+        drop(reader);
+        std::process::Command::new(env!("CARGO_BIN_EXE_vqtex"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let o = closed(&[
+        "train",
+        "--data",
+        p(&data),
+        "--model",
+        "cae",
+        "--epochs",
+        "3",
+        "--runs-dir",
+        p(&runs),
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+    // The training ran to its end.
+    let run = fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let metrics = fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+    for args in [
+        &["runs", "--runs-dir", p(&runs)][..],
+        &["runs", "--json", "--runs-dir", p(&runs)],
+    ] {
+        let o = closed(args);
+        let err = stderr(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("internal error"), "{args:?}: {err}");
+    }
+}

@@ -24,14 +24,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         say(&s.line())
     })?;
     if args.json {
-        println!("{}", serde_json::to_string(&r)?);
+        crate::outln!("{}", serde_json::to_string(&r)?);
         return Ok(());
     }
-    println!("vqtex bench on {}", crate::device::describe(&device));
+    crate::outln!("vqtex bench on {}", crate::device::describe(&device));
     for (name, m) in &r.models {
-        println!(
+        crate::outln!(
             "{name}: {:.3} s/epoch ({} epochs timed), paper run (250 epochs) about {:.0} s",
-            m.seconds_per_epoch, m.epochs_timed, m.paper_run_seconds
+            m.seconds_per_epoch,
+            m.epochs_timed,
+            m.paper_run_seconds
         );
         let flops = match m.flops_per_roi > 0.0 {
             true => format!(
@@ -42,21 +44,21 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             ),
             false => String::new(),
         };
-        println!(
+        crate::outln!(
             "  training steps {:.3} s an epoch{flops}; the rest is the test-loss pass",
             m.train_seconds_per_epoch
         );
-        println!("  inference {:.0} ROIs/s", m.inference_rois_per_sec);
+        crate::outln!("  inference {:.0} ROIs/s", m.inference_rois_per_sec);
     }
-    println!(
+    crate::outln!(
         "f32 gemm: {:.1} GFLOP/s; the VQ-VAE's training steps reach {:.0}% of it",
         r.gemm_gflops,
         100.0 * r.gemm_ratio
     );
     for (k, v) in &r.svm_fit_seconds {
-        println!("SVM fit {k}: {v:.3} s");
+        crate::outln!("SVM fit {k}: {v:.3} s");
     }
-    println!("peak memory: {:.0} MB", r.peak_rss_mb);
+    crate::outln!("peak memory: {:.0} MB", r.peak_rss_mb);
     Ok(())
 }
 
@@ -73,27 +75,41 @@ fn bench_tui(args: &BenchArgs) -> Result<()> {
         ..Default::default()
     })?;
     if args.json {
-        println!("{}", serde_json::to_string(&r)?);
+        crate::outln!("{}", serde_json::to_string(&r)?);
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "vqtex bench --tui ({} build): a full frame of each pane at {}x{}, {} images, mean of {} \
          frames",
-        r.build, r.width, r.height, r.color, r.frames
+        r.build,
+        r.width,
+        r.height,
+        r.color,
+        r.frames
     );
-    println!(
+    crate::outln!(
         "{:<10} {:>10} {:>10} {:>10} {:>14} {:>12}",
-        "pane", "ms/frame", "min ms", "max ms", "crossterm ms", "bytes/frame"
+        "pane",
+        "ms/frame",
+        "min ms",
+        "max ms",
+        "crossterm ms",
+        "bytes/frame"
     );
     for p in &r.panes {
-        println!(
+        crate::outln!(
             "{:<10} {:>10.3} {:>10.3} {:>10.3} {:>14.3} {:>12}",
-            p.pane, p.mean_ms, p.min_ms, p.max_ms, p.crossterm_mean_ms, p.full_frame_bytes
+            p.pane,
+            p.mean_ms,
+            p.min_ms,
+            p.max_ms,
+            p.crossterm_mean_ms,
+            p.full_frame_bytes
         );
     }
-    println!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to {} ms):", crate::tui::runtime::STEP_FRAME.as_millis());
+    crate::outln!("while training (simulated; redraw on change, at most one frame per 66 ms, step updates coalesced to {} ms):", crate::tui::runtime::STEP_FRAME.as_millis());
     for s in &r.streams {
-        println!(
+        crate::outln!(
             "{}x{} {} pane: {:.0} s, {} messages, {} frames, {} bytes: {:.2} KB/s (at most {:.2} \
              KB in one second)",
             s.width,
@@ -107,6 +123,6 @@ fn bench_tui(args: &BenchArgs) -> Result<()> {
             s.max_bytes_in_a_second as f64 / 1e3
         );
     }
-    println!("goals: under 5 ms a frame, under 20 KB/s");
+    crate::outln!("goals: under 5 ms a frame, under 20 KB/s");
     Ok(())
 }

@@ -86,11 +86,11 @@ pub fn codes(args: &CodesArgs) -> Result<()> {
             "n_rois": test.len(),
             "codes": stats,
         });
-        println!("{v}");
+        crate::outln!("{v}");
         return Ok(());
     }
     let used = stats.iter().filter(|s| s.used()).count();
-    println!(
+    crate::outln!(
         "{}: {} codes, {used} used by {} test ROIs ({} healthy, {} steatotic); sorted by {}",
         args.run.display(),
         stats.len(),
@@ -99,11 +99,11 @@ pub fn codes(args: &CodesArgs) -> Result<()> {
         n_class(true),
         args.sort.as_str()
     );
-    println!(
+    crate::outln!(
         "pos/roi H|S: positions and ROIs using the code; OR: odds of use, steatotic over healthy \
          ROIs; p: Fisher exact, BH over the used codes; texture of the 8x8 patches it covers"
     );
-    print!("{}", table(&stats));
+    crate::out!("{}", table(&stats));
     Ok(())
 }
 

@@ -124,9 +124,9 @@ pub fn cv(args: &CvArgs) -> Result<()> {
     let started = Instant::now();
     let say = |text: &str| {
         if args.json {
-            eprintln!("{text}");
+            crate::errln!("{text}");
         } else {
-            println!("{text}");
+            crate::outln!("{text}");
         }
     };
     let models: Vec<ModelConfig> = match &args.models {
@@ -287,11 +287,11 @@ pub fn cv(args: &CvArgs) -> Result<()> {
     write_text(&out.join("report.md"), &md)?;
     results::roc_png(&report, &out.join("roc.png"))?;
     if args.json {
-        println!("{cv_json}");
+        crate::outln!("{cv_json}");
     } else {
-        println!();
-        print!("{md}");
-        println!(
+        crate::outln!("");
+        crate::out!("{md}");
+        crate::outln!(
             "\nfolds, predictions, cv.json, report.md and roc.png in {}",
             out.display()
         );

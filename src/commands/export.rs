@@ -127,7 +127,7 @@ pub fn export_features(args: &ExportFeaturesArgs) -> Result<()> {
         }
         _ => bail!("--out {}: name a .csv or a .npy file", args.out.display()),
     }
-    println!(
+    crate::outln!(
         "{} ROIs x {} features ({}) written to {}",
         x.nrows(),
         x.ncols(),

@@ -17,7 +17,7 @@ use crate::data::synth_frames::{generate_frames, patient_frames, FrameSynthConfi
 use crate::data::{Label, LoadOptions};
 
 fn say_summary(s: &ImportSummary, out: &Path) {
-    println!(
+    crate::outln!(
         "wrote {} frames of {} patients ({} healthy, {} steatotic) and frames.csv to {}",
         s.frames,
         s.patients,
@@ -47,14 +47,21 @@ pub fn import(c: &ImportCommand) -> Result<()> {
             let live = std::io::stderr().is_terminal();
             let s = import_mat(&a.file, &a.out, |p| {
                 if live {
-                    eprint!(
+                    use std::io::Write;
+                    // Ignored when stderr is gone (a hang-up): the import goes on.
+                    let _ = write!(
+                        std::io::stderr(),
                         "\rpatient {} ({}): {} frames of {}x{}   ",
-                        p.id, p.label, p.frames, p.width, p.height
+                        p.id,
+                        p.label,
+                        p.frames,
+                        p.width,
+                        p.height
                     );
                 }
             });
             if live {
-                eprintln!();
+                crate::errln!("");
             }
             say_summary(&s?, &a.out);
         }
@@ -74,7 +81,7 @@ pub fn roi(c: &RoiCommand) -> Result<()> {
     match c {
         RoiCommand::Extract(a) => {
             let s = extract_rois_with(&a.frames, &a.coords, &a.out, a.allow_links)?;
-            println!(
+            crate::outln!(
                 "wrote {} HI-normalised liver ROIs of {} patients and labels.csv to {} (train with \
                  `vqtex train --data {}`)",
                 s.rois,
@@ -134,7 +141,7 @@ pub fn synth_frames(args: &SynthArgs) -> Result<()> {
     write_frames_csv(staged.path(), &records)?;
     write_coords(&staged.path().join("coords.csv"), &coords)?;
     staged.commit()?;
-    println!(
+    crate::outln!(
         "wrote {} frames of {} patients with frames.csv and coords.csv to {} (try `vqtex roi \
          extract --frames {} --coords {}/coords.csv --out ROIS`)",
         records.len(),
@@ -195,7 +202,7 @@ fn synth_mat(cfg: &FrameSynthConfig, out: &Path) -> Result<()> {
         return Err(e).with_context(|| format!("cannot write {}", out.display()));
     }
     std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
-    println!(
+    crate::outln!(
         "wrote {} patients x {} frames of {}x{} to {}",
         metas.len(),
         cfg.frames,

@@ -86,7 +86,7 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
     let rois = generate(&cfg);
     write_folder(staged.path(), &rois)?;
     staged.commit()?;
-    println!(
+    crate::outln!(
         "wrote {} ROIs of {} patients ({} healthy, {} steatotic) to {}",
         rois.len(),
         cfg.healthy + cfg.steatotic,
@@ -101,7 +101,7 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
 /// finished (or stopped) and its thread ended cleanly: any failure, panic included, is an error.
 pub(crate) fn run_job(job: Job, progress: &mut Progress) -> Result<()> {
     if let Some(old) = &job.lock.took_over {
-        eprintln!(
+        crate::errln!(
             "note: {} was left locked by {old}, which is no longer running; taken over",
             job.dir.path.display()
         );
@@ -161,7 +161,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         match train::resume_job(run, args.hyper.epochs, &args.hyper.device)? {
             train::Resume::Job(job) => *job,
             train::Resume::Finished { epochs } => {
-                println!(
+                crate::outln!(
                     "{} is finished: it has trained all its {epochs} epochs; nothing was \
                      changed. To train it further: vqtex train --resume {} --epochs M (M > {epochs})",
                     run.display(),
@@ -182,7 +182,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let mut progress = Progress::new(false, args.quiet);
     run_job(job, &mut progress)?;
     if !args.quiet {
-        println!("run saved in {}", path.display());
+        crate::outln!("run saved in {}", path.display());
     }
     Ok(())
 }
@@ -242,7 +242,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     save_eval(&run, &e, nc.as_ref())?;
     if args.json {
-        println!("{}", eval_json(&e, nc.as_ref()));
+        crate::outln!("{}", eval_json(&e, nc.as_ref()));
     } else {
         let entry = report::Table1Entry {
             name: run.model.name(),
@@ -251,7 +251,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             no_copy: nc.as_ref().map(|n| &n.summary),
             reference: true,
         };
-        print!("{}", report::table1(&[entry]).text());
+        crate::out!("{}", report::table1(&[entry]).text());
     }
     Ok(())
 }
@@ -275,7 +275,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
         &classify_json(&c),
     )?;
     if args.json {
-        println!("{}", classify_json(&c));
+        crate::outln!("{}", classify_json(&c));
     } else {
         let rows = [
             ("pixels".to_string(), Tone::Ours, &c.pixels),
@@ -285,7 +285,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
                 &c.latents,
             ),
         ];
-        print!("{}", report::table2_rows(c.protocol, c.n, &rows).text());
+        crate::out!("{}", report::table2_rows(c.protocol, c.n, &rows).text());
     }
     Ok(())
 }
@@ -317,7 +317,7 @@ pub fn traverse(args: &TraverseArgs) -> Result<()> {
             lead: 0,
         };
         figures::labelled_grid(&grid, 4, &args.out)?;
-        println!(
+        crate::outln!(
             "{range}, from the mean latent map of the training ROIs (4x4-block sd {:.3}): {}",
             traversal::mean_block_sd(&t.images),
             args.out.display()
@@ -368,7 +368,7 @@ pub fn traverse(args: &TraverseArgs) -> Result<()> {
             format!("{name} {:.3}", traversal::mean_block_sd(images))
         })
         .collect();
-    println!(
+    crate::outln!(
         "{range}, anchored on {} ({}, {side}; {why}); 4x4-block sd: anchor {:.3}, {}: {}",
         roi.file,
         roi.label.as_str(),
@@ -400,11 +400,11 @@ pub fn runs(args: &crate::cli::RunsArgs) -> Result<()> {
     let runs = crate::runs::list(&dir);
     if args.json {
         let all: Vec<serde_json::Value> = runs.iter().map(|r| r.to_json()).collect();
-        println!("{}", serde_json::Value::Array(all));
+        crate::outln!("{}", serde_json::Value::Array(all));
         return Ok(());
     }
     if runs.is_empty() {
-        println!("no runs in {}", dir.display());
+        crate::outln!("no runs in {}", dir.display());
         return Ok(());
     }
     let f = |v: Option<f64>| v.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
@@ -448,13 +448,13 @@ pub fn runs(args: &crate::cli::RunsArgs) -> Result<()> {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(&head.map(String::from)));
+    crate::outln!("{}", line(&head.map(String::from)));
     for r in &rows {
-        println!("{}", line(r));
+        crate::outln!("{}", line(r));
     }
     for r in &runs {
         if let crate::train::RunStatus::Running(h) = &r.status {
-            println!("{} is being trained by {h}", r.name);
+            crate::outln!("{} is being trained by {h}", r.name);
         }
     }
     Ok(())

@@ -62,12 +62,18 @@ pub fn load_rois(dir: &Path) -> Result<Vec<Roi>> {
 fn print_table(scored: &[OodRoi]) {
     let mut order: Vec<&OodRoi> = scored.iter().collect();
     order.sort_by(|a, b| b.score.total_cmp(&a.score));
-    println!(
+    crate::outln!(
         "{:<28} {:>8} {:>10} {:>8} {:>11} {:>8} {:>8}",
-        "file", "score", "recon MSE", "density", "vq distance", "texture", ""
+        "file",
+        "score",
+        "recon MSE",
+        "density",
+        "vq distance",
+        "texture",
+        ""
     );
     for r in order {
-        println!(
+        crate::outln!(
             "{:<28} {:>8.1} {:>10.5} {:>8.3} {:>11} {:>8.3} {:>8}",
             r.file.chars().take(28).collect::<String>(),
             r.score,
@@ -103,12 +109,12 @@ pub fn ood(args: &OodArgs) -> Result<()> {
             v["against"] = json!({ "n": o.len(), "rois": o });
             v["auroc"] = json!(a);
         }
-        println!("{v}");
+        crate::outln!("{v}");
         return Ok(());
     }
     print_table(&scored);
     let unusual = scored.iter().filter(|r| r.score >= 95.0).count();
-    println!(
+    crate::outln!(
         "{} ROIs scored against {} ({}'s training ROIs); {unusual} score 95 or more (fewer than 5% \
          of the training ROIs look as unusual)",
         scored.len(),
@@ -116,7 +122,7 @@ pub fn ood(args: &OodArgs) -> Result<()> {
         args.run.display()
     );
     if let (Some(o), Some(a)) = (&against, a) {
-        println!(
+        crate::outln!(
             "AUROC of telling {} ({} ROIs) from {} by score: {a:.3}",
             args.against.as_deref().unwrap_or(Path::new("")).display(),
             o.len(),

@@ -37,7 +37,7 @@ impl Progress {
             // A closed stderr (a lost SSH connection) is no reason to stop the work.
             let _ = writeln!(std::io::stderr(), "{text}");
         } else {
-            println!("{text}");
+            crate::outln!("{text}");
             let _ = std::io::stdout().flush();
         }
     }

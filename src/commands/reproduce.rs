@@ -414,11 +414,11 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     });
     write_json(&out.join("reproduce.json"), &result)?;
     if args.json {
-        println!("{result}");
+        crate::outln!("{result}");
     } else {
-        println!();
-        print!("{}", render(Table::text));
-        println!("\nfigures and tables in {}", out.display());
+        crate::outln!("");
+        crate::out!("{}", render(Table::text));
+        crate::outln!("\nfigures and tables in {}", out.display());
     }
     Ok(())
 }

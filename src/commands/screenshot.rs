@@ -15,7 +15,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<()> {
         data: args.data.clone(),
     })?;
     for path in written {
-        println!("{}", path.display());
+        crate::outln!("{}", path.display());
     }
     Ok(())
 }

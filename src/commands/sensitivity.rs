@@ -60,7 +60,7 @@ pub fn sensitivity(args: &SensitivityArgs) -> Result<()> {
             "training_sd": s.training_sd,
             "rows": s.rows,
         });
-        println!("{v}");
+        crate::outln!("{v}");
         return Ok(());
     }
     let sd = |m: Measure| {
@@ -73,20 +73,20 @@ pub fn sensitivity(args: &SensitivityArgs) -> Result<()> {
     } else {
         "its latent"
     };
-    println!(
+    crate::outln!(
         "{}: the {model}'s {} latent variables, each shifted by -1 and +1 sd ({latent}) in {} \
          test ROIs and decoded",
         args.run.display(),
         s.rows.len(),
         s.rois
     );
-    println!(
+    crate::outln!(
         "change per sd in the decoded ROI's texture, in sd of the training ROIs (echogenicity \
          {}, heterogeneity {}, granularity {} px)",
         sd(Measure::Echogenicity),
         sd(Measure::Heterogeneity),
         sd(Measure::Granularity)
     );
-    print!("{}", table(&s));
+    crate::out!("{}", table(&s));
     Ok(())
 }

@@ -49,7 +49,7 @@ pub fn swap(args: &SwapArgs) -> Result<()> {
     labelled_grid(&grid, SCALE, &args.out)?;
     let changed = s.changed();
     let (rows, cols) = s.side;
-    println!(
+    crate::outln!(
         "{}: {} ({}, {side}), {edit}: {} of {} cells changed",
         args.run.display(),
         roi.file,
@@ -60,19 +60,19 @@ pub fn swap(args: &SwapArgs) -> Result<()> {
     if changed.is_empty() {
         match edit {
             Edit::Replace { from, to } if from != to => {
-                println!("code {from} is not used by this ROI: nothing changed")
+                crate::outln!("code {from} is not used by this ROI: nothing changed")
             }
-            _ => println!("the edit writes the codes already there: nothing changed"),
+            _ => crate::outln!("the edit writes the codes already there: nothing changed"),
         }
     } else {
         let list: Vec<String> = changed
             .iter()
             .map(|(r, c, b, a)| format!("({r},{c}) {b}->{a}"))
             .collect();
-        println!("changed cells (row,col): {}", list.join(", "));
+        crate::outln!("changed cells (row,col): {}", list.join(", "));
     }
-    print!("{}", maps(&s));
-    println!(
+    crate::out!("{}", maps(&s));
+    crate::outln!(
         "mean |edited - reconstruction|: {:.4}; wrote {}",
         s.recon
             .iter()

@@ -544,4 +544,3 @@ mod tests {
         assert!(close(&d, &want_d) < 1e-5, "{}", close(&d, &want_d));
     }
 }
-
