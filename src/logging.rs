@@ -56,31 +56,6 @@ fn write_line(w: &mut impl std::io::Write, text: &str) -> std::io::Result<()> {
     w.flush()
 }
 
-#[cfg(test)]
-mod tests {
-    /// A writer that fails like a terminal after a hang-up.
-    struct HungUp;
-
-    impl std::io::Write for HungUp {
-        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::from_raw_os_error(5)) // EIO
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Err(std::io::Error::from_raw_os_error(5))
-        }
-    }
-
-    #[test]
-    fn a_line_to_a_hung_up_terminal_is_an_error_not_a_panic() {
-        let r = std::panic::catch_unwind(|| super::write_line(&mut HungUp, "bye"));
-        let err = r.expect("no panic").expect_err("the failure is returned");
-        assert_eq!(err.raw_os_error(), Some(5));
-        let mut ok = Vec::new();
-        super::write_line(&mut ok, "bye").unwrap();
-        assert_eq!(ok, b"bye\n");
-    }
-}
-
 /// `println!` that never panics: a closed stdout (`vqtex runs | head -1`, a reader gone with an
 /// SSH connection) drops the line, and the command goes on (a training keeps training).
 #[macro_export]
@@ -104,4 +79,29 @@ macro_rules! errln {
     ($($arg:tt)*) => {
         $crate::logging::stderr_line(&format!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// A writer that fails like a terminal after a hang-up.
+    struct HungUp;
+
+    impl std::io::Write for HungUp {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(5)) // EIO
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::from_raw_os_error(5))
+        }
+    }
+
+    #[test]
+    fn a_line_to_a_hung_up_terminal_is_an_error_not_a_panic() {
+        let r = std::panic::catch_unwind(|| super::write_line(&mut HungUp, "bye"));
+        let err = r.expect("no panic").expect_err("the failure is returned");
+        assert_eq!(err.raw_os_error(), Some(5));
+        let mut ok = Vec::new();
+        super::write_line(&mut ok, "bye").unwrap();
+        assert_eq!(ok, b"bye\n");
+    }
 }
