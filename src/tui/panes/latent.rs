@@ -461,7 +461,7 @@ impl LatentPane {
         // The keys' meanings are in the help (?): a narrow screen keeps just the keys.
         let title = match &self.edit {
             Some(e) if title.chars().count() + 2 > area.width as usize => format!(
-                "Code map · editing · {} changed · {} · arrows + - n r i",
+                "Code map · editing · {} of 49 cells changed · {} · arrows + - n r i",
                 e.codes.iter().zip(original).filter(|(a, b)| a != b).count(),
                 if e.decoded.is_some() {
                     "decoded"
