@@ -61,6 +61,48 @@ where
     }
 }
 
+/// Runs `f` compiled for AVX-512 (else AVX2 and FMA) where the CPU has it, else as it is. What is
+/// inlined into `f` (a kernel's element-wise loops: layer norm, GELU, softmax, residuals; mark
+/// closures `#[inline(always)]`) then works on 16 or 8 floats at a time instead of SSE2's 4. No
+/// `mul_add` is written in the kernels and Rust never fuses a multiply and an add by itself, so
+/// the operations and their order, and the results, are the same bit for bit on every path.
+#[inline(always)]
+pub(crate) fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx2") && has!("fma") {
+            // SAFETY: the CPU has every feature `avx512` is compiled for (just detected).
+            return unsafe { avx512(f) };
+        }
+        if has!("avx2") && has!("fma") {
+            // SAFETY: as above, for `avx2_fma`.
+            return unsafe { avx2_fma(f) };
+        }
+    }
+    f()
+}
+
+/// `f()`, compiled (with what is inlined into it) for AVX-512F, AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// `f()`, compiled (with what is inlined into it) for AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// `out` (`per_item` floats per item) cut into one chunk per work unit, each behind a lock so
 /// that the pool's threads can take them (every lock is taken once, uncontended).
 pub(super) fn unit_chunks(out: &mut [f32], gsz: usize, per_item: usize) -> Vec<Mutex<&mut [f32]>> {
