@@ -341,6 +341,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let mut fig3 = None;
     let mut results = Vec::new();
     for m in &models {
+        // What the last model freed goes back to the system: each model peaks at its own memory.
+        crate::bench::models::trim_heap();
         say(&format!("— {} —", m.name()));
         results.push(train_and_evaluate(args, m, &out, &mut fig3)?);
     }

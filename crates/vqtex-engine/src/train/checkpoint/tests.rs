@@ -208,3 +208,38 @@ fn a_failed_atomic_write_leaves_no_temp_file() {
     assert!(write_atomic(&target, b"{}").is_err());
     assert!(!dir.path().join(".config.json.tmp").exists());
 }
+
+#[test]
+fn a_checkpoint_is_written_a_tensor_at_a_time_as_safetensors_would_write_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = model();
+    let mut t = tensors(m.as_ref());
+    t.insert(
+        "a.scalar".into(),
+        Tensor::new(2.5f32, &Device::Cpu).unwrap(),
+    );
+    let path = save(tmp.path(), &t, sidecar(1), 2).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    let side = read_sidecar(tmp.path(), 1).unwrap();
+    assert_eq!(side.bytes, bytes.len() as u64);
+    assert_eq!(side.crc32, Some(crc32fast::hash(&bytes)));
+    // The safetensors crate reads it, each tensor in its place.
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.len(), t.len());
+    assert_eq!(st.tensor("a.scalar").unwrap().data(), 2.5f32.to_le_bytes());
+    // And every tensor reads back equal.
+    let back = load_epoch(tmp.path(), 1, &Device::Cpu).unwrap().tensors;
+    assert_eq!(back.len(), t.len());
+    for (name, v) in &t {
+        let a = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = back[name].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a, b, "{name}");
+        assert_eq!(v.dims(), back[name].dims(), "{name}");
+    }
+    // No temporary file is left beside it.
+    let names: Vec<String> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
