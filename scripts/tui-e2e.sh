@@ -28,24 +28,18 @@ fail() {
   echo "---- log ----" >&2; tail -n 20 "$TMP"/data/vqtex/vqtex.log 2>/dev/null >&2 || true
   exit 1
 }
-# wait_for TEXT SECONDS: poll the screen until it shows TEXT.
-wait_for() {
-  local text=$1 secs=${2:-20} t=0
-  while ! screen | grep -qF -- "$text"; do
+# wait_for TEXT [SECONDS], wait_re REGEX [SECONDS]: wait until the screen holds TEXT: a fixed string (wait_for) or an extended regular expression
+# (wait_re; a release build may train past a state before the first look).
+wait_grep() {
+  local how=$1 text=$2 secs=${3:-20} t=0
+  while ! screen | grep -q "$how" -- "$text"; do
     sleep 0.5; t=$((t + 1))
     (( t > secs * 2 )) && fail "'$text' did not appear within ${secs}s"
   done
   echo "tui-e2e: ok: $text"
 }
-# As wait_for, for an extended regular expression.
-wait_re() {
-  local re=$1 secs=${2:-20} t=0
-  while ! screen | grep -qE -- "$re"; do
-    sleep 0.5; t=$((t + 1))
-    (( t > secs * 2 )) && fail "/$re/ did not appear within ${secs}s"
-  done
-  echo "tui-e2e: ok: /$re/"
-}
+wait_for() { wait_grep -F "$@"; }
+wait_re() { wait_grep -E "$@"; }
 key() { tmux send-keys -t "$S" "$@"; sleep 0.4; }
 
 # `vqtex watch NAME` of a run a headless `vqtex train` writes: read-only (s is refused, no second

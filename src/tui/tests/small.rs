@@ -557,6 +557,15 @@ fn latent_shows_and_edits_the_code_map_at_every_size() {
     }
 }
 
+/// The whole number right after the first `prefix` in `s`.
+fn number_after(s: &str, prefix: &str) -> usize {
+    s.split(prefix)
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {prefix:?} in:\n{s}"))
+}
+
 #[test]
 fn what_does_not_fit_is_named_and_nothing_when_all_fits() {
     let mut app = full();
@@ -574,12 +583,7 @@ fn what_does_not_fit_is_named_and_nothing_when_all_fits() {
         .lines()
         .find(|l| l.contains("more: widen the terminal"))
         .unwrap_or_else(|| panic!("80x24:\n{s}"));
-    let hidden: usize = line
-        .split('+')
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+    let hidden = number_after(line, "+");
     // As many pairs drawn as the note does not name (a pair's original starts with `▀`s).
     let drawn = s
         .lines()
@@ -596,12 +600,7 @@ fn what_does_not_fit_is_named_and_nothing_when_all_fits() {
     let s = screen(&app, 80, 24);
     let note = format!("of {steps} steps: widen the terminal or press -");
     assert!(s.contains("showing ") && s.contains(&note), "80x24:\n{s}");
-    let shown: usize = s
-        .split("showing ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+    let shown = number_after(&s, "showing ");
     assert!(shown >= 1 && shown < steps, "{shown} of {steps}");
     let s = screen(&app, 200, 60);
     assert!(!s.contains("steps: widen"), "200x60:\n{s}");

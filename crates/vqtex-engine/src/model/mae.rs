@@ -658,11 +658,7 @@ mod tests {
                 for i in 0..2 {
                     let a = testutil::values(&r.get(i).unwrap().get(j).unwrap());
                     let b = testutil::values(&pred.get(i).unwrap().get(j).unwrap());
-                    let d = a
-                        .iter()
-                        .zip(&b)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0f32, f32::max);
+                    let d = testutil::max_abs_diff(&a, &b);
                     assert!(d < 1e-6, "patch {j}: {d}");
                 }
             }
@@ -719,12 +715,7 @@ mod tests {
         let each: Vec<f32> = (0..9)
             .flat_map(|i| testutil::values(&m.encode(&x.narrow(0, i, 1).unwrap()).unwrap()))
             .collect();
-        assert_eq!(all.len(), each.len());
-        let worst = all
-            .iter()
-            .zip(&each)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = testutil::max_abs_diff(&all, &each);
         assert!(worst < 1e-5, "{worst}");
         // Nothing of the parts' graphs is kept: the result is a leaf.
         assert!(!m.encode(&x).unwrap().track_op());

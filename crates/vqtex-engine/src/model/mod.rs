@@ -356,6 +356,15 @@ pub(crate) mod testutil {
     }
 
     /// Largest absolute difference, relative to the largest magnitude of `want`.
+    /// The largest absolute difference of two equally long value lists.
+    pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    }
+
     pub fn rel_diff(got: &Tensor, want: &Tensor) -> f32 {
         let (g, w) = (values(got), values(want));
         assert_eq!(g.len(), w.len());
