@@ -19,7 +19,7 @@ fn tensor(dims: &[usize], seed: u64) -> Tensor {
             (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect();
-    Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+    Tensor::from_vec(v, dims, &Device::Cpu).expect("as many values as the shape holds")
 }
 
 /// Seconds per call of `f`, best of a few rounds.
