@@ -234,20 +234,8 @@ impl Stage {
 /// training's size (as the workbench and `eval` run them; all 110 at once would hold the MAE's
 /// activations for 110 ROIs, 100 MB more than a training batch).
 fn inference_rate(m: &dyn Autoencoder, x: &Tensor) -> anyhow::Result<f64> {
-    const BATCH: usize = 64;
     let n = x.dim(0)?;
-    let pass = || -> anyhow::Result<()> {
-        let mut start = 0;
-        while start < n {
-            let len = BATCH.min(n - start);
-            let _ = m
-                .forward(&x.narrow(0, start, len)?, false)?
-                .recon
-                .to_device(&Device::Cpu)?;
-            start += len;
-        }
-        Ok(())
-    };
+    let pass = || eval::batched(x, 64, |b| Ok(m.forward(b, false)?.recon))?.to_device(&Device::Cpu);
     pass()?;
     let t = Instant::now();
     let reps = 20;

@@ -12,7 +12,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
-use super::{block, placeholder, put, wrap_step, Ctx, Effect};
+use super::{block, fit_title, placeholder, put, wrap_step, Ctx, Effect};
 use crate::eval::codes::{CodeSort, CodeStats};
 use crate::tui::jobs::{CodebookData, Request, TraversalData};
 use crate::tui::keymap::Action;
@@ -448,41 +448,42 @@ impl LatentPane {
         let Some(original) = &a.codes else {
             return;
         };
+        let codes = self.edit.as_ref().map(|e| &e.codes).unwrap_or(original);
+        let changed = codes.iter().zip(original).filter(|(a, b)| a != b).count();
         let title = match &self.edit {
-            Some(e) => format!(
-                "Code map · editing · {} of 49 cells changed · {} · arrows, + -{}, n {}, r undo, i done",
-                e.codes.iter().zip(original).filter(|(a, b)| a != b).count(),
-                if e.decoded.is_some() { "decoded" } else { "decoding…" },
-                if e.all_uses { " everywhere" } else { "" },
-                if e.all_uses { "one cell" } else { "every use" }
-            ),
+            Some(e) => {
+                let head = format!(
+                    "Code map · editing · {changed} of 49 cells changed · {}",
+                    if e.decoded.is_some() {
+                        "decoded"
+                    } else {
+                        "decoding…"
+                    }
+                );
+                // The keys' meanings are in the help (?): a narrow screen keeps just the keys.
+                let long = format!(
+                    "{head} · arrows, + -{}, n {}, r undo, i done",
+                    if e.all_uses { " everywhere" } else { "" },
+                    if e.all_uses { "one cell" } else { "every use" }
+                );
+                fit_title(
+                    &[long, format!("{head} · arrows + - n r i")],
+                    area.width.saturating_sub(2),
+                )
+            }
             None => "Code map of the anchor · i edit".to_string(),
-        };
-        // The keys' meanings are in the help (?): a narrow screen keeps just the keys.
-        let title = match &self.edit {
-            Some(e) if title.chars().count() + 2 > area.width as usize => format!(
-                "Code map · editing · {} of 49 cells changed · {} · arrows + - n r i",
-                e.codes.iter().zip(original).filter(|(a, b)| a != b).count(),
-                if e.decoded.is_some() {
-                    "decoded"
-                } else {
-                    "decoding…"
-                },
-            ),
-            _ => title,
         };
         let b = block(title, ctx, self.edit.is_some());
         let inner = b.inner(area);
         b.render(area, buf);
-        let codes = self.edit.as_ref().map(|e| &e.codes).unwrap_or(original);
         for r in 0..7 {
             for c in 0..7 {
                 let i = r * 7 + c;
                 let here = self.edit.as_ref().is_some_and(|e| e.cursor == (r, c));
-                let changed = codes[i] != original[i];
+                let edited = codes[i] != original[i];
                 let style = if here {
                     ctx.theme.selection()
-                } else if changed {
+                } else if edited {
                     ctx.theme.warn()
                 } else {
                     ctx.theme.base()
@@ -523,7 +524,6 @@ impl LatentPane {
             Some(None) => put(buf, inner, x1, inner.y, "decoding…", ctx.theme.muted()),
             None => {}
         }
-        let changed = codes.iter().zip(original).filter(|(a, b)| a != b).count();
         put(
             buf,
             inner,

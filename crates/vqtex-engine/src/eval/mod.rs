@@ -47,7 +47,9 @@ pub enum EvalError {
 /// ROIs per evaluation forward: small enough that the MAE's activations stay in the hundreds of MB.
 pub(crate) const EVAL_BATCH: usize = 32;
 
-pub(crate) fn batched(
+/// `f` over `x` in parts of `batch` ROIs, each result detached (its op graph freed before the
+/// next part runs), concatenated.
+pub fn batched(
     x: &Tensor,
     batch: usize,
     f: impl Fn(&Tensor) -> candle_core::Result<Tensor>,

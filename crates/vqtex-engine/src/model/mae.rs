@@ -455,11 +455,7 @@ impl Autoencoder for Mae {
         const PART: usize = 4;
         let b = x.dim(0)?;
         if b > PART {
-            let parts = (0..b)
-                .step_by(PART)
-                .map(|s| Ok(self.encode(&x.narrow(0, s, PART.min(b - s))?)?.detach()))
-                .collect::<Result<Vec<_>>>()?;
-            return Tensor::cat(&parts, 0);
+            return crate::eval::batched(x, PART, |p| self.encode(p));
         }
         let xp = self.patchify(&x.affine(2.0, -1.0)?)?;
         let keep = Tensor::arange(0u32, (b * self.n) as u32, x.device())?;
