@@ -464,3 +464,193 @@ fn gemm_shapes() {
         2.0 * (n * n * n) as f64 / t / 1e9
     );
 }
+
+/// The MAE's encoder shapes (64 ROIs of 34 visible tokens, width 256, MLP 1024): each dense
+/// kernel on all rows (two threads), and one part's gemm alone on one thread.
+#[test]
+#[ignore = "timing, not a test"]
+fn mae_shapes() {
+    use super::dense;
+    use super::gemm::{matmul, MatMut, MatRef};
+    let vals = |len: usize, seed: u64| tensor(&[len], seed).to_vec1::<f32>().unwrap();
+    let (rows, c, hid, t, heads) = (64 * 34, 256, 1024, 34, 4);
+    let x = vals(rows * hid, 1);
+    let w = vals(hid * hid, 2);
+    let b = vals(hid * 3, 3);
+    let mut y = vec![0f32; rows * hid];
+    let mut g = vec![0f32; rows * hid];
+    let mut dw = vec![0f32; hid * hid];
+    let mut db = vec![0f32; hid * 3];
+    let gf = |fl: f64, t: f64| fl / t / 1e9;
+    for (name, k, n) in [
+        ("qkv", c, 3 * c),
+        ("proj", c, c),
+        ("fc1", c, hid),
+        ("fc2", hid, c),
+    ] {
+        let fl = 2.0 * (rows * k * n) as f64;
+        let tl = time(|| {
+            dense::linear(
+                &x[..rows * k],
+                k,
+                &w[..n * k],
+                n,
+                &mut y[..rows * n],
+                |_, r| r.fill(0.0),
+            )
+        });
+        let tb = time(|| {
+            dense::backward_input(&x[..rows * n], n, &w[..n * k], k, &mut y[..rows * k], false)
+        });
+        let tw = time(|| {
+            dense::weight_grad(
+                &x[..rows * n],
+                n,
+                &g[..rows * k],
+                k,
+                &mut dw[..n * k],
+                &mut db[..n],
+            )
+        });
+        let part = rows / 4;
+        let t1 = time(|| {
+            matmul(
+                MatMut::row_major(&mut y[..part * n], part, n),
+                MatRef::row_major(&x[..part * k], part, k),
+                MatRef::row_major(&w[..n * k], n, k).t(),
+                false,
+            )
+        });
+        println!(
+            "{name} [{rows},{k}]x[{k},{n}]: fwd {:.2} ms {:.0} GF/s, dx {:.2} ms {:.0}, dw {:.2} ms {:.0}; one part on one thread {:.0} GF/s",
+            tl * 1e3, gf(fl, tl), tb * 1e3, gf(fl, tb), tw * 1e3, gf(fl, tw), gf(fl / 4.0, t1)
+        );
+    }
+    let fl = 2.0 * (rows * c * hid) as f64;
+    let tg = time(|| {
+        dense::linear_gelu(
+            &x[..rows * c],
+            c,
+            &w[..hid * c],
+            &b[..hid],
+            &mut y[..rows * hid],
+            &mut g[..rows * hid],
+        )
+    });
+    let tbg = time(|| {
+        let mut gg = vec![0f32; rows * hid];
+        dense::backward_input_gelu(
+            &x[..rows * c],
+            c,
+            &w[..c * hid],
+            &g[..rows * hid],
+            &mut y[..rows * hid],
+            &mut gg,
+        )
+    });
+    println!(
+        "fc1+gelu: {:.2} ms {:.0} GF/s; fc2 dx+gelu' {:.2} ms",
+        tg * 1e3,
+        gf(fl, tg),
+        tbg * 1e3
+    );
+    let mut p = vec![0f32; 64 * heads * t * t];
+    let ta = time(|| dense::attention(&x[..rows * 3 * c], t, heads, c, &mut p, &mut y[..rows * c]));
+    let mut dq = vec![0f32; rows * 3 * c];
+    let tab = time(|| {
+        dense::attention_backward(&x[..rows * 3 * c], &p, &g[..rows * c], t, heads, c, &mut dq)
+    });
+    let fla = 4.0 * (64 * t * t * c) as f64;
+    println!(
+        "attention: fwd {:.2} ms {:.0} GF/s, bwd {:.2} ms {:.0} GF/s",
+        ta * 1e3,
+        gf(fla, ta),
+        tab * 1e3,
+        gf(2.0 * fla, tab)
+    );
+    let mut st = vec![0f32; rows * 2];
+    let tn = time(|| {
+        dense::layer_norm(
+            &x[..rows * c],
+            c,
+            &b[..c],
+            &b[c..2 * c],
+            &mut y[..rows * c],
+            &mut st,
+        )
+    });
+    let (mut g1, mut g2) = (vec![0f32; c], vec![0f32; c]);
+    let tnb = time(|| {
+        dense::layer_norm_backward(
+            &g[..rows * c],
+            &x[..rows * c],
+            &st,
+            c,
+            &b[..c],
+            &mut y[..rows * c],
+            true,
+            &mut g1,
+            &mut g2,
+        )
+    });
+    println!(
+        "layer norm: fwd {:.2} ms, bwd {:.2} ms",
+        tn * 1e3,
+        tnb * 1e3
+    );
+    let n = 1024;
+    let t = time(|| {
+        matmul(
+            MatMut::row_major(&mut y[..n * n], n, n),
+            MatRef::row_major(&x[..n * n], n, n),
+            MatRef::row_major(&w[..n * n], n, n),
+            false,
+        )
+    });
+    println!(
+        "[1024,1024]x[1024,1024] one thread: {:.0} GF/s",
+        2.0 * (n * n * n) as f64 / t / 1e9
+    );
+}
+
+/// The GELU's cost per element, in cache and out of it.
+#[test]
+#[ignore = "timing, not a test"]
+fn gelu_alone() {
+    use super::dense::{gelu, gelu_and_grad};
+    use super::par;
+    for len in [16 * 1024, 544 * 1024, 2176 * 1024] {
+        let x = tensor(&[len], 1).to_vec1::<f32>().unwrap();
+        let mut y = vec![0f32; len];
+        let mut d = vec![0f32; len];
+        let t = time(|| {
+            par::simd(
+                #[inline(always)]
+                || {
+                    for (o, v) in y.iter_mut().zip(&x) {
+                        *o = gelu(*v);
+                    }
+                },
+            )
+        });
+        let t2 = time(|| {
+            par::simd(
+                #[inline(always)]
+                || {
+                    for ((o, dv), v) in y.iter_mut().zip(d.iter_mut()).zip(&x) {
+                        let (g, dg) = gelu_and_grad(*v);
+                        *o = g;
+                        *dv *= dg;
+                    }
+                },
+            )
+        });
+        let tc = time(|| y.copy_from_slice(&x));
+        println!(
+            "{len} floats: gelu {:.3} ns/elt, gelu+grad {:.3} ns/elt, copy {:.3} ns/elt",
+            t / len as f64 * 1e9,
+            t2 / len as f64 * 1e9,
+            tc / len as f64 * 1e9
+        );
+    }
+}

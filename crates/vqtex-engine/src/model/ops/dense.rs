@@ -468,14 +468,18 @@ pub(crate) fn exp_nonpos(y: f32) -> f32 {
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let y = y.clamp(-87.0, 0.0);
-    let n = (y * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = y * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = (y - n * LN2_HI) - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    // 2^n from the rounded sum's bits (its low mantissa bits hold n as an offset integer): no
+    // float-to-int cast, whose saturating semantics would keep the loop scalar.
+    p * f32::from_bits(shifted.to_bits().wrapping_sub(ROUND.to_bits() - 127) << 23)
 }
 
 /// `(erf(x), e^(-x^2))`: Abramowitz and Stegun's 7.1.26 (absolute error below 1.5e-7).
