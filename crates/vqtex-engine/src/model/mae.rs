@@ -122,7 +122,7 @@ pub struct Mae {
     head: Linear,
     masks: Mutex<Rng>,
     /// Buffers of the hand-written CPU step, kept between steps.
-    work: Mutex<step::Work>,
+    work: Mutex<Vec<step::Work>>,
 }
 
 impl Mae {
@@ -196,7 +196,7 @@ impl Mae {
             dec_norm,
             head,
             masks: Mutex::new(seeded(seed, "masks-mae")),
-            work: Mutex::new(step::Work::default()),
+            work: Mutex::new(Vec::new()),
         })
     }
 

@@ -1,4 +1,4 @@
-//! Where one VQ-VAE training epoch spends its time, phase by phase. Not a test: it asserts
+//! Where one training epoch spends its time, phase by phase (the VQ-VAE's, and the MAE's). Not a test: it asserts
 //! nothing and is ignored by default. Run it with
 //! `cargo test -p vqtex-engine --release --features timing --lib train::phase_bench -- --ignored --nocapture`.
 
@@ -9,20 +9,32 @@ use candle_core::{Device, Tensor};
 use super::optim::Adam;
 use super::worker::evaluate_losses;
 use crate::model::testutil::batch;
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, ModelKind};
 
 #[test]
 #[ignore = "timing, not a test"]
 fn vqvae_epoch_phases() {
+    epoch_phases(ModelKind::Vqvae, 70, 10);
+}
+
+#[test]
+#[ignore = "timing, not a test"]
+fn mae_epoch_phases() {
+    epoch_phases(ModelKind::Mae, 21, 2);
+}
+
+fn epoch_phases(kind: ModelKind, steps: usize, reps: usize) {
     let dev = Device::Cpu;
-    let model = ModelConfig::default().build(0, &dev).unwrap();
-    let mut opt = Adam::new(model.params().iter().cloned().collect(), 2e-4).unwrap();
+    let cfg = ModelConfig::paper(kind);
+    let model = cfg.build(0, &dev).unwrap();
+    let mut opt = Adam::new(model.params().iter().cloned().collect(), cfg.paper_lr()).unwrap();
     let x_train = batch(440);
     let x_test = batch(110);
     model.begin_training(&x_train, 0).unwrap();
     let mut t = [0f64; 6];
-    let steps = 70;
-    for i in 0..steps + 5 {
+    let mut fastest = f64::INFINITY;
+    let warm = 2;
+    for i in 0..steps + warm {
         let start = (i * 64) % 384;
         let xb = x_train.narrow(0, start, 64).unwrap().contiguous().unwrap();
         let t0 = Instant::now();
@@ -41,7 +53,8 @@ fn vqvae_epoch_phases() {
         drop(out);
         drop(grads);
         let t5 = Instant::now();
-        if i >= 5 {
+        if i >= warm {
+            fastest = fastest.min((t1 - t0).as_secs_f64());
             for (k, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4]
                 .iter()
                 .enumerate()
@@ -50,7 +63,6 @@ fn vqvae_epoch_phases() {
             }
         }
     }
-    let reps = 10;
     let hist = vec![0u64; 64];
     let t0 = Instant::now();
     for e in 0..reps {
@@ -65,6 +77,7 @@ fn vqvae_epoch_phases() {
     }
     let eval = t0.elapsed().as_secs_f64() / reps as f64;
     let per_step = t[..5].iter().sum::<f64>();
+    println!("fastest forward+backward: {:.2} ms", fastest * 1e3);
     println!(
         "per step (ms): forward+backward {:.2}, read losses {:.2}, (unused) {:.2}, adam {:.2}, drop {:.2}; total {:.2}",
         t[0] * 1e3, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, t[4] * 1e3, per_step * 1e3

@@ -2,19 +2,21 @@
 //! with the kernels of [`crate::model::ops::dense`].
 //!
 //! The same math as [`Mae::forward_masked`] followed by candle's `backward` (checked against it
-//! in the tests), without candle's op graph: each linear layer is one gemm over all the batch's
-//! tokens (bias, residual and positional embeddings written into its output first, the GELU
+//! in the tests), without candle's op graph. The batch is cut into [`STEP_PARTS`] parts of ROIs,
+//! each run forward and backward on one thread with every kernel inline, their gradients added
+//! in order. In a part, each linear layer is one gemm over all its tokens (the weight transposed
+//! once a step, bias, residual and positional embeddings written into its output first, the GELU
 //! applied right after), attention runs per (ROI, head) on `[t, t]` scores that stay in cache,
-//! and layer norm is one pass each way. Activations live in a [`Work`] kept by the model and
-//! reused from step to step (only what the backward pass needs is kept: the GELU's output is
-//! recomputed). Gradients go into a [`GradStore`] keyed by the model's variables, so the optimizer
-//! does not know which path made them.
+//! and layer norm is one pass each way. Activations live in a [`Work`] per part kept by the model
+//! and reused from step to step (only what the backward pass needs is kept: the GELU's output is
+//! recomputed). Gradients go into a [`GradStore`] keyed by the model's variables, so the
+//! optimizer does not know which path made them.
 
 use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
 
 use super::{Mae, Masks, SIDE};
 use crate::model::ops::dense;
-use crate::model::transformer::Block;
+use crate::model::transformer::{Block, LayerNorm};
 use crate::model::Output;
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -136,10 +138,12 @@ pub(super) struct Work {
     dlat: Vec<f32>,
 }
 
-/// A block's parameter values, in [`Block::vars`]' order.
+/// A block's parameter values, in [`Block::vars`]' order, and its four weights transposed (for
+/// the forward gemms: qkv, proj, fc1, fc2).
 struct BlockW<'a> {
     vars: [&'a Var; 12],
     v: Vec<Vec<f32>>,
+    t: [Vec<f32>; 4],
     heads: usize,
     width: usize,
     hidden: usize,
@@ -171,9 +175,16 @@ impl<'a> BlockW<'a> {
         if heads == 0 || width % heads != 0 || v[QKV_B].len() != 3 * width {
             candle_core::bail!("a transformer block's shapes do not fit together");
         }
+        // A weight `[n, k]` is followed by its bias `[n]`.
+        let tr = |i: usize| {
+            let n = v[i + 1].len();
+            dense::transposed(&v[i], n, v[i].len() / n.max(1))
+        };
+        let t = [tr(QKV_W), tr(PROJ_W), tr(FC1_W), tr(FC2_W)];
         Ok(BlockW {
             vars,
             v,
+            t,
             heads,
             width,
             hidden,
@@ -202,13 +213,13 @@ fn block_forward(w: &BlockW, a: &mut Acts, out: &mut Vec<f32>, g: &mut Vec<f32>,
         fit(buf, len);
     }
     dense::layer_norm(&a.x, c, &v[LN1_G], &v[LN1_B], &mut a.a, &mut a.s1);
-    dense::linear(&a.a, c, &v[QKV_W], 3 * c, &mut a.qkv, bias(&v[QKV_B]));
+    dense::linear(&a.a, c, &w.t[0], 3 * c, &mut a.qkv, bias(&v[QKV_B]));
     dense::attention(&a.qkv, t, w.heads, c, &mut a.p, &mut a.y);
     let init = residual(&a.x, &v[PROJ_B]);
-    dense::linear(&a.y, c, &v[PROJ_W], c, &mut a.x2, init);
+    dense::linear(&a.y, c, &w.t[1], c, &mut a.x2, init);
     dense::layer_norm(&a.x2, c, &v[LN2_G], &v[LN2_B], &mut a.c, &mut a.s2);
-    dense::linear_gelu(&a.c, c, &v[FC1_W], &v[FC1_B], &mut a.h, g);
-    dense::linear(g, hid, &v[FC2_W], c, out, residual(&a.x2, &v[FC2_B]));
+    dense::linear_gelu(&a.c, c, &w.t[2], &v[FC1_B], &mut a.h, g);
+    dense::linear(g, hid, &w.t[3], c, out, residual(&a.x2, &v[FC2_B]));
 }
 
 /// The blocks `ws` in turn, each from its `acts[i].x` to the next one's (the last to `last`).
@@ -289,15 +300,81 @@ fn block_backward(
     gr
 }
 
-/// A linear layer's weight and bias values.
-fn linear_values(l: &crate::model::layers::Linear) -> Result<[Vec<f32>; 2]> {
-    Ok([values(l.weight.as_tensor())?, values(l.bias.as_tensor())?])
-}
-
 fn put(store: &mut GradStore, var: &Var, g: Vec<f32>) -> Result<()> {
     let t = Tensor::from_vec(g, var.shape(), var.device())?;
     store.insert(var.as_tensor(), t);
     Ok(())
+}
+
+/// The parameter values of a step (read once, shared by its parts), with the forward gemms'
+/// weights transposed.
+struct Weights<'a> {
+    embed: [Vec<f32>; 3],
+    pos: Vec<f32>,
+    enc: Vec<BlockW<'a>>,
+    norm: [Vec<f32>; 2],
+    to_latent: [Vec<f32>; 3],
+    from_latent: [Vec<f32>; 3],
+    mask_token: Vec<f32>,
+    dec_pos: Vec<f32>,
+    dec: Vec<BlockW<'a>>,
+    dec_norm: [Vec<f32>; 2],
+    head: [Vec<f32>; 3],
+}
+
+/// A linear layer's weight `[n, k]`, its bias and the weight transposed.
+fn linear_values(l: &crate::model::layers::Linear) -> Result<[Vec<f32>; 3]> {
+    let (w, b) = (values(l.weight.as_tensor())?, values(l.bias.as_tensor())?);
+    let n = b.len();
+    if n == 0 || w.len() % n != 0 {
+        candle_core::bail!("a linear layer's weight and bias do not fit together");
+    }
+    let t = dense::transposed(&w, n, w.len() / n);
+    Ok([w, b, t])
+}
+
+impl<'a> Weights<'a> {
+    fn new(m: &'a Mae) -> Result<Weights<'a>> {
+        let blocks = |bs: &'a [Block]| bs.iter().map(BlockW::new).collect::<Result<Vec<_>>>();
+        let ln = |l: &LayerNorm| -> Result<[Vec<f32>; 2]> {
+            Ok([values(l.gamma.as_tensor())?, values(l.beta.as_tensor())?])
+        };
+        let w = Weights {
+            embed: linear_values(&m.embed)?,
+            pos: values(m.pos.as_tensor())?,
+            enc: blocks(&m.blocks)?,
+            norm: ln(&m.norm)?,
+            to_latent: linear_values(&m.to_latent)?,
+            from_latent: linear_values(&m.from_latent)?,
+            mask_token: values(m.mask_token.as_tensor())?,
+            dec_pos: values(m.dec_pos.as_tensor())?,
+            dec: blocks(&m.dec_blocks)?,
+            dec_norm: ln(&m.dec_norm)?,
+            head: linear_values(&m.head)?,
+        };
+        let (cw, dw) = (m.cfg.width, m.cfg.decoder_width);
+        if w.enc.iter().any(|b| b.width != cw) || w.dec.iter().any(|b| b.width != dw) {
+            candle_core::bail!("block widths differ from the config's");
+        }
+        Ok(w)
+    }
+}
+
+/// Parts a batch is cut into, each run forward and backward on one thread of candle's pool with
+/// every kernel inline (the threads meet once a step, not at every kernel); fixed, so that a step
+/// is bitwise the same whatever the thread count. Their gradients are added in part order.
+const STEP_PARTS: usize = 2;
+
+/// What one part of a batch gives back.
+struct PartOut<'a> {
+    /// Sum of the squared errors over the masked pixels (in [-1, 1]), and over the paper
+    /// reconstruction's pixels (in [0, 1]).
+    sq: f64,
+    recon_sq: f64,
+    /// The paper reconstruction, `[rois, 784]`.
+    recon: Vec<f32>,
+    /// Every parameter's gradient, in the same order in every part.
+    grads: Vec<(&'a Var, Vec<f32>)>,
 }
 
 /// The forward pass, and the gradients when `backward`.
@@ -307,8 +384,8 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
     if masks.0.len() != b {
         candle_core::bail!("{} masks for {b} ROIs", masks.0.len());
     }
-    let (n, grid, p) = (m.n, m.grid, m.cfg.patch);
-    let pp = p * p;
+    let n = m.n;
+    let pp = m.cfg.patch * m.cfg.patch;
     if x.dims() != [b, 1, SIDE, SIDE] {
         candle_core::bail!(
             "the MAE takes [B, 1, {SIDE}, {SIDE}] ROIs, got {:?}",
@@ -316,15 +393,115 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         );
     }
     let n_masked = masks.0.first().map_or(0, Vec::len);
-    let mut masked = vec![false; b * n];
-    for (i, mi) in masks.0.iter().enumerate() {
+    for mi in &masks.0 {
         if mi.len() != n_masked {
             candle_core::bail!("every ROI of a batch must have the same number of masked patches");
         }
+        let mut seen = vec![false; n];
         for &j in mi {
-            if j >= n || masked[i * n + j] {
+            if j >= n || seen[j] {
                 candle_core::bail!("bad mask {mi:?}");
             }
+            seen[j] = true;
+        }
+    }
+    let xs = values(x)?;
+    let wts = Weights::new(m)?;
+    let den = b * n_masked.max(1) * pp;
+
+    let parts = STEP_PARTS.min(b).max(1);
+    let size = b.div_ceil(parts);
+    let mut guard = m.work.lock().unwrap_or_else(|e| e.into_inner());
+    guard.resize_with(parts, Work::default);
+    let works: Vec<std::sync::Mutex<&mut Work>> =
+        guard.iter_mut().map(std::sync::Mutex::new).collect();
+    let outs: Vec<std::sync::Mutex<Option<Result<PartOut>>>> =
+        (0..parts).map(|_| std::sync::Mutex::new(None)).collect();
+    let px = SIDE * SIDE;
+    crate::model::ops::par::for_parts(parts, |i| {
+        let lo = (i * size).min(b);
+        let hi = ((i + 1) * size).min(b);
+        let mut w = works[i].lock().unwrap_or_else(|e| e.into_inner());
+        let out = part(
+            m,
+            &wts,
+            &xs[lo * px..hi * px],
+            &masks.0[lo..hi],
+            den,
+            backward,
+            &mut w,
+        );
+        *outs[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+    });
+    drop(works);
+    drop(guard);
+    let mut outs = outs
+        .into_iter()
+        .map(|o| {
+            o.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| candle_core::bail!("a part of the step did not run"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let (mut sq, mut recon_sq) = (0f64, 0f64);
+    let mut recon = Vec::with_capacity(b * px);
+    for o in &mut outs {
+        sq += o.sq;
+        recon_sq += o.recon_sq;
+        recon.append(&mut o.recon);
+    }
+    let loss = (sq / den as f64) as f32;
+    let recon_mse = (recon_sq / xs.len().max(1) as f64) as f32;
+    let out = Output {
+        recon: Tensor::from_vec(recon, (b, 1, SIDE, SIDE), &dev)?,
+        loss: Tensor::new(loss, &dev)?,
+        terms: vec![
+            ("recon", Tensor::new(recon_mse, &dev)?),
+            ("masked", Tensor::new(loss, &dev)?),
+        ],
+        codes: None,
+    };
+    if !backward {
+        return Ok((out, None));
+    }
+    let mut outs = outs.into_iter();
+    let Some(first) = outs.next() else {
+        candle_core::bail!("a step of no parts");
+    };
+    let mut grads = first.grads;
+    for o in outs {
+        for ((var, g), (var2, g2)) in grads.iter_mut().zip(o.grads) {
+            debug_assert!(std::ptr::eq(*var, var2));
+            g.iter_mut().zip(&g2).for_each(|(a, v)| *a += v);
+        }
+    }
+    let mut store = GradStore::default();
+    for (var, g) in grads {
+        put(&mut store, var, g)?;
+    }
+    Ok((out, Some(store)))
+}
+
+/// One part of a batch, `xs` its ROIs' pixels, forward (and backward): the loss's sums, the
+/// paper reconstruction and the gradients. `den` is the whole batch's count of masked pixels
+/// (the loss's denominator).
+fn part<'a>(
+    m: &'a Mae,
+    wts: &Weights<'a>,
+    xs: &[f32],
+    masks: &[Vec<usize>],
+    den: usize,
+    backward: bool,
+    w: &mut Work,
+) -> Result<PartOut<'a>> {
+    let b = masks.len();
+    let (n, grid, p) = (m.n, m.grid, m.cfg.patch);
+    let pp = p * p;
+    let n_masked = masks.first().map_or(0, Vec::len);
+    let mut masked = vec![false; b * n];
+    for (i, mi) in masks.iter().enumerate() {
+        for &j in mi {
             masked[i * n + j] = true;
         }
     }
@@ -332,39 +509,19 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
     // Rows of the visible tokens, ROI-major, ascending positions (as `Mae::plan`'s `keep`).
     let vis: Vec<usize> = (0..b * n).filter(|&r| !masked[r]).collect();
     let bv = vis.len();
-
-    let xs = values(x)?;
     let (cw, ld) = (m.cfg.width, m.cfg.latent_dim);
     let dw = m.cfg.decoder_width;
-    let [embed_w, embed_b] = linear_values(&m.embed)?;
-    let pos = values(m.pos.as_tensor())?;
-    let enc_w = m
-        .blocks
-        .iter()
-        .map(BlockW::new)
-        .collect::<Result<Vec<_>>>()?;
-    let [norm_g, norm_b] = [
-        values(m.norm.gamma.as_tensor())?,
-        values(m.norm.beta.as_tensor())?,
-    ];
-    let [tl_w, tl_b] = linear_values(&m.to_latent)?;
-    let [fl_w, fl_b] = linear_values(&m.from_latent)?;
-    let mask_token = values(m.mask_token.as_tensor())?;
-    let dec_pos = values(m.dec_pos.as_tensor())?;
-    let dec_w = m
-        .dec_blocks
-        .iter()
-        .map(BlockW::new)
-        .collect::<Result<Vec<_>>>()?;
-    let dn_g = values(m.dec_norm.gamma.as_tensor())?;
-    let dn_b = values(m.dec_norm.beta.as_tensor())?;
-    let [head_w, head_b] = linear_values(&m.head)?;
-    if enc_w.iter().any(|w| w.width != cw) || dec_w.iter().any(|w| w.width != dw) {
-        candle_core::bail!("block widths differ from the config's");
-    }
+    let [embed_w, embed_b, embed_wt] = &wts.embed;
+    let pos = &wts.pos;
+    let (enc_w, dec_w) = (&wts.enc, &wts.dec);
+    let [norm_g, norm_b] = &wts.norm;
+    let [tl_w, tl_b, tl_wt] = &wts.to_latent;
+    let [fl_w, fl_b, fl_wt] = &wts.from_latent;
+    let (mask_token, dec_pos) = (&wts.mask_token, &wts.dec_pos);
+    let [dn_g, dn_b] = &wts.dec_norm;
+    let [head_w, head_b, head_wt] = &wts.head;
+    let mut grads: Vec<(&'a Var, Vec<f32>)> = Vec::new();
 
-    let mut guard = m.work.lock().unwrap_or_else(|e| e.into_inner());
-    let w = &mut *guard;
     w.enc.resize_with(enc_w.len(), Acts::default);
     w.dec.resize_with(dec_w.len(), Acts::default);
 
@@ -389,22 +546,22 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         None => &mut w.enc_out,
     };
     fit(first, bv * cw);
-    dense::linear(&w.xv, pp, &embed_w, cw, first, |r, row| {
+    dense::linear(&w.xv, pp, embed_wt, cw, first, |r, row| {
         let j = vis[r] % n;
-        for ((o, bb), pv) in row.iter_mut().zip(&embed_b).zip(&pos[j * cw..]) {
+        for ((o, bb), pv) in row.iter_mut().zip(embed_b).zip(&pos[j * cw..]) {
             *o = bb + pv;
         }
     });
-    blocks_forward(&enc_w, &mut w.enc, &mut w.enc_out, &mut w.g, visible);
+    blocks_forward(enc_w, &mut w.enc, &mut w.enc_out, &mut w.g, visible);
     fit(&mut w.hn, bv * cw);
     fit(&mut w.hs, bv * 2);
-    dense::layer_norm(&w.enc_out, cw, &norm_g, &norm_b, &mut w.hn, &mut w.hs);
+    dense::layer_norm(&w.enc_out, cw, norm_g, norm_b, &mut w.hn, &mut w.hs);
     fit(&mut w.lat, bv * ld);
-    dense::linear(&w.hn, cw, &tl_w, ld, &mut w.lat, bias(&tl_b));
+    dense::linear(&w.hn, cw, tl_wt, ld, &mut w.lat, bias(tl_b));
 
     // Decoder: the visible tokens' latents at their positions, mask tokens elsewhere.
     fit(&mut w.dv, bv * dw);
-    dense::linear(&w.lat, ld, &fl_w, dw, &mut w.dv, bias(&fl_b));
+    dense::linear(&w.lat, ld, fl_wt, dw, &mut w.dv, bias(fl_b));
     let dec_in = match w.dec.first_mut() {
         Some(a) => &mut a.x,
         None => &mut w.dec_out,
@@ -422,12 +579,12 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             *o = s + pv;
         }
     }
-    blocks_forward(&dec_w, &mut w.dec, &mut w.dec_out, &mut w.g, n);
+    blocks_forward(dec_w, &mut w.dec, &mut w.dec_out, &mut w.g, n);
     fit(&mut w.dn, b * n * dw);
     fit(&mut w.ds, b * n * 2);
-    dense::layer_norm(&w.dec_out, dw, &dn_g, &dn_b, &mut w.dn, &mut w.ds);
+    dense::layer_norm(&w.dec_out, dw, dn_g, dn_b, &mut w.dn, &mut w.ds);
     fit(&mut w.pred, b * n * pp);
-    dense::linear(&w.dn, dw, &head_w, pp, &mut w.pred, bias(&head_b));
+    dense::linear(&w.dn, dw, head_wt, pp, &mut w.pred, bias(head_b));
 
     // Loss over the masked patches; the paper's reconstruction (input pixels where visible).
     let mut sq = 0f64;
@@ -445,9 +602,7 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
                 .sum::<f64>();
         }
     }
-    let den = b * n_masked.max(1) * pp;
-    let loss = (sq / den as f64) as f32;
-    let mut recon = xs.clone();
+    let mut recon = xs.to_vec();
     for (r, pr) in w.pred.chunks_exact(pp).enumerate() {
         if !masked[r] {
             continue;
@@ -461,24 +616,19 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
     }
     let recon_sq: f64 = recon
         .iter()
-        .zip(&xs)
+        .zip(xs)
         .map(|(a, b)| f64::from((a - b) * (a - b)))
         .sum();
-    let recon_mse = (recon_sq / xs.len().max(1) as f64) as f32;
-    let out = Output {
-        recon: Tensor::from_vec(recon, (b, 1, SIDE, SIDE), &dev)?,
-        loss: Tensor::new(loss, &dev)?,
-        terms: vec![
-            ("recon", Tensor::new(recon_mse, &dev)?),
-            ("masked", Tensor::new(loss, &dev)?),
-        ],
-        codes: None,
+    let mut out = PartOut {
+        sq,
+        recon_sq,
+        recon,
+        grads: Vec::new(),
     };
     if !backward {
-        return Ok((out, None));
+        return Ok(out);
     }
 
-    let mut store = GradStore::default();
     // The loss's gradient at the predictions: masked patches only.
     let scale = 2.0 / den as f32;
     fit(&mut w.dpred, b * n * pp);
@@ -490,10 +640,10 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
     }
     let (mut gw, mut gb) = (vec![0f32; head_w.len()], vec![0f32; pp]);
     dense::weight_grad(&w.dpred, pp, &w.dn, dw, &mut gw, &mut gb);
-    put(&mut store, &m.head.weight, gw)?;
-    put(&mut store, &m.head.bias, gb)?;
+    grads.push((&m.head.weight, gw));
+    grads.push((&m.head.bias, gb));
     fit(&mut w.da, b * n * dw);
-    dense::backward_input(&w.dpred, pp, &head_w, dw, &mut w.da, false);
+    dense::backward_input(&w.dpred, pp, head_w, dw, &mut w.da, false);
     fit(&mut w.dres, b * n * dw);
     let (mut gg, mut gbeta) = (vec![0f32; dw], vec![0f32; dw]);
     dense::layer_norm_backward(
@@ -501,14 +651,14 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         &w.dec_out,
         &w.ds,
         dw,
-        &dn_g,
+        dn_g,
         &mut w.dres,
         false,
         &mut gg,
         &mut gbeta,
     );
-    put(&mut store, &m.dec_norm.gamma, gg)?;
-    put(&mut store, &m.dec_norm.beta, gbeta)?;
+    grads.push((&m.dec_norm.gamma, gg));
+    grads.push((&m.dec_norm.beta, gbeta));
     for (bw, a) in dec_w.iter().zip(&w.dec).rev() {
         let mut s = Scratch {
             g: &mut w.g,
@@ -517,10 +667,8 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             dy: &mut w.dy,
             dqkv: &mut w.dqkv,
         };
-        let grads = block_backward(bw, a, &mut w.dres, &mut s, n);
-        for (var, g) in bw.vars.iter().zip(grads) {
-            put(&mut store, var, g)?;
-        }
+        let gs = block_backward(bw, a, &mut w.dres, &mut s, n);
+        grads.extend(bw.vars.iter().copied().zip(gs));
     }
     // Positions, the mask token and the visible tokens' share.
     let mut gpos = vec![0f32; dec_pos.len()];
@@ -537,20 +685,20 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             vi += 1;
         }
     }
-    put(&mut store, &m.dec_pos, gpos)?;
-    put(&mut store, &m.mask_token, gmask)?;
+    grads.push((&m.dec_pos, gpos));
+    grads.push((&m.mask_token, gmask));
     let (mut gw, mut gb) = (vec![0f32; fl_w.len()], vec![0f32; dw]);
     dense::weight_grad(&w.dy, dw, &w.lat, ld, &mut gw, &mut gb);
-    put(&mut store, &m.from_latent.weight, gw)?;
-    put(&mut store, &m.from_latent.bias, gb)?;
+    grads.push((&m.from_latent.weight, gw));
+    grads.push((&m.from_latent.bias, gb));
     fit(&mut w.dlat, bv * ld);
-    dense::backward_input(&w.dy, dw, &fl_w, ld, &mut w.dlat, false);
+    dense::backward_input(&w.dy, dw, fl_w, ld, &mut w.dlat, false);
     let (mut gw, mut gb) = (vec![0f32; tl_w.len()], vec![0f32; ld]);
     dense::weight_grad(&w.dlat, ld, &w.hn, cw, &mut gw, &mut gb);
-    put(&mut store, &m.to_latent.weight, gw)?;
-    put(&mut store, &m.to_latent.bias, gb)?;
+    grads.push((&m.to_latent.weight, gw));
+    grads.push((&m.to_latent.bias, gb));
     fit(&mut w.da, bv * cw);
-    dense::backward_input(&w.dlat, ld, &tl_w, cw, &mut w.da, false);
+    dense::backward_input(&w.dlat, ld, tl_w, cw, &mut w.da, false);
     fit(&mut w.dres, bv * cw);
     let (mut gg, mut gbeta) = (vec![0f32; cw], vec![0f32; cw]);
     dense::layer_norm_backward(
@@ -558,14 +706,14 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         &w.enc_out,
         &w.hs,
         cw,
-        &norm_g,
+        norm_g,
         &mut w.dres,
         false,
         &mut gg,
         &mut gbeta,
     );
-    put(&mut store, &m.norm.gamma, gg)?;
-    put(&mut store, &m.norm.beta, gbeta)?;
+    grads.push((&m.norm.gamma, gg));
+    grads.push((&m.norm.beta, gbeta));
     for (bw, a) in enc_w.iter().zip(&w.enc).rev() {
         let mut s = Scratch {
             g: &mut w.g,
@@ -574,10 +722,8 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             dy: &mut w.dy,
             dqkv: &mut w.dqkv,
         };
-        let grads = block_backward(bw, a, &mut w.dres, &mut s, visible);
-        for (var, g) in bw.vars.iter().zip(grads) {
-            put(&mut store, var, g)?;
-        }
+        let gs = block_backward(bw, a, &mut w.dres, &mut s, visible);
+        grads.extend(bw.vars.iter().copied().zip(gs));
     }
     // The embedding and the encoder's positions.
     let mut gpos = vec![0f32; pos.len()];
@@ -585,12 +731,13 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         let gp = &mut gpos[(r % n) * cw..][..cw];
         gp.iter_mut().zip(row).for_each(|(a, v)| *a += v);
     }
-    put(&mut store, &m.pos, gpos)?;
+    grads.push((&m.pos, gpos));
     let (mut gw, mut gb) = (vec![0f32; embed_w.len()], vec![0f32; cw]);
     dense::weight_grad(&w.dres, cw, &w.xv, pp, &mut gw, &mut gb);
-    put(&mut store, &m.embed.weight, gw)?;
-    put(&mut store, &m.embed.bias, gb)?;
-    Ok((out, Some(store)))
+    grads.push((&m.embed.weight, gw));
+    grads.push((&m.embed.bias, gb));
+    out.grads = grads;
+    Ok(out)
 }
 
 #[cfg(test)]

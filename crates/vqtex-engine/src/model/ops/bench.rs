@@ -521,6 +521,18 @@ fn mae_shapes() {
                 false,
             )
         });
+        let t2 = time(|| {
+            matmul(
+                MatMut::row_major(&mut y[..part * n], part, n),
+                MatRef::row_major(&x[..part * k], part, k),
+                MatRef::row_major(&w[..n * k], k, n),
+                false,
+            )
+        });
+        println!(
+            "  one part, the weight stored transposed: {:.0} GF/s",
+            gf(fl / 4.0, t2)
+        );
         println!(
             "{name} [{rows},{k}]x[{k},{n}]: fwd {:.2} ms {:.0} GF/s, dx {:.2} ms {:.0}, dw {:.2} ms {:.0}; one part on one thread {:.0} GF/s",
             tl * 1e3, gf(fl, tl), tb * 1e3, gf(fl, tb), tw * 1e3, gf(fl, tw), gf(fl / 4.0, t1)

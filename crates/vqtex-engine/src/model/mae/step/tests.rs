@@ -129,3 +129,20 @@ fn a_large_evaluation_batch_runs_in_slices_with_the_same_results() {
     }
     assert_eq!(got.terms.len(), 2);
 }
+
+#[test]
+fn a_step_gives_the_same_bits_on_one_thread_as_on_the_pool() {
+    let m = small(23);
+    let x = batch(6);
+    let masks = m.train_masks(6).unwrap();
+    let (a, ga) = forward_backward(&m, &x, &masks).unwrap();
+    // A task of `for_parts` runs every kernel it calls inline, on its own thread.
+    let one = std::sync::Mutex::new(None);
+    crate::model::ops::par::for_parts(1, |_| {
+        *one.lock().unwrap() = Some(forward_backward(&m, &x, &masks).unwrap());
+    });
+    let (b, gb) = one.into_inner().unwrap().unwrap();
+    assert_eq!(values(&a.loss).unwrap(), values(&b.loss).unwrap());
+    assert_eq!(values(&a.recon).unwrap(), values(&b.recon).unwrap());
+    assert_grads_equal(&m, &ga, &gb);
+}
