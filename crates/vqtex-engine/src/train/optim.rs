@@ -2,8 +2,11 @@
 //! that its moments go into checkpoints and `--resume` continues exactly where a run stopped.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use candle_core::{backprop::GradStore, Result, Tensor, Var};
+
+use crate::model::ops::par;
 
 pub struct Adam {
     vars: Vec<(String, Var)>,
@@ -53,16 +56,27 @@ impl Adam {
         let bc2 = (1.0 - self.beta2.powi(t)) as f32;
         let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
         let (lr, eps) = (self.lr as f32, self.eps as f32);
-        for (i, (name, var)) in self.vars.iter().enumerate() {
+        // On the CPU, one task a variable on candle's pool: each reads only its own gradient and
+        // moments, so the result does not depend on the threads.
+        let moments: Vec<Mutex<(&mut Vec<f32>, &mut Vec<f32>)>> = self
+            .m
+            .iter_mut()
+            .zip(self.v.iter_mut())
+            .map(Mutex::new)
+            .collect();
+        let vars = &self.vars;
+        let update = |i: usize| -> Result<()> {
+            let (name, var) = &vars[i];
             let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
+                return Ok(());
             };
             if g.dims() != var.dims() {
                 candle_core::bail!("gradient of {name} has shape {:?}", g.dims());
             }
             let g = flat(g)?;
             let mut p = flat(var.as_tensor())?;
-            let (m, v) = (&mut self.m[i], &mut self.v[i]);
+            let mut guard = moments[i].lock().unwrap_or_else(|e| e.into_inner());
+            let (m, v) = &mut *guard;
             for (((p, g), m), v) in p.iter_mut().zip(&g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 *m = *m * b1 + *g * (1.0 - b1);
                 *v = *v * b2 + (*g * *g) * (1.0 - b2);
@@ -70,8 +84,16 @@ impl Adam {
                 *p -= lr * (m_hat / (v_hat.sqrt() + eps));
             }
             let p = Tensor::from_vec(p, var.shape(), var.device())?.to_dtype(var.dtype())?;
-            var.set(&p)?;
-        }
+            var.set(&p)
+        };
+        // (Other devices' tensors stay on the calling thread.)
+        let done: Vec<Result<()>> = if vars.iter().all(|(_, v)| v.device().is_cpu()) {
+            par::map_parts(vars.len(), update)
+        } else {
+            (0..vars.len()).map(update).collect()
+        };
+        drop(moments);
+        done.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(())
     }
 

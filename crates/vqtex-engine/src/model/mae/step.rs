@@ -15,7 +15,9 @@
 use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
 
 use super::{Mae, Masks, SIDE};
-use crate::model::ops::dense;
+use std::sync::Mutex;
+
+use crate::model::ops::{dense, par};
 use crate::model::transformer::{Block, LayerNorm};
 use crate::model::Output;
 
@@ -335,20 +337,25 @@ fn linear_values(l: &crate::model::layers::Linear) -> Result<[Vec<f32>; 3]> {
 
 impl<'a> Weights<'a> {
     fn new(m: &'a Mae) -> Result<Weights<'a>> {
-        let blocks = |bs: &'a [Block]| bs.iter().map(BlockW::new).collect::<Result<Vec<_>>>();
+        // The blocks' values and transposes (most of the parameters) on the thread pool.
+        let all: Vec<&Block> = m.blocks.iter().chain(&m.dec_blocks).collect();
+        let mut enc = par::map_parts(all.len(), |i| BlockW::new(all[i]))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        let dec = enc.split_off(m.blocks.len());
         let ln = |l: &LayerNorm| -> Result<[Vec<f32>; 2]> {
             Ok([values(l.gamma.as_tensor())?, values(l.beta.as_tensor())?])
         };
         let w = Weights {
             embed: linear_values(&m.embed)?,
             pos: values(m.pos.as_tensor())?,
-            enc: blocks(&m.blocks)?,
+            enc,
             norm: ln(&m.norm)?,
             to_latent: linear_values(&m.to_latent)?,
             from_latent: linear_values(&m.from_latent)?,
             mask_token: values(m.mask_token.as_tensor())?,
             dec_pos: values(m.dec_pos.as_tensor())?,
-            dec: blocks(&m.dec_blocks)?,
+            dec,
             dec_norm: ln(&m.dec_norm)?,
             head: linear_values(&m.head)?,
         };
@@ -413,16 +420,13 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
     let size = b.div_ceil(parts);
     let mut guard = m.work.lock().unwrap_or_else(|e| e.into_inner());
     guard.resize_with(parts, Work::default);
-    let works: Vec<std::sync::Mutex<&mut Work>> =
-        guard.iter_mut().map(std::sync::Mutex::new).collect();
-    let outs: Vec<std::sync::Mutex<Option<Result<PartOut>>>> =
-        (0..parts).map(|_| std::sync::Mutex::new(None)).collect();
+    let works: Vec<Mutex<&mut Work>> = guard.iter_mut().map(Mutex::new).collect();
     let px = SIDE * SIDE;
-    crate::model::ops::par::for_parts(parts, |i| {
+    let outs = par::map_parts(parts, |i| {
         let lo = (i * size).min(b);
         let hi = ((i + 1) * size).min(b);
         let mut w = works[i].lock().unwrap_or_else(|e| e.into_inner());
-        let out = part(
+        part(
             m,
             &wts,
             &xs[lo * px..hi * px],
@@ -430,19 +434,11 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
             den,
             backward,
             &mut w,
-        );
-        *outs[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        )
     });
     drop(works);
     drop(guard);
-    let mut outs = outs
-        .into_iter()
-        .map(|o| {
-            o.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| candle_core::bail!("a part of the step did not run"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut outs = outs.into_iter().collect::<Result<Vec<_>>>()?;
 
     let (mut sq, mut recon_sq) = (0f64, 0f64);
     let mut recon = Vec::with_capacity(b * px);

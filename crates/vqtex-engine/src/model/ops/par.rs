@@ -61,6 +61,27 @@ where
     }
 }
 
+/// `[f(0), .., f(n - 1)]`, computed as tasks of [`for_parts`].
+pub(crate) fn map_parts<T, F>(n: usize, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> T + Sync,
+{
+    let slots: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    for_parts(n, |i| {
+        let v = f(i);
+        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+    });
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("for_parts runs every task before it returns")
+        })
+        .collect()
+}
+
 /// Runs `f` compiled for AVX-512 (else AVX2 and FMA) where the CPU has it, else as it is. What is
 /// inlined into `f` (a kernel's element-wise loops: layer norm, GELU, softmax, residuals; mark
 /// closures `#[inline(always)]`) then works on 16 or 8 floats at a time instead of SSE2's 4. No
