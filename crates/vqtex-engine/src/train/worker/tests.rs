@@ -111,3 +111,48 @@ fn perplexity_of_a_uniform_histogram_is_the_number_of_codes() {
     assert!((ppl - 4.0).abs() < 1e-9);
     assert_eq!(code_stats(&[0, 0]), (0, 0.0));
 }
+
+#[test]
+fn checkpoints_written_alongside_training_hold_their_own_epoch_and_arrive_in_order() {
+    // Written on a thread of their own while the next epoch trains: each must still hold the
+    // weights and moments of its epoch (a copy, not the live weights), be announced in order,
+    // and be on disk before the job says it finished.
+    let (long, short) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let evs = events(spawn(job(long.path(), |t| {
+        t.epochs = 4;
+        t.keep_checkpoints = 10;
+    })));
+    let announced: Vec<usize> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Checkpoint { epoch, .. } => Some(*epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(announced, [1, 2, 3, 4]);
+    assert!(matches!(
+        evs.last(),
+        Some(Event::Finished { epochs: 4, .. })
+    ));
+    let run = RunDir::new(long.path());
+    assert_eq!(checkpoint::list(&run.checkpoints()), [1, 2, 3, 4]);
+    // The same run stopped at epoch 3 (training is deterministic on the CPU) wrote the same
+    // epoch-3 checkpoint, byte for byte.
+    events(spawn(job(short.path(), |t| {
+        t.epochs = 3;
+        t.keep_checkpoints = 10;
+    })));
+    let bytes = |dir: &std::path::Path| {
+        std::fs::read(
+            RunDir::new(dir)
+                .checkpoints()
+                .join("epoch-0003.safetensors"),
+        )
+        .unwrap()
+    };
+    assert_eq!(bytes(long.path()), bytes(short.path()));
+    assert_ne!(
+        bytes(long.path()),
+        std::fs::read(run.checkpoints().join("epoch-0004.safetensors")).unwrap()
+    );
+}
