@@ -133,7 +133,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 4, value_parser = |s: &str| bounded(s, 1, MAX_BENCH_EPOCHS))]
     pub epochs: usize,
     /// Models to benchmark, comma-separated (default: all five, vqvae, cae, vae, vaenf and mae; the
-    /// MAE alone takes about 4 s an epoch on a 2-core CPU).
+    /// MAE alone takes about 3 s an epoch on a 2-core CPU).
     #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = parse_model_name)]
     pub models: Vec<String>,
     /// ROI folder to train on (default: sample-data).
