@@ -14,41 +14,41 @@ use crate::model::{ModelConfig, ModelKind};
 #[test]
 #[ignore = "timing, not a test"]
 fn vqvae_epoch_phases() {
-    epoch_phases(ModelKind::Vqvae, 70, 10);
+    epoch_phases(ModelKind::Vqvae, 70, 10).unwrap();
 }
 
 #[test]
 #[ignore = "timing, not a test"]
 fn mae_epoch_phases() {
-    epoch_phases(ModelKind::Mae, 21, 2);
+    epoch_phases(ModelKind::Mae, 21, 2).unwrap();
 }
 
-fn epoch_phases(kind: ModelKind, steps: usize, reps: usize) {
+fn epoch_phases(kind: ModelKind, steps: usize, reps: usize) -> candle_core::Result<()> {
     let dev = Device::Cpu;
     let cfg = ModelConfig::paper(kind);
-    let model = cfg.build(0, &dev).unwrap();
-    let mut opt = Adam::new(model.params().iter().cloned().collect(), cfg.paper_lr()).unwrap();
+    let model = cfg.build(0, &dev)?;
+    let mut opt = Adam::new(model.params().iter().cloned().collect(), cfg.paper_lr())?;
     let x_train = batch(440);
     let x_test = batch(110);
-    model.begin_training(&x_train, 0).unwrap();
+    model.begin_training(&x_train, 0)?;
     let mut t = [0f64; 6];
     let mut fastest = f64::INFINITY;
     let warm = 2;
     for i in 0..steps + warm {
         let start = (i * 64) % 384;
-        let xb = x_train.narrow(0, start, 64).unwrap().contiguous().unwrap();
+        let xb = x_train.narrow(0, start, 64)?.contiguous()?;
         let t0 = Instant::now();
-        let (out, grads) = model.forward_backward(&xb).unwrap();
+        let (out, grads) = model.forward_backward(&xb)?;
         let t1 = Instant::now();
-        let _ = out.loss.to_scalar::<f32>().unwrap();
+        let _ = out.loss.to_scalar::<f32>()?;
         for (_, v) in &out.terms {
-            let _ = v.to_scalar::<f32>().unwrap();
+            let _ = v.to_scalar::<f32>()?;
         }
         let t2 = Instant::now();
         let t3 = Instant::now();
-        opt.step(&grads).unwrap();
+        opt.step(&grads)?;
         let t4 = Instant::now();
-        let codes = out.codes.as_ref().map(|c| c.to_vec1::<u32>().unwrap());
+        let codes = out.codes.as_ref().map(|c| c.to_vec1::<u32>()).transpose()?;
         drop(codes);
         drop(out);
         drop(grads);
@@ -68,12 +68,12 @@ fn epoch_phases(kind: ModelKind, steps: usize, reps: usize) {
     for e in 0..reps {
         let mut h = hist.clone();
         h[0] = 1;
-        model.end_epoch(&h, &x_train, 0, e).unwrap();
+        model.end_epoch(&h, &x_train, 0, e)?;
     }
     let reseed = t0.elapsed().as_secs_f64() / reps as f64;
     let t0 = Instant::now();
     for _ in 0..reps {
-        let _ = evaluate_losses(model.as_ref(), &x_test, 256).unwrap();
+        let _ = evaluate_losses(model.as_ref(), &x_test, 256)?;
     }
     let eval = t0.elapsed().as_secs_f64() / reps as f64;
     let per_step = t[..5].iter().sum::<f64>();
@@ -90,4 +90,5 @@ fn epoch_phases(kind: ModelKind, steps: usize, reps: usize) {
         (7.0 * per_step + reseed + eval) * 1e3
     );
     let _ = Tensor::zeros(1, candle_core::DType::F32, &dev);
+    Ok(())
 }
