@@ -463,40 +463,32 @@ fn train(
             crc32: None,
             is_final: epoch == cfg.epochs,
         };
-        if epoch % cfg.checkpoint_every != 0 && epoch != cfg.epochs && !save_requested {
-            // Not due: keep a copy in memory, written if the job ends before the next one. The
-            // last epoch's copy goes first, so that two (the MAE's are 63 MB) are never held.
-            *pending = None;
+        // The epoch's weights and moments, copied (the moments are copies already): what a
+        // checkpoint not written in line holds.
+        let snapshot = |sidecar: Sidecar| -> Result<Pending, String> {
             let mut tensors = HashMap::new();
             for (name, t) in model.params().tensors() {
                 tensors.insert(name, t.copy().map_err(e("copying weights"))?);
             }
             tensors.extend(opt.state());
-            *pending = Some(Pending {
+            Ok(Pending {
                 dir: job.dir.checkpoints(),
                 tensors,
                 sidecar,
                 keep: cfg.keep_checkpoints,
-            });
+            })
+        };
+        let due = epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs || save_requested;
+        // The last epoch's copy goes first, so that two (the MAE's are 63 MB) are never held.
+        *pending = None;
+        if !due {
+            // Kept in memory, written if the job ends before the next checkpoint.
+            *pending = Some(snapshot(sidecar)?);
         } else if job.device.is_cpu() {
-            // Copies of the weights (the optimizer's moments are copies already), written on a
-            // thread of its own while the next epoch trains.
-            *pending = None;
+            // Written on a thread of its own while the next epoch trains.
             save_requested = false;
-            let mut tensors = HashMap::new();
-            for (name, t) in model.params().tensors() {
-                tensors.insert(name, t.copy().map_err(e("copying weights"))?);
-            }
-            tensors.extend(opt.state());
-            let p = Pending {
-                dir: job.dir.checkpoints(),
-                tensors,
-                sidecar,
-                keep: cfg.keep_checkpoints,
-            };
-            writing.start(p, tx)?;
+            writing.start(snapshot(sidecar)?, tx)?;
         } else {
-            *pending = None;
             save_requested = false;
             let mut tensors = model.params().tensors();
             tensors.extend(opt.state());

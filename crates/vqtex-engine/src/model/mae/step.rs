@@ -14,9 +14,9 @@
 
 use candle_core::{backprop::GradStore, DType, Result, Tensor, Var};
 
-use super::{Mae, Masks, SIDE};
 use std::sync::Mutex;
 
+use super::{Mae, Masks, SIDE};
 use crate::model::ops::{dense, par};
 use crate::model::transformer::{Block, LayerNorm};
 use crate::model::Output;
@@ -33,7 +33,7 @@ pub(super) fn applies(m: &Mae, x: &Tensor) -> bool {
 
 /// [`Mae::forward_masked`] and the gradients of its loss.
 pub(super) fn forward_backward(m: &Mae, x: &Tensor, masks: &Masks) -> Result<(Output, GradStore)> {
-    let (out, grads) = run(m, x, masks, true)?;
+    let (out, grads) = run(m, &Weights::new(m)?, x, masks, true)?;
     Ok((out, grads.unwrap_or_default()))
 }
 
@@ -44,8 +44,10 @@ const EVAL_SLICE: usize = 64;
 /// [`Mae::forward_masked`] without gradients: its output holds no op graph.
 pub(super) fn forward(m: &Mae, x: &Tensor, masks: &Masks) -> Result<Output> {
     let b = x.dim(0)?;
+    // Read (and transposed) once for all the slices.
+    let wts = Weights::new(m)?;
     if b <= EVAL_SLICE || masks.0.len() != b {
-        return Ok(run(m, x, masks, false)?.0);
+        return Ok(run(m, &wts, x, masks, false)?.0);
     }
     // Every term is a mean over the batch's ROIs (the same count of pixels or masked pixels per
     // ROI): the slices' means weighted by their sizes.
@@ -54,7 +56,7 @@ pub(super) fn forward(m: &Mae, x: &Tensor, masks: &Masks) -> Result<Output> {
     for start in (0..b).step_by(EVAL_SLICE) {
         let len = EVAL_SLICE.min(b - start);
         let part = Masks(masks.0[start..start + len].to_vec());
-        let out = run(m, &x.narrow(0, start, len)?, &part, false)?.0;
+        let out = run(m, &wts, &x.narrow(0, start, len)?, &part, false)?.0;
         let w = len as f64 / b as f64;
         let mut vals = vec![f64::from(out.loss.to_scalar::<f32>()?)];
         for (name, t) in &out.terms {
@@ -177,12 +179,9 @@ impl<'a> BlockW<'a> {
         if heads == 0 || width % heads != 0 || v[QKV_B].len() != 3 * width {
             candle_core::bail!("a transformer block's shapes do not fit together");
         }
-        // A weight `[n, k]` is followed by its bias `[n]`.
-        let tr = |i: usize| {
-            let n = v[i + 1].len();
-            dense::transposed(&v[i], n, v[i].len() / n.max(1))
-        };
-        let t = [tr(QKV_W), tr(PROJ_W), tr(FC1_W), tr(FC2_W)];
+        // A weight is followed by its bias.
+        let tr = |i: usize| weight_transposed(&v[i], &v[i + 1]);
+        let t = [tr(QKV_W)?, tr(PROJ_W)?, tr(FC1_W)?, tr(FC2_W)?];
         Ok(BlockW {
             vars,
             v,
@@ -324,14 +323,19 @@ struct Weights<'a> {
     head: [Vec<f32>; 3],
 }
 
+/// A linear layer's weight `w [n, k]` transposed (`[k, n]`), `n` the length of its bias `b`.
+fn weight_transposed(w: &[f32], b: &[f32]) -> Result<Vec<f32>> {
+    let n = b.len();
+    if n == 0 || !w.len().is_multiple_of(n) {
+        candle_core::bail!("a linear layer's weight and bias do not fit together");
+    }
+    Ok(dense::transposed(w, n, w.len() / n))
+}
+
 /// A linear layer's weight `[n, k]`, its bias and the weight transposed.
 fn linear_values(l: &crate::model::layers::Linear) -> Result<[Vec<f32>; 3]> {
     let (w, b) = (values(l.weight.as_tensor())?, values(l.bias.as_tensor())?);
-    let n = b.len();
-    if n == 0 || w.len() % n != 0 {
-        candle_core::bail!("a linear layer's weight and bias do not fit together");
-    }
-    let t = dense::transposed(&w, n, w.len() / n);
+    let t = weight_transposed(&w, &b)?;
     Ok([w, b, t])
 }
 
@@ -384,8 +388,14 @@ struct PartOut<'a> {
     grads: Vec<(&'a Var, Vec<f32>)>,
 }
 
-/// The forward pass, and the gradients when `backward`.
-fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Option<GradStore>)> {
+/// The forward pass with the weights `wts` (read from `m`), and the gradients when `backward`.
+fn run(
+    m: &Mae,
+    wts: &Weights,
+    x: &Tensor,
+    masks: &Masks,
+    backward: bool,
+) -> Result<(Output, Option<GradStore>)> {
     let dev = x.device().clone();
     let b = x.dim(0)?;
     if masks.0.len() != b {
@@ -413,7 +423,6 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         }
     }
     let xs = values(x)?;
-    let wts = Weights::new(m)?;
     let den = b * n_masked.max(1) * pp;
 
     let parts = STEP_PARTS.min(b).max(1);
@@ -428,7 +437,7 @@ fn run(m: &Mae, x: &Tensor, masks: &Masks, backward: bool) -> Result<(Output, Op
         let mut w = works[i].lock().unwrap_or_else(|e| e.into_inner());
         part(
             m,
-            &wts,
+            wts,
             &xs[lo * px..hi * px],
             &masks.0[lo..hi],
             den,

@@ -120,7 +120,9 @@ fn a_large_evaluation_batch_runs_in_slices_with_the_same_results() {
     let x = batch(n);
     let masks = m.eval_masks(&x).unwrap();
     let got = forward(&m, &x, &masks).unwrap();
-    let want = run(&m, &x, &masks, false).unwrap().0;
+    let want = run(&m, &Weights::new(&m).unwrap(), &x, &masks, false)
+        .unwrap()
+        .0;
     assert!(rel_diff(&got.recon, &want.recon) <= 1e-6);
     assert!(rel_diff(&got.loss, &want.loss) <= 1e-5);
     for ((name, t), (wname, wt)) in got.terms.iter().zip(&want.terms) {
